@@ -1,0 +1,67 @@
+//! Native file dialogs (rfd) on a named thread, so the window keeps drawing while one is open.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::mpsc::SyncSender;
+use std::task::{Context, Poll, Wake};
+
+use rfd::AsyncFileDialog;
+
+use super::settings::Source;
+use super::workbench::Command;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogKind {
+    /// A video, an audio file or an image.
+    Any,
+    /// An audio file, then an image.
+    Pair,
+}
+
+const VIDEO: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
+const AUDIO: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a"];
+const IMAGE: &[&str] = &["png", "jpg", "jpeg", "webp"];
+
+pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
+    let _ = std::thread::Builder::new().name("mcgurk-dialog".into()).spawn(move || {
+        let cmd = match kind {
+            DialogKind::Any => {
+                let all: Vec<&str> = [VIDEO, AUDIO, IMAGE].concat();
+                pick("Open a clip", &all).map(|p| Command::Open(Source::File(p)))
+            }
+            DialogKind::Pair => pick("Choose the audio", AUDIO)
+                .and_then(|audio| pick("Choose the image", IMAGE).map(|image| Command::Open(Source::Pair { audio, image }))),
+        };
+        if let Some(cmd) = cmd {
+            let _ = tx.send(cmd);
+            ctx.request_repaint();
+        }
+    });
+}
+
+fn pick(title: &str, extensions: &[&str]) -> Option<std::path::PathBuf> {
+    let dialog = AsyncFileDialog::new().set_title(title).add_filter("Media", extensions).add_filter("All files", &["*"]);
+    block_on(dialog.pick_file()).map(|f| f.path().to_path_buf())
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drive one future to completion on this thread (rfd's async dialogs need no runtime).
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let waker = Arc::new(ThreadWaker(std::thread::current())).into();
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The desktop GUI (eframe/egui). A shell over the engine: it owns no media or DSP logic.
+
+mod dialogs;
+pub mod loader;
+pub mod settings;
+mod views;
+pub mod workbench;
+
+use std::path::PathBuf;
+
+pub use workbench::Workbench;
+
+/// What the window shows first.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    Demo,
+    File(PathBuf),
+    Pair { audio: PathBuf, image: PathBuf },
+    Empty,
+}
+
+pub fn run(launch: Launch) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("McGurk")
+            .with_app_id("mcgurk")
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([720.0, 480.0])
+            .with_drag_and_drop(true),
+        renderer: eframe::Renderer::Wgpu,
+        persist_window: true,
+        ..Default::default()
+    };
+    eframe::run_native("mcgurk", options, Box::new(move |cc| Ok(Box::new(Workbench::new(cc, launch)))))
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

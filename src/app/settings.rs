@@ -1,0 +1,76 @@
+//! What the GUI persists between runs (eframe storage). Runtime state lives in `workbench`.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::{Colormap, MelConfig};
+
+pub const STORAGE_KEY: &str = "mcgurk.settings.v1";
+const MAX_RECENT: usize = 10;
+
+/// Something the user opened, as it can be opened again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    File(PathBuf),
+    Pair { audio: PathBuf, image: PathBuf },
+}
+
+impl Source {
+    pub fn label(&self) -> String {
+        let name = |p: &PathBuf| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+        match self {
+            Self::File(p) => name(p),
+            Self::Pair { audio, image } => format!("{} + {}", name(audio), name(image)),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<Source>,
+    pub mel: MelConfig,
+    pub colormap: Colormap,
+    pub range_db: f32,
+    pub show_crop: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { recent: Vec::new(), mel: MelConfig::default(), colormap: Colormap::Viridis, range_db: 80.0, show_crop: true }
+    }
+}
+
+impl Settings {
+    /// Most recent first, no duplicates, at most ten.
+    pub fn remember(&mut self, source: Source) {
+        self.recent.retain(|s| *s != source);
+        self.recent.insert(0, source);
+        self.recent.truncate(MAX_RECENT);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_is_unique_and_bounded() {
+        let mut s = Settings::default();
+        for i in 0..15 {
+            s.remember(Source::File(format!("/tmp/{i}.mp4").into()));
+        }
+        s.remember(Source::File("/tmp/12.mp4".into()));
+        assert_eq!(s.recent.len(), 10);
+        assert_eq!(s.recent[0], Source::File("/tmp/12.mp4".into()));
+        assert_eq!(s.recent.iter().filter(|r| **r == Source::File("/tmp/12.mp4".into())).count(), 1);
+    }
+
+    #[test]
+    fn old_or_partial_settings_still_load() {
+        let s: Settings = serde_json::from_str(r#"{"range_db": 60.0, "unknown_field": 1}"#).unwrap();
+        assert_eq!(s.range_db, 60.0);
+        assert_eq!(s.mel, MelConfig::default());
+    }
+}

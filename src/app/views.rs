@@ -1,0 +1,119 @@
+//! Drawing only: the frame view, the waveform and the spectrogram, aligned on one time axis.
+
+use egui::{Color32, Rect, Stroke, TextureHandle, Ui, vec2};
+use egui_plot::{Line, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
+
+use crate::analysis::ClipAnalysis;
+use crate::media::ANALYSIS_WINDOW;
+
+pub const WINDOW_FILL: Color32 = Color32::from_rgba_premultiplied(34, 30, 0, 28);
+/// Same y-axis width on both plots, so their time axes line up pixel for pixel.
+const Y_AXIS_WIDTH: f32 = 48.0;
+pub const WINDOW_EDGE: Color32 = Color32::from_rgb(240, 200, 40);
+
+/// The analysis window, in seconds, around `centre_s`.
+pub fn window_span(centre_s: f64, sample_rate: u32) -> (f64, f64) {
+    let half = (ANALYSIS_WINDOW / 2) as f64 / f64::from(sample_rate);
+    (centre_s - half, centre_s + half)
+}
+
+/// The frame scaled to fit, with the model's 224x224 centre crop outlined.
+pub fn frame(ui: &mut Ui, tex: &TextureHandle, show_crop: bool, max: egui::Vec2) {
+    let [w, h] = tex.size().map(|v| v as f32);
+    let scale = (max.x / w).min(max.y / h).min(4.0);
+    let resp = ui.add(egui::Image::new((tex.id(), vec2(w, h) * scale)).sense(egui::Sense::hover()));
+    if show_crop {
+        // The model resizes the short side to 224 and centre-crops a square: the central
+        // min(w, h) square of the original is what it sees.
+        let side = w.min(h) * scale;
+        let rect = Rect::from_center_size(resp.rect.center(), vec2(side, side));
+        ui.painter().rect_stroke(rect, 0.0, Stroke::new(1.5, WINDOW_EDGE), egui::StrokeKind::Inside);
+        let galley = ui.painter().layout_no_wrap("model view (224×224 crop)".into(), egui::FontId::proportional(11.0), WINDOW_EDGE);
+        let at = rect.left_top() + vec2(3.0, 3.0);
+        ui.painter().rect_filled(Rect::from_min_size(at, galley.size() + vec2(6.0, 2.0)), 2.0, Color32::from_black_alpha(170));
+        ui.painter().galley(at + vec2(3.0, 1.0), galley, WINDOW_EDGE);
+    }
+}
+
+/// A plot click, in seconds.
+pub type Seek = Option<f64>;
+
+/// Waveform envelope with the analysis window shaded; returns where the user clicked.
+pub fn waveform(ui: &mut Ui, analysis: &ClipAnalysis, centre_s: f64, height: f32) -> Seek {
+    let dt = analysis.bucket_len as f64 / f64::from(analysis.sample_rate);
+    // Draw the envelope as one polyline zig-zagging between each bucket's min and max.
+    let points: PlotPoints<'_> = analysis
+        .envelope
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &(lo, hi))| {
+            let t = i as f64 * dt;
+            [[t, f64::from(lo)], [t + dt * 0.5, f64::from(hi)]]
+        })
+        .collect();
+    let (a, b) = window_span(centre_s, analysis.sample_rate);
+    let resp = Plot::new("waveform")
+        .height(height)
+        .link_axis(egui::Id::unique("mcgurk-time-axis"), [true, false])
+        .link_cursor(egui::Id::unique("mcgurk-time-axis"), [true, false])
+        .y_axis_min_width(Y_AXIS_WIDTH)
+        .include_y(-1.0)
+        .include_y(1.0)
+        .default_x_bounds(0.0, time_extent(analysis))
+        .allow_zoom([true, false])
+        .allow_scroll([true, false])
+        .y_axis_label("amplitude")
+        .show(ui, |p| {
+            p.span(Span::new("analysis window", a..=b).fill(WINDOW_FILL).border(Stroke::new(1.0, WINDOW_EDGE)));
+            p.line(Line::new("waveform", points).color(Color32::from_rgb(120, 180, 255)).width(1.0));
+            p.vline(VLine::new("frame", centre_s).color(WINDOW_EDGE).width(1.5));
+        });
+    clicked_time(&resp.response, resp.transform.value_from_position(resp.response.interact_pointer_pos().unwrap_or_default()))
+}
+
+/// Log-mel spectrogram image on the same time axis.
+pub fn spectrogram(ui: &mut Ui, analysis: &ClipAnalysis, tex: &TextureHandle, centre_s: f64, height: f32) -> Seek {
+    let spec = &analysis.spectrogram;
+    // Column k is centred on sample k * hop: the image spans half a hop either side.
+    let hop_s = spec.hop as f64 / f64::from(spec.sample_rate);
+    let (first, last) = (-hop_s / 2.0, (spec.n_frames as f64 - 0.5) * hop_s);
+    let duration = last - first;
+    let mels = spec.n_mels as f64;
+    let (a, b) = window_span(centre_s, analysis.sample_rate);
+    let resp = Plot::new("spectrogram")
+        .height(height)
+        .link_axis(egui::Id::unique("mcgurk-time-axis"), [true, false])
+        .link_cursor(egui::Id::unique("mcgurk-time-axis"), [true, false])
+        .y_axis_min_width(Y_AXIS_WIDTH)
+        .include_y(0.0)
+        .include_y(mels)
+        .default_x_bounds(0.0, time_extent(analysis))
+        .allow_zoom([true, false])
+        .allow_scroll([true, false])
+        .show_grid([true, false])
+        .x_axis_label("time (s)")
+        .y_axis_label("mel band")
+        .show(ui, |p| {
+            p.image(PlotImage::new("log-mel", tex.id(), PlotPoint::new((first + last) / 2.0, mels / 2.0), vec2(duration as f32, mels as f32)));
+            p.span(Span::new("analysis window", a..=b).border(Stroke::new(1.5, WINDOW_EDGE)));
+            p.vline(VLine::new("frame", centre_s).color(WINDOW_EDGE).width(1.5));
+        });
+    clicked_time(&resp.response, resp.transform.value_from_position(resp.response.interact_pointer_pos().unwrap_or_default()))
+}
+
+/// Both plots show the same span of time, so their axes line up before any zoom.
+fn time_extent(analysis: &ClipAnalysis) -> f64 {
+    (analysis.envelope.len() * analysis.bucket_len) as f64 / f64::from(analysis.sample_rate)
+}
+
+fn clicked_time(resp: &egui::Response, at: PlotPoint) -> Seek {
+    resp.clicked().then_some(at.x)
+}
+
+/// A placeholder box with a message, where a view has nothing to show.
+pub fn empty(ui: &mut Ui, height: f32, text: &str) {
+    let (rect, _) = ui.allocate_exact_size(vec2(ui.available_width(), height), egui::Sense::hover());
+    ui.painter().rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
+    // A real label (not painted text), so screen readers and UI tests can read it.
+    ui.put(rect, egui::Label::new(egui::RichText::new(text).size(14.0).color(ui.visuals().weak_text_color())));
+}

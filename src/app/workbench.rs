@@ -1,0 +1,492 @@
+//! The main window. `ui` draws and queues [`Command`]s; `logic` applies them, drains the
+//! worker and the file dialogs, and updates textures. Nothing heavy runs on this thread.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use egui::{Color32, ColorImage, Key, TextureHandle, TextureOptions};
+
+use super::Launch;
+use super::dialogs::{self, DialogKind};
+use super::loader::{Busy, Loader, Outcome};
+use super::settings::{STORAGE_KEY, Settings, Source};
+use super::views;
+use crate::analysis::ClipAnalysis;
+use crate::dsp::{Colormap, colormap};
+use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
+
+/// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
+const MAX_SPECTROGRAM_COLUMNS: usize = 4096;
+
+/// Everything the UI can ask for.
+#[derive(Debug)]
+pub enum Command {
+    Open(Source),
+    OpenDemo,
+    Dialog(DialogKind),
+    /// Move the analysis window centre (seconds); snaps to the nearest frame.
+    Seek(f64),
+    StepFrame(i64),
+    Reanalyse,
+    RedrawSpectrogram,
+    Cancel,
+    ClearRecent,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub level: Level,
+    pub text: String,
+}
+
+pub struct Workbench {
+    pub settings: Settings,
+    loader: Loader,
+    pub clip: Option<Arc<Clip>>,
+    pub analysis: Option<Arc<ClipAnalysis>>,
+    pub source: Option<Source>,
+    pub centre_s: f64,
+    frame_tex: Option<(usize, TextureHandle)>,
+    spec_tex: Option<TextureHandle>,
+    spec_dirty: bool,
+    pub status: Option<Status>,
+    commands: Vec<Command>,
+    dialog_tx: SyncSender<Command>,
+    dialog_rx: Receiver<Command>,
+    ctx: egui::Context,
+}
+
+impl Workbench {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
+        let settings: Settings = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
+        let ctx = cc.egui_ctx.clone();
+        let waker_ctx = ctx.clone();
+        let (dialog_tx, dialog_rx) = sync_channel(4);
+        let mut app = Self {
+            settings,
+            loader: Loader::new(Arc::new(move || waker_ctx.request_repaint())),
+            clip: None,
+            analysis: None,
+            source: None,
+            centre_s: 0.0,
+            frame_tex: None,
+            spec_tex: None,
+            spec_dirty: false,
+            status: None,
+            commands: Vec::new(),
+            dialog_tx,
+            dialog_rx,
+            ctx,
+        };
+        app.commands.push(match launch {
+            Launch::Demo => Command::OpenDemo,
+            Launch::File(p) => Command::Open(Source::File(p)),
+            Launch::Pair { audio, image } => Command::Open(Source::Pair { audio, image }),
+            Launch::Empty => return app,
+        });
+        app
+    }
+
+    /// Queue opening a file or pair (as File > Open does).
+    pub fn open(&mut self, source: Source) {
+        self.commands.push(Command::Open(source));
+    }
+
+    /// True when no work is queued or running (tests wait for this).
+    pub fn is_idle(&self) -> bool {
+        self.loader.busy().is_none() && self.commands.is_empty()
+    }
+
+    pub fn frame_index(&self) -> Option<usize> {
+        self.clip.as_ref()?.frame_index_at(self.centre_s)
+    }
+
+    fn set_status(&mut self, level: Level, text: impl Into<String>) {
+        self.status = Some(Status { level, text: text.into() });
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::Open(source) => {
+                self.loader.open(source, self.settings.mel);
+            }
+            Command::OpenDemo => match crate::demo::demo_clip_path() {
+                Ok(p) => self.loader.open(Source::File(p), self.settings.mel),
+                Err(e) => self.set_status(Level::Error, format!("cannot write the demo clip to the cache directory: {e}")),
+            },
+            Command::Dialog(kind) => dialogs::spawn(kind, self.dialog_tx.clone(), self.ctx.clone()),
+            Command::Seek(t) => self.seek(t),
+            Command::StepFrame(delta) => self.step(delta),
+            Command::Reanalyse => {
+                if let Some(clip) = &self.clip {
+                    self.loader.reanalyse(clip.clone(), self.settings.mel);
+                }
+            }
+            Command::RedrawSpectrogram => self.spec_dirty = true,
+            Command::Cancel => {
+                self.loader.cancel();
+                self.set_status(Level::Info, "cancelled");
+            }
+            Command::ClearRecent => self.settings.recent.clear(),
+        }
+    }
+
+    fn seek(&mut self, t: f64) {
+        let Some(clip) = &self.clip else { return };
+        let t = t.clamp(0.0, clip.duration_s());
+        // With a real video, snap to a frame; a still or no image lets the window move freely.
+        self.centre_s = match clip.frames.len() {
+            0 | 1 => t,
+            _ => clip.frame_index_at(t).map_or(t, |i| clip.frames[i].time_s),
+        };
+    }
+
+    fn step(&mut self, delta: i64) {
+        let Some(clip) = &self.clip else { return };
+        if clip.frames.len() > 1 {
+            let i = self.frame_index().unwrap_or(0) as i64 + delta;
+            let i = i.clamp(0, clip.frames.len() as i64 - 1) as usize;
+            self.centre_s = clip.frames[i].time_s;
+        } else {
+            self.seek(self.centre_s + delta as f64 * 0.1);
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Loaded { source, clip, analysis } => {
+                let mid = clip.duration_s() / 2.0;
+                if !clip.notes.is_empty() {
+                    self.set_status(Level::Warning, format!("{}: {}", clip.title(), clip.notes.join("; ")));
+                } else {
+                    self.set_status(Level::Info, format!("opened {}", clip.title()));
+                }
+                // The demo lives in a cache directory: keep it out of the recent list.
+                let is_demo = matches!(&source, Source::File(p) if p.file_name().is_some_and(|n| n == crate::demo::DEMO_NAME));
+                if !is_demo {
+                    self.settings.remember(source.clone());
+                }
+                self.source = Some(source);
+                self.clip = Some(clip);
+                self.analysis = analysis;
+                self.frame_tex = None;
+                self.spec_dirty = true;
+                self.seek(mid);
+            }
+            Outcome::Analysed { analysis } => {
+                self.analysis = analysis;
+                self.spec_dirty = true;
+            }
+            Outcome::Failed { source, message } => {
+                if let Some(s) = source {
+                    self.settings.recent.retain(|r| *r != s || std::path::Path::new(&s.label()).exists());
+                }
+                self.set_status(Level::Error, message);
+            }
+        }
+    }
+
+    /// Files dropped on the window: an audio file plus an image make a pair; an image dropped on
+    /// an audio-only clip becomes its frame; anything else opens alone.
+    fn on_dropped(&mut self, paths: Vec<PathBuf>) {
+        let kind = |p: &PathBuf| {
+            let mut head = [0u8; 512];
+            let n = std::fs::File::open(p).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).unwrap_or(0);
+            sniff::sniff(&head[..n])
+        };
+        let image = paths.iter().find(|p| kind(p).is_image()).cloned();
+        let audio = paths.iter().find(|p| kind(p).is_audio_only()).cloned();
+        let source = match (audio, image) {
+            (Some(audio), Some(image)) => Source::Pair { audio, image },
+            (None, Some(image)) if paths.len() == 1 => match (&self.source, &self.clip) {
+                (Some(Source::File(audio)), Some(clip)) if clip.frames.is_empty() && clip.audio.is_some() => {
+                    Source::Pair { audio: audio.clone(), image }
+                }
+                _ => Source::File(image),
+            },
+            _ => match paths.into_iter().next() {
+                Some(p) => Source::File(p),
+                None => return,
+            },
+        };
+        self.commands.push(Command::Open(source));
+    }
+
+    fn update_textures(&mut self, ctx: &egui::Context) {
+        let Some(clip) = self.clip.clone() else {
+            self.frame_tex = None;
+            self.spec_tex = None;
+            return;
+        };
+        if let Some(i) = self.frame_index()
+            && self.frame_tex.as_ref().is_none_or(|(shown, _)| *shown != i)
+        {
+            let image = to_color_image(&clip.frames[i].image);
+            match &mut self.frame_tex {
+                Some((shown, tex)) => {
+                    tex.set(image, TextureOptions::LINEAR);
+                    *shown = i;
+                }
+                None => self.frame_tex = Some((i, ctx.load_texture("frame", image, TextureOptions::LINEAR))),
+            }
+        }
+        if self.spec_dirty {
+            self.spec_dirty = false;
+            self.spec_tex = self.analysis.as_ref().map(|a| {
+                let img = colormap::render_overview(&a.spectrogram, MAX_SPECTROGRAM_COLUMNS, self.settings.range_db, self.settings.colormap);
+                ctx.load_texture("spectrogram", to_color_image(&img), TextureOptions::NEAREST)
+            });
+        }
+    }
+}
+
+fn to_color_image(img: &RgbImage) -> ColorImage {
+    ColorImage::from_rgb([img.width as usize, img.height as usize], &img.pixels)
+}
+
+impl eframe::App for Workbench {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        for outcome in self.loader.poll() {
+            self.on_outcome(outcome);
+        }
+        while let Ok(cmd) = self.dialog_rx.try_recv() {
+            self.commands.push(cmd);
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            self.on_dropped(dropped);
+        }
+        let (left, right, open) = ctx.input(|i| {
+            (i.key_pressed(Key::ArrowLeft), i.key_pressed(Key::ArrowRight), i.modifiers.command && i.key_pressed(Key::O))
+        });
+        if left {
+            self.commands.push(Command::StepFrame(-1));
+        }
+        if right {
+            self.commands.push(Command::StepFrame(1));
+        }
+        if open {
+            self.commands.push(Command::Dialog(DialogKind::Any));
+        }
+        for cmd in std::mem::take(&mut self.commands) {
+            self.apply(cmd);
+        }
+        self.update_textures(ctx);
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+}
+
+impl Workbench {
+    fn menu_bar(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.button("Open…  (Ctrl+O)").clicked() {
+                    self.commands.push(Command::Dialog(DialogKind::Any));
+                }
+                if ui.button("Open audio + image…").clicked() {
+                    self.commands.push(Command::Dialog(DialogKind::Pair));
+                }
+                if ui.button("Open demo clip").clicked() {
+                    self.commands.push(Command::OpenDemo);
+                }
+                ui.menu_button("Recent", |ui| {
+                    if self.settings.recent.is_empty() {
+                        ui.weak("nothing yet");
+                    }
+                    for source in self.settings.recent.clone() {
+                        if ui.button(source.label()).on_hover_text(format!("{source:?}")).clicked() {
+                            self.commands.push(Command::Open(source));
+                        }
+                    }
+                    if !self.settings.recent.is_empty() && ui.button("Clear").clicked() {
+                        self.commands.push(Command::ClearRecent);
+                    }
+                });
+                ui.separator();
+                if ui.button("Quit").clicked() {
+                    ui.send_viewport_cmd(egui::ViewportCommand::Close);
+                }
+            });
+            ui.menu_button("View", |ui| self.view_menu(ui));
+        });
+    }
+
+    fn view_menu(&mut self, ui: &mut egui::Ui) {
+        ui.checkbox(&mut self.settings.show_crop, "Outline the model's crop");
+        ui.separator();
+        ui.label("Spectrogram colours");
+        for map in Colormap::ALL {
+            if ui.radio_value(&mut self.settings.colormap, map, map.name()).changed() {
+                self.commands.push(Command::RedrawSpectrogram);
+            }
+        }
+        if ui.add(egui::Slider::new(&mut self.settings.range_db, 20.0..=120.0).text("dB range")).changed() {
+            self.commands.push(Command::RedrawSpectrogram);
+        }
+        ui.separator();
+        ui.label("Log-mel analysis");
+        let mel = &mut self.settings.mel;
+        let mut changed = false;
+        egui::ComboBox::from_label("FFT size").selected_text(mel.n_fft.to_string()).show_ui(ui, |ui| {
+            for n in [256, 512, 1024, 2048, 4096] {
+                changed |= ui.selectable_value(&mut mel.n_fft, n, n.to_string()).changed();
+            }
+        });
+        changed |= ui.add(egui::Slider::new(&mut mel.hop, 32..=mel.n_fft).text("hop")).changed();
+        changed |= ui.add(egui::Slider::new(&mut mel.n_mels, 16..=(mel.n_fft / 2).min(256)).text("mel bands")).changed();
+        mel.hop = mel.hop.min(mel.n_fft);
+        mel.n_mels = mel.n_mels.min(mel.n_fft / 2);
+        if changed {
+            self.commands.push(Command::Reanalyse);
+        }
+    }
+
+    fn status_line(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if let Some(Busy { label, fraction }) = self.loader.busy().cloned() {
+                ui.spinner();
+                ui.label(label);
+                ui.add(egui::ProgressBar::new(fraction).desired_width(200.0).show_percentage());
+                if ui.button("Cancel").clicked() {
+                    self.commands.push(Command::Cancel);
+                }
+                return;
+            }
+            match &self.status {
+                Some(Status { level, text }) => {
+                    let color = match level {
+                        Level::Info => ui.visuals().text_color(),
+                        Level::Warning => Color32::from_rgb(230, 180, 60),
+                        Level::Error => Color32::from_rgb(240, 90, 80),
+                    };
+                    let prefix = match level {
+                        Level::Info => "",
+                        Level::Warning => "Warning: ",
+                        Level::Error => "Error: ",
+                    };
+                    ui.colored_label(color, format!("{prefix}{text}"));
+                }
+                None => {
+                    ui.weak("ready");
+                }
+            }
+        });
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) {
+        let Some(clip) = self.clip.clone() else {
+            let text = if self.loader.busy().is_some() { "Loading…" } else { "Open a video, an audio file or an image: File > Open, or drop files here.\nDrop an audio file and an image together to pair them." };
+            views::empty(ui, ui.available_height(), text);
+            return;
+        };
+        let full_h = ui.available_height();
+        let top_h = (full_h * 0.45).max(160.0);
+        ui.horizontal(|ui| {
+            ui.set_height(top_h);
+            let frame_w = (ui.available_width() * 0.6).max(200.0);
+            ui.vertical(|ui| {
+                ui.set_width(frame_w);
+                match &self.frame_tex {
+                    Some((_, tex)) => views::frame(ui, tex, self.settings.show_crop, egui::vec2(frame_w, top_h)),
+                    None => views::empty(ui, top_h, "no image: drop an image to pair it with this audio"),
+                }
+            });
+            ui.separator();
+            ui.vertical(|ui| self.info(ui, &clip));
+        });
+        self.scrubber(ui, &clip);
+        let rest = ui.available_height();
+        let plot_h = ((rest - 16.0) / 2.0).max(80.0);
+        match (&self.analysis, &self.spec_tex) {
+            (Some(analysis), Some(tex)) => {
+                let a = views::waveform(ui, analysis, self.centre_s, plot_h);
+                let b = views::spectrogram(ui, analysis, tex, self.centre_s, plot_h);
+                if let Some(t) = a.or(b) {
+                    self.commands.push(Command::Seek(t));
+                }
+            }
+            _ => views::empty(ui, plot_h * 2.0, "this clip has no audio"),
+        }
+    }
+
+    fn scrubber(&mut self, ui: &mut egui::Ui, clip: &Clip) {
+        ui.horizontal(|ui| {
+            let n = clip.frames.len();
+            ui.spacing_mut().slider_width = (ui.available_width() - 330.0).max(120.0);
+            if n > 1 {
+                let mut i = self.frame_index().unwrap_or(0);
+                let label = ui.label("frame");
+                let slider = egui::Slider::new(&mut i, 0..=n - 1).custom_formatter(|v, _| format!("{} / {}", v as usize + 1, n));
+                if ui.add(slider).labelled_by(label.id).changed() {
+                    self.commands.push(Command::Seek(clip.frames[i].time_s));
+                }
+            } else {
+                let mut t = self.centre_s;
+                let label = ui.label("window centre");
+                let slider = egui::Slider::new(&mut t, 0.0..=clip.duration_s().max(0.001)).suffix(" s").fixed_decimals(2);
+                if ui.add(slider).labelled_by(label.id).changed() {
+                    self.commands.push(Command::Seek(t));
+                }
+            }
+            ui.monospace(format!("t = {:.3} s", self.centre_s));
+            if ui.small_button("<").on_hover_text("previous frame (Left arrow)").clicked() {
+                self.commands.push(Command::StepFrame(-1));
+            }
+            if ui.small_button(">").on_hover_text("next frame (Right arrow)").clicked() {
+                self.commands.push(Command::StepFrame(1));
+            }
+        });
+    }
+
+    fn info(&self, ui: &mut egui::Ui, clip: &Clip) {
+        ui.heading(clip.title());
+        for s in &clip.sources {
+            ui.label(egui::RichText::new(format!("{} · {} · {:.2} s", s.container, human_bytes(s.size_bytes), s.duration_s)).strong());
+            if let Some(v) = &s.video {
+                if v.frame_count > 1 {
+                    ui.label(format!("video: {} {}×{}, {:.2} fps, {} frames ({:?})", v.codec, v.width, v.height, v.fps, v.frame_count, v.decoder));
+                } else {
+                    ui.label(format!("image: {} {}×{}", v.codec, v.width, v.height));
+                }
+            }
+            if let Some(a) = &s.audio {
+                ui.label(format!("audio: {} {} Hz, {} ch, {:.2} s ({:?})", a.codec, a.sample_rate, a.channels, a.duration_s, a.decoder));
+            }
+        }
+        ui.separator();
+        let secs = ANALYSIS_WINDOW as f64 / f64::from(MODEL_SAMPLE_RATE);
+        ui.weak(format!("model input: mono {MODEL_SAMPLE_RATE} Hz, {ANALYSIS_WINDOW} samples ({secs:.2} s) around the frame"));
+        if let Some(i) = self.frame_index() {
+            ui.weak(format!("frame {} of {} at {:.3} s", i + 1, clip.frames.len(), clip.frames[i].time_s));
+        }
+        for note in &clip.notes {
+            ui.colored_label(Color32::from_rgb(230, 180, 60), format!("Warning: {note}"));
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / f64::from(1u32 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

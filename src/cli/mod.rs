@@ -1,0 +1,59 @@
+//! The command line: `mcgurk [open FILE [IMAGE]] | probe FILE... | spectrogram FILE -o PNG`.
+//! A thin shell over the engine; errors are reported once, here, with anyhow.
+
+mod probe;
+mod spectrogram;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "mcgurk", version, about = "Workbench for adversarial attacks on audio-visual classifiers.\n\nWith no command, opens the GUI on the embedded demo clip.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the GUI on a video, an audio file or an image (or an audio file plus an image).
+    Open {
+        file: PathBuf,
+        /// An image to pair with an audio FILE (the image becomes the clip's frame).
+        image: Option<PathBuf>,
+    },
+    /// Print container, codecs, duration, fps, frames, resolution, sample rate and channels.
+    Probe {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON document (an array, one object per file) on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Use only the built-in decoders, even when ffmpeg is on PATH.
+        #[arg(long)]
+        no_ffmpeg: bool,
+    },
+    /// Render the log-mel spectrogram of a file's audio to a PNG.
+    Spectrogram(spectrogram::Args),
+}
+
+/// What `main` should do after parsing: run the GUI, or a command already finished.
+pub enum Outcome {
+    Gui(crate::app::Launch),
+    Done(std::process::ExitCode),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    use crate::app::Launch;
+    Ok(match cli.command {
+        None => Outcome::Gui(Launch::Demo),
+        Some(Command::Open { file, image: None }) => Outcome::Gui(Launch::File(file)),
+        Some(Command::Open { file, image: Some(image) }) => Outcome::Gui(Launch::Pair { audio: file, image }),
+        Some(Command::Probe { files, json, no_ffmpeg }) => Outcome::Done(probe::run(&files, json, no_ffmpeg)?),
+        Some(Command::Spectrogram(args)) => {
+            spectrogram::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
+    })
+}

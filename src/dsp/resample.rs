@@ -1,0 +1,61 @@
+//! Sample-rate conversion with rubato's FFT resampler (band-limited, no aliasing of the
+//! 44.1/48 kHz sources down to the model's 11025 Hz).
+
+use rubato::audioadapter_buffers::owned::InterleavedOwned;
+use rubato::{Fft, FixedSync, Resampler};
+
+/// Resample mono audio from `from` Hz to `to` Hz. Identity when the rates match.
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+    if from == to || samples.is_empty() {
+        return Ok(samples.to_vec());
+    }
+    if from == 0 || to == 0 {
+        return Err(format!("invalid sample rates {from} -> {to}"));
+    }
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
+        .map_err(|e| format!("resampler {from} -> {to} Hz: {e}"))?;
+    let input = InterleavedOwned::new_from(samples.to_vec(), 1, samples.len()).map_err(|e| format!("resampler input: {e}"))?;
+    let out = resampler.process_all(&input, samples.len(), None).map_err(|e| format!("resampling: {e}"))?;
+    let mut data = out.take_data();
+    // Keep the exact expected length so durations stay consistent after resampling.
+    data.resize((samples.len() as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize, 0.0);
+    Ok(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(freq: f32, rate: u32, secs: f32) -> Vec<f32> {
+        (0..(rate as f32 * secs) as usize).map(|i| (std::f32::consts::TAU * freq * i as f32 / rate as f32).sin() * 0.5).collect()
+    }
+
+    #[test]
+    fn keeps_a_tone_and_its_length() {
+        let x = sine(440.0, 44_100, 1.0);
+        let y = resample(&x, 44_100, 11_025).unwrap();
+        assert_eq!(y.len(), 11_025);
+        // Amplitude is preserved in the steady-state middle.
+        let peak = y[2000..9000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.5).abs() < 0.02, "peak {peak}");
+        // Zero crossings give back the frequency: 440 Hz -> 880 crossings per second.
+        let crossings = y[2000..9000].windows(2).filter(|w| w[0].signum() != w[1].signum()).count();
+        let expected = 880.0 * 7000.0 / 11_025.0;
+        assert!((crossings as f32 - expected).abs() < 4.0, "{crossings} vs {expected}");
+    }
+
+    #[test]
+    fn removes_content_above_the_new_nyquist() {
+        // 8 kHz is above 11025/2: it must be filtered out, not folded back.
+        let y = resample(&sine(8_000.0, 44_100, 1.0), 44_100, 11_025).unwrap();
+        let rms = (y[2000..9000].iter().map(|v| v * v).sum::<f32>() / 7000.0).sqrt();
+        assert!(rms < 0.01, "aliased energy rms {rms}");
+    }
+
+    #[test]
+    fn non_integer_ratio() {
+        // 11000 Hz must really be resampled (the reference code treated it as 11025).
+        let y = resample(&sine(100.0, 11_000, 2.0), 11_000, 11_025).unwrap();
+        assert_eq!(y.len(), 22_050);
+    }
+}

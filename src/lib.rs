@@ -1,0 +1,12 @@
+//! McGurk: a workbench for adversarial attacks on audio-visual classifiers.
+//!
+//! The engine (`media`, `dsp`, `analysis`, `demo`) never imports the GUI; `app` (eframe) and
+//! `cli` are thin shells over it. See ARCHITECTURE.md.
+
+pub mod analysis;
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod dsp;
+pub mod files;
+pub mod media;

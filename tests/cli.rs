@@ -1,0 +1,55 @@
+//! The CLI contract: probe (text and JSON) and spectrogram.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn mcgurk(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args).output().unwrap()
+}
+
+#[test]
+fn probe_json_describes_the_demo_clip() {
+    let path = demo("cow.mp4");
+    let out = mcgurk(&["probe", "--json", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let info = &doc[0];
+    assert_eq!(info["container"], "mp4");
+    assert_eq!(info["video"]["codec"], "h264");
+    assert_eq!(info["video"]["width"], 448);
+    assert_eq!(info["video"]["height"], 336);
+    assert_eq!(info["video"]["frame_count"], 52);
+    assert_eq!(info["video"]["fps"].as_f64().map(|f| (f * 100.0).round()), Some(800.0));
+    assert_eq!(info["audio"]["codec"], "aac");
+    assert_eq!(info["audio"]["sample_rate"], 44_100);
+    assert_eq!(info["audio"]["channels"], 1);
+    assert!((info["duration_s"].as_f64().unwrap() - 6.5).abs() < 0.05);
+}
+
+#[test]
+fn probe_text_and_mixed_results() {
+    let good = fixture("tone_44100.ogg");
+    let out = mcgurk(&["probe", good.to_str().unwrap(), "/nonexistent/file.mp4"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "one bad file fails the run");
+    assert!(stdout.contains("vorbis 44100 Hz  1 ch"), "{stdout}");
+    assert!(stderr.contains("/nonexistent/file.mp4"), "{stderr}");
+}
+
+#[test]
+fn spectrogram_png_has_the_expected_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_png = dir.path().join("spec.png");
+    let out = mcgurk(&["spectrogram", demo("cow.mp4").to_str().unwrap(), "-o", out_png.to_str().unwrap(), "--at", "3.0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let img = image::open(&out_png).unwrap().to_rgb8();
+    // 65535 samples / hop 256 + 1 = 256 frames; 64 mel bands x 4 pixels.
+    assert_eq!((img.width(), img.height()), (256, 256));
+    // Not one flat colour: the moo is in there.
+    let first = img.get_pixel(0, 0);
+    assert!(img.pixels().any(|p| p != first));
+}
