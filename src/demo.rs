@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// A cow photo with its real sound, H.264 + AAC (see assets/README.md for provenance).
 pub const DEMO_MP4: &[u8] = include_bytes!("../assets/demo/cow.mp4");
-pub const DEMO_NAME: &str = "mcgurk-demo-cow.mp4";
+pub const DEMO_NAME: &str = "cow.mp4";
 
 fn cache_dir() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
@@ -13,6 +13,7 @@ fn cache_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
         .join("mcgurk")
+        .join("demo")
 }
 
 /// Path of the demo clip on disk, writing it first if it is missing or stale.
@@ -27,4 +28,22 @@ pub fn demo_clip_path() -> std::io::Result<PathBuf> {
     std::fs::write(&tmp, DEMO_MP4)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_is_written_once_and_rewritten_when_damaged() {
+        let dir = std::env::temp_dir().join(format!("mcgurk-demo-test-{}", std::process::id()));
+        // SAFETY: tests in this binary do not read XDG_CACHE_HOME concurrently except this one.
+        unsafe { std::env::set_var("XDG_CACHE_HOME", &dir) };
+        let path = demo_clip_path().unwrap();
+        assert_eq!(path, dir.join("mcgurk/demo/cow.mp4"));
+        assert_eq!(std::fs::read(&path).unwrap(), DEMO_MP4);
+        std::fs::write(&path, b"damaged").unwrap();
+        assert_eq!(std::fs::read(demo_clip_path().unwrap()).unwrap(), DEMO_MP4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
