@@ -185,3 +185,21 @@ fn progress_is_reported_and_monotonic() {
     assert_eq!(seen.last(), Some(&1.0));
     assert!(seen.iter().all(|f| (0.0..=1.0).contains(f)));
 }
+
+#[test]
+fn a_broken_audio_track_keeps_the_video() {
+    let clip = open(&fixture("broken_audio.mp4"), &builtin(), &Job::detached()).unwrap();
+    assert_eq!(clip.frames.len(), 30);
+    assert!(close_rgb(clip.frames[15].image.mean_rgb(), [0.0, 254.0, 0.0], 4.0));
+    // The user is told what happened to the audio.
+    assert!(clip.notes.iter().any(|n| n.contains("audio")), "{:?}", clip.notes);
+}
+
+#[test]
+fn a_broken_video_track_keeps_the_audio() {
+    let clip = open(&fixture("broken_video.mp4"), &builtin(), &Job::detached()).unwrap();
+    let audio = clip.audio.as_ref().expect("audio survives");
+    assert!((zero_crossing_hz(&audio.samples, MODEL_SAMPLE_RATE) - 440.0).abs() < 3.0);
+    assert!((peak(&audio.samples) - 0.5).abs() < 0.05);
+    assert!(clip.notes.iter().any(|n| n.contains("video")), "{:?}", clip.notes);
+}

@@ -52,16 +52,9 @@ pub fn waveform(ui: &mut Ui, analysis: &ClipAnalysis, centre_s: f64, height: f32
         })
         .collect();
     let (a, b) = window_span(centre_s, analysis.sample_rate);
-    let resp = Plot::new("waveform")
-        .height(height)
-        .link_axis(egui::Id::unique("mcgurk-time-axis"), [true, false])
-        .link_cursor(egui::Id::unique("mcgurk-time-axis"), [true, false])
-        .y_axis_min_width(Y_AXIS_WIDTH)
+    let resp = time_plot("waveform", analysis, height)
         .include_y(-1.0)
         .include_y(1.0)
-        .default_x_bounds(0.0, time_extent(analysis))
-        .allow_zoom([true, false])
-        .allow_scroll([true, false])
         .y_axis_label("amplitude")
         .show(ui, |p| {
             p.span(Span::new("analysis window", a..=b).fill(WINDOW_FILL).border(Stroke::new(1.0, WINDOW_EDGE)));
@@ -80,16 +73,9 @@ pub fn spectrogram(ui: &mut Ui, analysis: &ClipAnalysis, tex: &TextureHandle, ce
     let duration = last - first;
     let mels = spec.n_mels as f64;
     let (a, b) = window_span(centre_s, analysis.sample_rate);
-    let resp = Plot::new("spectrogram")
-        .height(height)
-        .link_axis(egui::Id::unique("mcgurk-time-axis"), [true, false])
-        .link_cursor(egui::Id::unique("mcgurk-time-axis"), [true, false])
-        .y_axis_min_width(Y_AXIS_WIDTH)
+    let resp = time_plot("spectrogram", analysis, height)
         .include_y(0.0)
         .include_y(mels)
-        .default_x_bounds(0.0, time_extent(analysis))
-        .allow_zoom([true, false])
-        .allow_scroll([true, false])
         .show_grid([true, false])
         .x_axis_label("time (s)")
         .y_axis_label("mel band")
@@ -101,9 +87,19 @@ pub fn spectrogram(ui: &mut Ui, analysis: &ClipAnalysis, tex: &TextureHandle, ce
     clicked_time(&resp.response, resp.transform.value_from_position(resp.response.interact_pointer_pos().unwrap_or_default()))
 }
 
-/// Both plots show the same span of time, so their axes line up before any zoom.
-fn time_extent(analysis: &ClipAnalysis) -> f64 {
-    (analysis.envelope.len() * analysis.bucket_len) as f64 / f64::from(analysis.sample_rate)
+/// A plot on the shared time axis: same x range, same y-axis width and linked pan/zoom and
+/// cursor, so the waveform and the spectrogram stay aligned pixel for pixel.
+fn time_plot(id: &str, analysis: &ClipAnalysis, height: f32) -> Plot<'static> {
+    let group = egui::Id::unique("mcgurk-time-axis");
+    let extent = (analysis.envelope.len() * analysis.bucket_len) as f64 / f64::from(analysis.sample_rate);
+    Plot::new(id)
+        .height(height)
+        .link_axis(group, [true, false])
+        .link_cursor(group, [true, false])
+        .y_axis_min_width(Y_AXIS_WIDTH)
+        .default_x_bounds(0.0, extent)
+        .allow_zoom([true, false])
+        .allow_scroll([true, false])
 }
 
 fn clicked_time(resp: &egui::Response, at: PlotPoint) -> Seek {

@@ -422,7 +422,11 @@ impl Workbench {
                     self.commands.push(Command::Seek(t));
                 }
             }
-            _ => views::empty(ui, plot_h * 2.0, "this clip has no audio"),
+            _ => {
+                let had_track = clip.sources.iter().any(|s| s.audio.is_some());
+                let why = if had_track { "the audio track could not be decoded (see the warning)" } else { "this clip has no audio" };
+                views::empty(ui, plot_h * 2.0, why);
+            }
         }
     }
 
