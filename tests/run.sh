@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json" >/dev/null || need+=(mesa-vulkan-drivers)
-ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1' || need+=(libvulkan1)
+compgen -G "/usr/lib/*/libvulkan.so.1" >/dev/null || compgen -G "/usr/lib*/libvulkan.so.1" >/dev/null || need+=(libvulkan1)
 { command -v ffmpeg && command -v ffprobe; } >/dev/null || need+=(ffmpeg)
 if ((${#need[@]})); then
   echo "tests/run.sh: installing ${need[*]}"
