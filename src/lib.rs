@@ -10,3 +10,4 @@ pub mod demo;
 pub mod dsp;
 pub mod files;
 pub mod media;
+pub mod models;

@@ -1,0 +1,80 @@
+//! Audio-visual classifiers (burn): Tian & Xu's audio net, ResNet-18, five fusions, and the
+//! sound-source localization map. One definition, two sizes.
+
+pub mod audio;
+pub mod fusion;
+pub mod size;
+pub mod visual;
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+
+pub use audio::AudioNet;
+pub use fusion::{Fusion, FusionKind};
+pub use size::Size;
+pub use visual::VisualNet;
+
+/// Channels of a BatchNorm: it holds that many running means and as many variances.
+fn bn_channels(bn: &burn::nn::BatchNorm) -> usize {
+    bn.gamma.dims()[0]
+}
+
+/// Encoders, fusion, linear classifier.
+#[derive(Module, Debug)]
+pub struct AvNet {
+    pub audio: Option<AudioNet>,
+    pub visual: Option<VisualNet>,
+    pub fusion: Fusion,
+    pub classifier: Linear,
+}
+
+/// What one forward pass gives: logits and what the views need.
+pub struct AvOutput {
+    pub logits: Tensor<2>,
+    pub fa: Option<Tensor<2>>,
+    /// The visual map [B, C, h, w] before pooling.
+    pub visual_map: Option<Tensor<4>>,
+}
+
+impl AvNet {
+    pub fn new(kind: FusionKind, size: Size, classes: usize, device: &Device) -> Self {
+        let d = size.feature_dim();
+        Self {
+            audio: kind.uses_audio().then(|| AudioNet::new(size, device)),
+            visual: kind.uses_visual().then(|| VisualNet::new(size, device)),
+            fusion: Fusion::new(kind, d, device),
+            classifier: LinearConfig::new(kind.output_dim(d), classes).init(device),
+        }
+    }
+
+    /// Parameters an optimiser trains (BatchNorm running statistics excluded).
+    pub fn trainable_params(&self) -> usize {
+        let encoders = self.audio.as_ref().map_or(0, AudioNet::trainable_params) + self.visual.as_ref().map_or(0, VisualNet::trainable_params);
+        encoders + self.fusion.num_params() + self.classifier.num_params()
+    }
+
+    /// `wave`: [B, 1, L] in [-1, 1]; `pixels`: [B, 3, H, W] in [0, 1].
+    pub fn forward(&self, wave: Tensor<3>, pixels: Tensor<4>) -> AvOutput {
+        let fa = self.audio.as_ref().map(|a| a.forward(wave));
+        let visual_map = self.visual.as_ref().map(|v| v.forward_map(pixels));
+        let fv = visual_map.clone().map(visual::pool);
+        let logits = self.classifier.forward(self.fusion.forward(fa.clone(), fv));
+        AvOutput { logits, fa, visual_map }
+    }
+}
+
+/// Tian's sound-source localization: cosine similarity of f_a [B, C] with each position of
+/// the visual map [B, C, h, w], bilinearly upsampled to `out` = (height, width). In [-1, 1].
+pub fn localization_map(fa: Tensor<2>, map: Tensor<4>, out: (usize, usize)) -> Tensor<3> {
+    let [b, c, h, w] = map.dims();
+    let eps = 1e-8;
+    let a = fa.clone() / (fa.powf_scalar(2.0).sum_dim(1).sqrt() + eps); // [B, C]
+    let m = map.reshape([b, c, h * w]);
+    let m = m.clone() / (m.powf_scalar(2.0).sum_dim(1).sqrt() + eps); // [B, C, hw]
+    let sim = a.unsqueeze_dim::<3>(2) * m; // [B, C, hw]
+    let sim = sim.sum_dim(1).reshape([b, 1, h, w]);
+    let up = interpolate(sim, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([out.0, out.1]));
+    up.reshape([b, out.0, out.1])
+}
