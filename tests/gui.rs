@@ -91,6 +91,23 @@ fn bad_file_shows_an_error_and_keeps_the_open_clip() {
 }
 
 #[test]
+fn recent_files_keep_what_exists_and_drop_what_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "broken.mp4", b"not a video");
+    let gone = dir.path().join("deleted.mp4");
+    let mut h = harness(Launch::Empty);
+    h.state_mut().settings.recent = vec![Source::File(gone.clone()), Source::File(bad.clone())];
+    h.state_mut().open(Source::File(gone.clone()));
+    settle(&mut h);
+    h.state_mut().open(Source::File(bad.clone()));
+    settle(&mut h);
+    assert_eq!(h.state().settings.recent, vec![Source::File(bad)], "the deleted file is dropped, the broken one kept");
+    h.state_mut().open(Source::File(demo("cow.mp4")));
+    settle(&mut h);
+    assert_eq!(h.state().settings.recent[0], Source::File(demo("cow.mp4")), "opened files go first");
+}
+
+#[test]
 fn empty_window_invites_a_file() {
     let mut h = harness(Launch::Empty);
     h.run_steps(3);

@@ -17,6 +17,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// Do the files behind this source still exist?
+    pub fn exists(&self) -> bool {
+        match self {
+            Self::File(p) => p.exists(),
+            Self::Pair { audio, image } => audio.exists() && image.exists(),
+        }
+    }
+
     pub fn label(&self) -> String {
         let name = |p: &PathBuf| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
         match self {

@@ -186,8 +186,10 @@ impl Workbench {
                 self.spec_dirty = true;
             }
             Outcome::Failed { source, message } => {
-                if let Some(s) = source {
-                    self.settings.recent.retain(|r| *r != s || std::path::Path::new(&s.label()).exists());
+                // A recent entry whose file is gone is dropped; one that failed for another reason
+                // (a codec that needs ffmpeg, say) stays, so it can be retried.
+                if let Some(s) = source.filter(|s| !s.exists()) {
+                    self.settings.recent.retain(|r| *r != s);
                 }
                 self.set_status(Level::Error, message);
             }
