@@ -16,10 +16,15 @@ fn cache_dir() -> PathBuf {
         .join("demo")
 }
 
+/// Where the demo clip lives on disk (no I/O: use this to recognise it).
+pub fn cached_path() -> PathBuf {
+    cache_dir().join(DEMO_NAME)
+}
+
 /// Path of the demo clip on disk, writing it first if it is missing or stale.
 pub fn demo_clip_path() -> std::io::Result<PathBuf> {
     let dir = cache_dir();
-    let path = dir.join(DEMO_NAME);
+    let path = cached_path();
     if std::fs::read(&path).is_ok_and(|b| b == DEMO_MP4) {
         return Ok(path);
     }
@@ -41,6 +46,7 @@ mod tests {
         unsafe { std::env::set_var("XDG_CACHE_HOME", &dir) };
         let path = demo_clip_path().unwrap();
         assert_eq!(path, dir.join("mcgurk/demo/cow.mp4"));
+        assert_eq!(cached_path(), path);
         assert_eq!(std::fs::read(&path).unwrap(), DEMO_MP4);
         std::fs::write(&path, b"damaged").unwrap();
         assert_eq!(std::fs::read(demo_clip_path().unwrap()).unwrap(), DEMO_MP4);

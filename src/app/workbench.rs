@@ -170,7 +170,7 @@ impl Workbench {
                     self.set_status(Level::Info, format!("opened {}", clip.title()));
                 }
                 // The demo lives in a cache directory: keep it out of the recent list.
-                let is_demo = matches!(&source, Source::File(p) if crate::demo::demo_clip_path().is_ok_and(|d| d == *p));
+                let is_demo = matches!(&source, Source::File(p) if *p == crate::demo::cached_path());
                 if !is_demo {
                     self.settings.remember(source.clone());
                 }
