@@ -27,8 +27,19 @@ pub fn load(path: &Path) -> Result<RgbImage, MediaError> {
     limits.max_image_height = Some(MAX_SIDE);
     reader.limits(limits);
     let img = reader.decode().map_err(|e| bad(path, format!("cannot decode image: {e}")))?;
-    let rgb = img.into_rgb8();
+    let rgb = if img.color().has_alpha() { over_white(&img.into_rgba8()) } else { img.into_rgb8() };
     Ok(RgbImage { width: rgb.width(), height: rgb.height(), pixels: rgb.into_raw() })
+}
+
+/// Transparent pixels (clip-art stamps) carry arbitrary colours; show them as a white page,
+/// as every viewer does, rather than whatever RGB the encoder left behind.
+fn over_white(rgba: &image::RgbaImage) -> image::RgbImage {
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let [r, g, b, a] = rgba.get_pixel(x, y).0;
+        let a = f32::from(a) / 255.0;
+        let mix = |c: u8| (f32::from(c) * a + 255.0 * (1.0 - a)).round() as u8;
+        image::Rgb([mix(r), mix(g), mix(b)])
+    })
 }
 
 pub fn check_size(path: &Path, w: u32, h: u32) -> Result<(), MediaError> {

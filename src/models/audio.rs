@@ -8,7 +8,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::bn_channels;
-use super::size::Size;
+use super::size::Widths;
 
 #[derive(Module, Debug)]
 pub struct AudioNet {
@@ -18,9 +18,9 @@ pub struct AudioNet {
 }
 
 impl AudioNet {
-    pub fn new(size: Size, device: &Device) -> Self {
+    pub fn new(widths: impl Into<Widths>, device: &Device) -> Self {
         let mut channels = vec![1];
-        for w in size.widths() {
+        for w in widths.into().0 {
             channels.extend([w, w]);
         }
         let convs = channels

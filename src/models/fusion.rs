@@ -33,6 +33,14 @@ impl FusionKind {
         }
     }
 
+    /// The kind named `name` (as written by [`FusionKind::name`]; "audio_only"/"visual_only"
+    /// and dashes are accepted too).
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n = name.trim().to_ascii_lowercase().replace('-', "_");
+        let n = n.strip_suffix("_only").unwrap_or(&n);
+        Self::ALL.into_iter().find(|k| k.name() == n)
+    }
+
     pub fn uses_audio(self) -> bool {
         self != Self::VisualOnly
     }

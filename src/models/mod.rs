@@ -2,8 +2,13 @@
 //! sound-source localization map. One definition, two sizes.
 
 pub mod audio;
+pub mod file;
 pub mod fusion;
+pub mod input;
+pub mod predict;
+pub mod safetensors;
 pub mod size;
+pub mod state_dict;
 pub mod visual;
 
 use burn::nn::{Linear, LinearConfig};
@@ -12,8 +17,9 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 pub use audio::AudioNet;
+pub use file::{LoadedModel, ModelError, ModelInfo};
 pub use fusion::{Fusion, FusionKind};
-pub use size::Size;
+pub use size::{InputSize, Size, Widths};
 pub use visual::VisualNet;
 
 /// Channels of a BatchNorm: it holds that many running means and as many variances.
@@ -39,11 +45,12 @@ pub struct AvOutput {
 }
 
 impl AvNet {
-    pub fn new(kind: FusionKind, size: Size, classes: usize, device: &Device) -> Self {
-        let d = size.feature_dim();
+    pub fn new(kind: FusionKind, widths: impl Into<Widths>, classes: usize, device: &Device) -> Self {
+        let widths = widths.into();
+        let d = widths.feature_dim();
         Self {
-            audio: kind.uses_audio().then(|| AudioNet::new(size, device)),
-            visual: kind.uses_visual().then(|| VisualNet::new(size, device)),
+            audio: kind.uses_audio().then(|| AudioNet::new(widths, device)),
+            visual: kind.uses_visual().then(|| VisualNet::new(widths, device)),
             fusion: Fusion::new(kind, d, device),
             classifier: LinearConfig::new(kind.output_dim(d), classes).init(device),
         }

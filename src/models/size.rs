@@ -1,5 +1,6 @@
 //! The two sizes of one design: `Full` is the papers' network; `Small` has a quarter of the
-//! channels for CPU interactivity (its input sizes are still to be chosen by measurement).
+//! channels and shorter inputs for CPU interactivity (chosen by measurement, see the README).
+//! Imported weights may have any widths: `Widths` is what the layers are built from.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,17 +11,58 @@ pub enum Size {
     Full,
 }
 
+/// Output channels of the four stages (audio blocks and ResNet stages alike), so that f_a and
+/// f_v have the same width and Sum/Gated fusions are defined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Widths(pub [usize; 4]);
+
+impl Widths {
+    pub fn feature_dim(self) -> usize {
+        self.0[3]
+    }
+}
+
+impl From<Size> for Widths {
+    fn from(size: Size) -> Self {
+        size.widths()
+    }
+}
+
 impl Size {
-    /// Output channels of the four stages (audio blocks and ResNet stages alike), so that
-    /// f_a and f_v have the same width and Sum/Gated fusions are defined.
-    pub fn widths(self) -> [usize; 4] {
+    pub fn widths(self) -> Widths {
         match self {
-            Self::Full => [64, 128, 256, 512],
-            Self::Small => [16, 32, 64, 128],
+            Self::Full => Widths([64, 128, 256, 512]),
+            Self::Small => Widths([16, 32, 64, 128]),
         }
     }
 
     pub fn feature_dim(self) -> usize {
-        self.widths()[3]
+        self.widths().feature_dim()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Full => "full",
+        }
+    }
+
+    /// Input sizes the models of this size are trained and run at.
+    pub fn input(self) -> InputSize {
+        match self {
+            Self::Full => InputSize { samples: 65_535, pixels: 224 },
+            Self::Small => InputSize { samples: SMALL_SAMPLES, pixels: SMALL_PIXELS },
+        }
     }
 }
+
+/// Audio window (samples at 11025 Hz) and square image side (pixels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputSize {
+    pub samples: usize,
+    pub pixels: usize,
+}
+
+/// Small inputs: 2.97 s of audio and 112 px frames (see README, "Model sizes").
+pub const SMALL_SAMPLES: usize = 32_767;
+pub const SMALL_PIXELS: usize = 112;

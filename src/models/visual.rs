@@ -10,7 +10,7 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 
 use super::bn_channels;
-use super::size::Size;
+use super::size::Widths;
 
 const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
@@ -72,8 +72,8 @@ pub struct VisualNet {
 }
 
 impl VisualNet {
-    pub fn new(size: Size, device: &Device) -> Self {
-        let w = size.widths();
+    pub fn new(widths: impl Into<Widths>, device: &Device) -> Self {
+        let w = widths.into().0;
         let mut blocks = Vec::new();
         let mut c_in = w[0];
         for (stage, &c_out) in w.iter().enumerate() {

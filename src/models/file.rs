@@ -1,0 +1,149 @@
+//! Model files: a safetensors state dict in the PyTorch reference layout, plus what McGurk needs
+//! to run it (fusion, class names, input size) in the file's `__metadata__` under "mcgurk".
+//! Plain PyTorch exports have no such metadata: the fusion then comes from the caller (or the
+//! tensors, when only one fusion fits) and class names from an optional JSON beside the file.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::safetensors::{FormatError, SafeTensors, StoreAs};
+use super::state_dict::{self, LayoutError, ParamIds};
+use super::{AvNet, FusionKind, InputSize, Size};
+
+/// Bumped when the metadata changes meaning; older versions are read by `ModelInfo::migrate`.
+pub const MODEL_FORMAT_VERSION: u32 = 1;
+
+/// What a model file says about itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub fusion: FusionKind,
+    pub classes: Vec<String>,
+    pub input: InputSize,
+    #[serde(default = "current_version")]
+    pub format_version: u32,
+}
+
+fn current_version() -> u32 {
+    MODEL_FORMAT_VERSION
+}
+
+/// A network ready to run, with its description.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub net: AvNet,
+    pub info: ModelInfo,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read model file: {source}: {}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("not a safetensors model file ({source}): {}", path.display())]
+    Format { path: PathBuf, source: FormatError },
+    #[error("weights do not match the reference layout: {source}: {}", path.display())]
+    Layout { path: PathBuf, source: LayoutError },
+    #[error(
+        "cannot tell the fusion from the weights (sum, concat, gated_sum and gated_concat have the \
+         same tensors); pass --fusion: {}",
+        path.display()
+    )]
+    AmbiguousFusion { path: PathBuf },
+    #[error("the file says fusion '{stored}' but '{asked}' was asked for: {}", path.display())]
+    FusionMismatch { path: PathBuf, stored: &'static str, asked: &'static str },
+    #[error("bad class names ({detail}): {}", path.display())]
+    ClassNames { path: PathBuf, detail: String },
+    #[error("bad McGurk metadata ({detail}): {}", path.display())]
+    Metadata { path: PathBuf, detail: String },
+}
+
+/// Where optional class names for `weights` live: `name.json` beside `name.safetensors`.
+pub fn class_names_path(weights: &Path) -> PathBuf {
+    weights.with_extension("json")
+}
+
+/// Loads a model file; `fusion` is required only when neither metadata nor tensors decide it.
+pub fn load(path: &Path, fusion: Option<FusionKind>, device: &Device) -> Result<LoadedModel, ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let sidecar = class_names_path(path);
+    let classes = if sidecar.is_file() { Some(read_class_names(&sidecar)?) } else { None };
+    from_bytes(&bytes, path, &name, fusion, classes, device).map(|(m, _)| m)
+}
+
+/// Loads from memory (the shipped demo zoo); `path` only names the source in errors.
+pub fn from_bytes(
+    bytes: &[u8],
+    path: &Path,
+    name: &str,
+    fusion: Option<FusionKind>,
+    classes: Option<Vec<String>>,
+    device: &Device,
+) -> Result<(LoadedModel, ParamIds), ModelError> {
+    let st = SafeTensors::parse(bytes).map_err(|source| ModelError::Format { path: path.into(), source })?;
+    let layout = |source| ModelError::Layout { path: path.into(), source };
+    let stored: Option<ModelInfo> = match st.metadata.get("mcgurk") {
+        Some(json) => Some(
+            serde_json::from_str(json).map_err(|e| ModelError::Metadata { path: path.into(), detail: e.to_string() })?,
+        ),
+        None => None,
+    };
+    if let Some(info) = &stored
+        && info.format_version > MODEL_FORMAT_VERSION
+    {
+        return Err(ModelError::Metadata {
+            path: path.into(),
+            detail: format!("format version {} is newer than this McGurk ({MODEL_FORMAT_VERSION}); update McGurk", info.format_version),
+        });
+    }
+    let shape = state_dict::infer_shape(&st).map_err(layout)?;
+    let kind = match (fusion, stored.as_ref().map(|i| i.fusion)) {
+        (Some(asked), Some(stored)) if asked != stored => {
+            return Err(ModelError::FusionMismatch { path: path.into(), stored: stored.name(), asked: asked.name() });
+        }
+        (Some(k), _) | (None, Some(k)) => k,
+        (None, None) => state_dict::implied_kind(&shape).ok_or_else(|| ModelError::AmbiguousFusion { path: path.into() })?,
+    };
+    let ids: Option<ParamIds> = st.metadata.get("param_ids").and_then(|j| serde_json::from_str(j).ok());
+    let net = state_dict::import(&st, kind, ids.as_ref(), device).map_err(layout)?;
+    let classes = match classes.or_else(|| stored.as_ref().map(|i| i.classes.clone())) {
+        Some(c) if c.len() != shape.classes => {
+            return Err(ModelError::ClassNames {
+                path: class_names_path(path),
+                detail: format!("{} names for a classifier with {} outputs", c.len(), shape.classes),
+            });
+        }
+        Some(c) => c,
+        None => (0..shape.classes).map(|i| format!("class {i}")).collect(),
+    };
+    let input = stored.as_ref().map_or(Size::Full.input(), |i| i.input);
+    let info = ModelInfo { name: name.to_string(), fusion: kind, classes, input, format_version: MODEL_FORMAT_VERSION };
+    Ok((LoadedModel { net, info }, ids.unwrap_or_default()))
+}
+
+/// Class names: a JSON array of strings, or an object with a "classes" array.
+pub fn read_class_names(path: &Path) -> Result<Vec<String>, ModelError> {
+    let bad = |detail: String| ModelError::ClassNames { path: path.into(), detail };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    let list = value.get("classes").unwrap_or(&value);
+    serde_json::from_value::<Vec<String>>(list.clone())
+        .map_err(|_| bad("expected a JSON array of strings, or {\"classes\": [...]}".into()))
+}
+
+/// The file's bytes: reference-layout tensors plus metadata (and param ids, for resuming).
+pub fn to_bytes(net: &AvNet, info: &ModelInfo, store: StoreAs, keep_ids: bool) -> Vec<u8> {
+    let (mut st, ids) = state_dict::export(net);
+    st.metadata.insert("mcgurk".into(), serde_json::to_string(info).expect("serialisable"));
+    if keep_ids {
+        st.metadata.insert("param_ids".into(), serde_json::to_string(&ids).expect("serialisable"));
+    }
+    st.to_bytes(store)
+}
+
+/// Writes atomically (temp file + rename).
+pub fn save(path: &Path, net: &AvNet, info: &ModelInfo, store: StoreAs, keep_ids: bool) -> anyhow::Result<()> {
+    crate::files::write_atomic(path, &to_bytes(net, info, store, keep_ids))
+}
