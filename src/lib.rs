@@ -4,6 +4,7 @@
 //! `cli` are thin shells over it. See ARCHITECTURE.md.
 
 pub mod analysis;
+pub mod data;
 pub mod app;
 pub mod cli;
 pub mod demo;
@@ -11,3 +12,4 @@ pub mod dsp;
 pub mod files;
 pub mod media;
 pub mod models;
+pub mod train;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use mcgurk::app::settings::Source;
+use mcgurk::app::settings::{Overlay, Source};
 use mcgurk::app::workbench::Level;
 use mcgurk::app::{Launch, Workbench};
 
@@ -34,7 +34,7 @@ fn settle(h: &mut Harness<'_, Workbench>) {
     let start = Instant::now();
     loop {
         h.step();
-        if h.state().is_idle() {
+        if h.state().is_idle() && h.state().predictions_settled() {
             break;
         }
         assert!(start.elapsed() < Duration::from_secs(120), "worker never finished");
@@ -55,7 +55,33 @@ fn main_view_shows_frame_waveform_and_spectrogram() {
     // The window starts at the middle of the clip, snapped to a frame.
     assert_eq!(app.frame_index(), Some(26));
     assert_eq!(app.status.as_ref().map(|s| s.level), Some(Level::Info));
+    // Seven models answered for this frame, each with a full distribution.
+    assert_eq!(app.results.len(), 7);
+    assert!(app.results.iter().all(|r| (r.prediction.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4));
     h.snapshot("main_view");
+}
+
+#[test]
+fn heatmap_toggle_draws_localization_maps() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    assert!(!h.state().has_heatmap(), "off by default");
+    // Tian's AV similarity needs both encoders: Sum has them, audio-only (index 5) has not.
+    h.state_mut().set_overlay(Overlay::AvSimilarity, 0);
+    h.run_steps(2);
+    assert!(h.state().has_heatmap());
+    h.state_mut().set_overlay(Overlay::AvSimilarity, 5);
+    h.run_steps(2);
+    assert!(!h.state().has_heatmap());
+    h.state_mut().set_overlay(Overlay::Cam, 6);
+    h.run_steps(3);
+    assert!(h.state().has_heatmap());
+    h.snapshot("cam_overlay");
+    // Moving to another frame asks the models again.
+    h.key_press(egui::Key::ArrowRight);
+    settle(&mut h);
+    assert_eq!(h.state().frame_index(), Some(27));
+    assert_eq!(h.state().results.len(), 7);
 }
 
 #[test]

@@ -112,3 +112,21 @@ fn localization_peaks_where_the_visual_map_matches_the_audio() {
     assert_eq!(big.dims(), [1, 8, 6]);
     assert!(values(big).iter().all(|v| (-1.0 - 1e-5..=1.0 + 1e-5).contains(v)));
 }
+
+#[test]
+fn cam_weights_are_the_gradient_of_the_class_logit() {
+    use burn::tensor::Distribution::Normal;
+    use mcgurk::models::Widths;
+    use mcgurk::models::predict::cam_weights;
+    let device = Device::flex().autodiff();
+    for kind in FusionKind::ALL.into_iter().filter(|k| k.uses_visual()) {
+        let net = AvNet::new(kind, Widths([4, 4, 8, 8]), 3, &device);
+        let fa = kind.uses_audio().then(|| Tensor::<2>::random([1, 8], Normal(0.0, 1.0), &device));
+        let fv = Tensor::<2>::random([1, 8], Normal(0.0, 1.0), &device).require_grad();
+        let logits = net.classifier.forward(net.fusion.forward(fa.clone(), Some(fv.clone())));
+        let grads = logits.slice([0..1, 1..2]).sum().backward();
+        let want = values(fv.grad(&grads).expect("f_v takes part"));
+        let got = values(cam_weights(&net, 1, fa, fv));
+        assert!(close(&got, &want, 1e-5), "{kind:?}: {got:?} vs {want:?}");
+    }
+}

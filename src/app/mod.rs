@@ -2,6 +2,8 @@
 
 mod dialogs;
 pub mod loader;
+mod models_view;
+mod predictor;
 pub mod settings;
 mod views;
 pub mod workbench;

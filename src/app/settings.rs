@@ -42,11 +42,36 @@ pub struct Settings {
     pub colormap: Colormap,
     pub range_db: f32,
     pub show_crop: bool,
+    /// Heatmap drawn over the model's crop.
+    pub overlay: Overlay,
+    /// Which model's heatmap (index into the zoo).
+    pub overlay_model: usize,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overlay {
+    #[default]
+    Off,
+    /// Tian's sound-source localization: cosine of f_a with the visual map.
+    AvSimilarity,
+    /// Class activation map of the predicted class.
+    Cam,
+}
+
+impl Overlay {
+    pub const ALL: [Overlay; 3] = [Overlay::Off, Overlay::AvSimilarity, Overlay::Cam];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::AvSimilarity => "AV similarity",
+            Self::Cam => "class activation (CAM)",
+        }
+    }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { recent: Vec::new(), mel: MelConfig::default(), colormap: Colormap::Viridis, range_db: 80.0, show_crop: true }
+        Self { recent: Vec::new(), mel: MelConfig::default(), colormap: Colormap::Viridis, range_db: 80.0, show_crop: true, overlay: Overlay::Off, overlay_model: 0 }
     }
 }
 

@@ -17,22 +17,23 @@ pub fn window_span(centre_s: f64, sample_rate: u32) -> (f64, f64) {
     (centre_s - half, centre_s + half)
 }
 
-/// The frame scaled to fit, with the model's 224x224 centre crop outlined.
-pub fn frame(ui: &mut Ui, tex: &TextureHandle, show_crop: bool, max: egui::Vec2) {
+/// The frame scaled to fit, with the model's centre crop outlined; returns the crop's rect.
+pub fn frame(ui: &mut Ui, tex: &TextureHandle, show_crop: bool, max: egui::Vec2) -> Rect {
     let [w, h] = tex.size().map(|v| v as f32);
     let scale = (max.x / w).min(max.y / h).min(4.0);
     let resp = ui.add(egui::Image::new((tex.id(), vec2(w, h) * scale)).sense(egui::Sense::hover()));
+    // The model resizes the short side to its input size and centre-crops a square: the
+    // central min(w, h) square of the original is what it sees.
+    let side = w.min(h) * scale;
+    let rect = Rect::from_center_size(resp.rect.center(), vec2(side, side));
     if show_crop {
-        // The model resizes the short side to 224 and centre-crops a square: the central
-        // min(w, h) square of the original is what it sees.
-        let side = w.min(h) * scale;
-        let rect = Rect::from_center_size(resp.rect.center(), vec2(side, side));
         ui.painter().rect_stroke(rect, 0.0, Stroke::new(1.5, WINDOW_EDGE), egui::StrokeKind::Inside);
-        let galley = ui.painter().layout_no_wrap("model view (224×224 crop)".into(), egui::FontId::proportional(11.0), WINDOW_EDGE);
+        let galley = ui.painter().layout_no_wrap("model view (centre crop)".into(), egui::FontId::proportional(11.0), WINDOW_EDGE);
         let at = rect.left_top() + vec2(3.0, 3.0);
         ui.painter().rect_filled(Rect::from_min_size(at, galley.size() + vec2(6.0, 2.0)), 2.0, Color32::from_black_alpha(170));
         ui.painter().galley(at + vec2(3.0, 1.0), galley, WINDOW_EDGE);
     }
+    rect
 }
 
 /// A plot click, in seconds.

@@ -10,11 +10,14 @@ use egui::{Color32, ColorImage, Key, TextureHandle, TextureOptions};
 use super::Launch;
 use super::dialogs::{self, DialogKind};
 use super::loader::{Busy, Loader, Outcome};
-use super::settings::{STORAGE_KEY, Settings, Source};
+use super::models_view;
+use super::predictor::{ModelResult, Predictor, Reply};
+use super::settings::{Overlay, STORAGE_KEY, Settings, Source};
 use super::views;
 use crate::analysis::ClipAnalysis;
 use crate::dsp::{Colormap, colormap};
 use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
+use crate::models::ModelInfo;
 
 /// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
 const MAX_SPECTROGRAM_COLUMNS: usize = 4096;
@@ -58,6 +61,15 @@ pub struct Workbench {
     spec_tex: Option<TextureHandle>,
     spec_dirty: bool,
     pub status: Option<Status>,
+    predictor: Predictor,
+    /// The demo zoo, once the model thread has loaded it.
+    pub models: Vec<ModelInfo>,
+    pub results: Vec<ModelResult>,
+    models_error: Option<String>,
+    /// (clip, time) the shown or pending predictions are for.
+    predicted_for: Option<(usize, f64)>,
+    heat_tex: Option<TextureHandle>,
+    heat_dirty: bool,
     commands: Vec<Command>,
     dialog_tx: SyncSender<Command>,
     dialog_rx: Receiver<Command>,
@@ -69,6 +81,7 @@ impl Workbench {
         let settings: Settings = cc.storage.and_then(|s| eframe::get_value(s, STORAGE_KEY)).unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let waker_ctx = ctx.clone();
+        let model_ctx = ctx.clone();
         let (dialog_tx, dialog_rx) = sync_channel(4);
         let mut app = Self {
             settings,
@@ -81,6 +94,13 @@ impl Workbench {
             spec_tex: None,
             spec_dirty: false,
             status: None,
+            predictor: Predictor::spawn(Arc::new(move || model_ctx.request_repaint())),
+            models: Vec::new(),
+            results: Vec::new(),
+            models_error: None,
+            predicted_for: None,
+            heat_tex: None,
+            heat_dirty: false,
             commands: Vec::new(),
             dialog_tx,
             dialog_rx,
@@ -103,6 +123,53 @@ impl Workbench {
     /// True when no work is queued or running (tests wait for this).
     pub fn is_idle(&self) -> bool {
         self.loader.busy().is_none() && self.commands.is_empty()
+    }
+
+    /// True when the models have answered for the current frame (or cannot answer).
+    pub fn predictions_settled(&self) -> bool {
+        self.models_error.is_some() || (!self.models.is_empty() && !self.predictor.is_busy() && self.predicted_for == self.wanted_prediction())
+    }
+
+    /// Show `overlay` of model `model` over the frame (as the Heatmap controls do).
+    pub fn set_overlay(&mut self, overlay: Overlay, model: usize) {
+        self.settings.overlay = overlay;
+        self.settings.overlay_model = model;
+        self.heat_dirty = true;
+    }
+
+    /// Whether a heatmap texture is ready to draw.
+    pub fn has_heatmap(&self) -> bool {
+        self.heat_tex.is_some()
+    }
+
+    fn wanted_prediction(&self) -> Option<(usize, f64)> {
+        self.clip.as_ref().map(|c| (Arc::as_ptr(c) as usize, self.centre_s))
+    }
+
+    fn poll_models(&mut self) {
+        for reply in self.predictor.poll() {
+            match reply {
+                Reply::Ready(models) => self.models = models,
+                Reply::Results { results, missing, .. } => {
+                    self.results = results;
+                    self.heat_dirty = true;
+                    if !missing.is_empty() {
+                        self.set_status(Level::Warning, format!("the clip has no {}: the models see silence / a grey frame there", missing.join(" or ")));
+                    }
+                }
+                Reply::Failed(e) => {
+                    self.set_status(Level::Error, e.clone());
+                    self.models_error = Some(e);
+                }
+            }
+        }
+        // Ask again whenever the clip or the frame changed.
+        if !self.models.is_empty() && self.predicted_for != self.wanted_prediction()
+            && let Some(clip) = self.clip.clone()
+        {
+            self.predicted_for = self.wanted_prediction();
+            self.predictor.request(clip, self.centre_s);
+        }
     }
 
     pub fn frame_index(&self) -> Option<usize> {
@@ -240,6 +307,13 @@ impl Workbench {
                 None => self.frame_tex = Some((i, ctx.load_texture("frame", image, TextureOptions::LINEAR))),
             }
         }
+        if self.heat_dirty {
+            self.heat_dirty = false;
+            let chosen = self.results.get(self.settings.overlay_model).or(self.results.first());
+            self.heat_tex = chosen
+                .and_then(|r| models_view::heatmap_image(r, self.settings.overlay))
+                .map(|img| ctx.load_texture("heatmap", img, TextureOptions::LINEAR));
+        }
         if self.spec_dirty {
             self.spec_dirty = false;
             self.spec_tex = self.analysis.as_ref().map(|a| {
@@ -281,12 +355,14 @@ impl eframe::App for Workbench {
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
         }
+        self.poll_models();
         self.update_textures(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
+        egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
     }
 
@@ -406,7 +482,15 @@ impl Workbench {
             ui.vertical(|ui| {
                 ui.set_width(frame_w);
                 match &self.frame_tex {
-                    Some((_, tex)) => views::frame(ui, tex, self.settings.show_crop, egui::vec2(frame_w, top_h)),
+                    Some((_, tex)) => {
+                        let crop = views::frame(ui, tex, self.settings.show_crop, egui::vec2(frame_w, top_h));
+                        if self.settings.overlay != Overlay::Off
+                            && let Some(heat) = &self.heat_tex
+                        {
+                            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                            ui.painter().image(heat.id(), crop, uv, Color32::WHITE);
+                        }
+                    }
                     None => views::empty(ui, top_h, "no image: drop an image to pair it with this audio"),
                 }
             });
@@ -430,6 +514,60 @@ impl Workbench {
                 views::empty(ui, plot_h * 2.0, why);
             }
         }
+    }
+
+    fn models_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Predictions");
+        if let Some(e) = &self.models_error {
+            ui.colored_label(Color32::from_rgb(240, 90, 80), e);
+            return;
+        }
+        if self.models.is_empty() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("loading the demo models…");
+            });
+            return;
+        }
+        ui.horizontal(|ui| {
+            let label = ui.label("Heatmap");
+            let mut changed = false;
+            let combo = egui::ComboBox::from_id_salt("overlay").selected_text(self.settings.overlay.name()).show_ui(ui, |ui| {
+                for o in Overlay::ALL {
+                    changed |= ui.selectable_value(&mut self.settings.overlay, o, o.name()).changed();
+                }
+            });
+            combo.response.labelled_by(label.id);
+            if self.settings.overlay != Overlay::Off {
+                let of = ui.label("of");
+                let current = self.models.get(self.settings.overlay_model).map_or("?", |m| m.fusion.label());
+                let combo = egui::ComboBox::from_id_salt("overlay_model").selected_text(current).show_ui(ui, |ui| {
+                    for (i, m) in self.models.iter().enumerate() {
+                        changed |= ui.selectable_value(&mut self.settings.overlay_model, i, m.fusion.label()).changed();
+                    }
+                });
+                combo.response.labelled_by(of.id);
+            }
+            if changed {
+                self.heat_dirty = true;
+            }
+        });
+        if self.settings.overlay != Overlay::Off && self.heat_tex.is_none() && !self.results.is_empty() {
+            ui.weak("this model has no such map (it needs a visual net; AV similarity needs both)");
+        }
+        ui.separator();
+        if self.clip.is_none() {
+            ui.weak("open a clip to see what the models think");
+            return;
+        }
+        if self.results.is_empty() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("running the models…");
+            });
+            return;
+        }
+        egui::ScrollArea::vertical().show(ui, |ui| models_view::bars(ui, &self.results, self.predictor.is_busy()));
     }
 
     fn scrubber(&mut self, ui: &mut egui::Ui, clip: &Clip) {
@@ -478,7 +616,11 @@ impl Workbench {
         }
         ui.separator();
         let secs = ANALYSIS_WINDOW as f64 / f64::from(MODEL_SAMPLE_RATE);
-        ui.weak(format!("model input: mono {MODEL_SAMPLE_RATE} Hz, {ANALYSIS_WINDOW} samples ({secs:.2} s) around the frame"));
+        ui.weak(format!("analysis window: mono {MODEL_SAMPLE_RATE} Hz, {ANALYSIS_WINDOW} samples ({secs:.2} s) around the frame (full-size models)"));
+        if let Some(m) = self.models.first() {
+            let s = m.input.samples as f64 / f64::from(MODEL_SAMPLE_RATE);
+            ui.weak(format!("demo models see the middle {} samples ({s:.2} s) and a {}×{} crop", m.input.samples, m.input.pixels, m.input.pixels));
+        }
         if let Some(i) = self.frame_index() {
             ui.weak(format!("frame {} of {} at {:.3} s", i + 1, clip.frames.len(), clip.frames[i].time_s));
         }

@@ -1,8 +1,11 @@
-//! The command line: `mcgurk [open FILE [IMAGE]] | probe FILE... | spectrogram FILE -o PNG`.
+//! The command line: `mcgurk [open FILE [IMAGE]] | probe | spectrogram | train | predict`.
 //! A thin shell over the engine; errors are reported once, here, with anyhow.
 
 mod probe;
 mod spectrogram;
+pub mod train;
+mod predict;
+mod bench;
 
 use std::path::PathBuf;
 
@@ -36,6 +39,12 @@ pub enum Command {
     },
     /// Render the log-mel spectrogram of a file's audio to a PNG.
     Spectrogram(spectrogram::Args),
+    /// Top-k classes of each model (the demo zoo by default) for one clip.
+    Predict(predict::Args),
+    /// Time model forward passes at several sizes on this machine.
+    Bench(bench::Args),
+    /// Train one model (a fusion or a unimodal baseline) on a dataset.
+    Train(train::Args),
 }
 
 /// What `main` should do after parsing: run the GUI, or a command already finished.
@@ -51,6 +60,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Open { file, image: None }) => Outcome::Gui(Launch::File(file)),
         Some(Command::Open { file, image: Some(image) }) => Outcome::Gui(Launch::Pair { audio: file, image }),
         Some(Command::Probe { files, json, no_ffmpeg }) => Outcome::Done(probe::run(&files, json, no_ffmpeg)?),
+        Some(Command::Predict(args)) => {
+            predict::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
+        Some(Command::Bench(args)) => {
+            bench::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
+        Some(Command::Train(args)) => {
+            train::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
         Some(Command::Spectrogram(args)) => {
             spectrogram::run(&args)?;
             Outcome::Done(std::process::ExitCode::SUCCESS)

@@ -8,8 +8,8 @@ use thiserror::Error;
 /// Why a file could not be turned into a [`crate::media::Clip`].
 #[derive(Debug, Error)]
 pub enum MediaError {
-    #[error("cannot read file: {source}: {}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read file: {error}: {}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
 
     #[error("file is empty (0 bytes): {}", path.display())]
     Empty { path: PathBuf },
@@ -60,7 +60,7 @@ pub enum MediaError {
 
 impl MediaError {
     pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        Self::Io { path: path.to_path_buf(), source }
+        Self::Io { path: path.to_path_buf(), error: source }
     }
 
     /// The file the error is about.

@@ -39,12 +39,12 @@ pub struct LoadedModel {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("cannot read model file: {source}: {}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("not a safetensors model file ({source}): {}", path.display())]
-    Format { path: PathBuf, source: FormatError },
-    #[error("weights do not match the reference layout: {source}: {}", path.display())]
-    Layout { path: PathBuf, source: LayoutError },
+    #[error("cannot read model file: {error}: {}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
+    #[error("not a safetensors model file ({error}): {}", path.display())]
+    Format { path: PathBuf, error: FormatError },
+    #[error("weights do not match the reference layout: {error}: {}", path.display())]
+    Layout { path: PathBuf, error: LayoutError },
     #[error(
         "cannot tell the fusion from the weights (sum, concat, gated_sum and gated_concat have the \
          same tensors); pass --fusion: {}",
@@ -66,7 +66,7 @@ pub fn class_names_path(weights: &Path) -> PathBuf {
 
 /// Loads a model file; `fusion` is required only when neither metadata nor tensors decide it.
 pub fn load(path: &Path, fusion: Option<FusionKind>, device: &Device) -> Result<LoadedModel, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.into(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| ModelError::Io { path: path.into(), error })?;
     let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     let sidecar = class_names_path(path);
     let classes = if sidecar.is_file() { Some(read_class_names(&sidecar)?) } else { None };
@@ -82,8 +82,8 @@ pub fn from_bytes(
     classes: Option<Vec<String>>,
     device: &Device,
 ) -> Result<(LoadedModel, ParamIds), ModelError> {
-    let st = SafeTensors::parse(bytes).map_err(|source| ModelError::Format { path: path.into(), source })?;
-    let layout = |source| ModelError::Layout { path: path.into(), source };
+    let st = SafeTensors::parse(bytes).map_err(|error| ModelError::Format { path: path.into(), error })?;
+    let layout = |error| ModelError::Layout { path: path.into(), error };
     let stored: Option<ModelInfo> = match st.metadata.get("mcgurk") {
         Some(json) => Some(
             serde_json::from_str(json).map_err(|e| ModelError::Metadata { path: path.into(), detail: e.to_string() })?,

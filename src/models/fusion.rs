@@ -33,6 +33,19 @@ impl FusionKind {
         }
     }
 
+    /// How people write it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sum => "Sum",
+            Self::Concat => "Concat",
+            Self::Film => "FiLM",
+            Self::GatedSum => "Gated-Sum",
+            Self::GatedConcat => "Gated-Concat",
+            Self::AudioOnly => "Audio only",
+            Self::VisualOnly => "Visual only",
+        }
+    }
+
     /// The kind named `name` (as written by [`FusionKind::name`]; "audio_only"/"visual_only"
     /// and dashes are accepted too).
     pub fn from_name(name: &str) -> Option<Self> {

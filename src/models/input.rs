@@ -42,10 +42,12 @@ impl Example {
         (Self { wave, pixels, size }, missing)
     }
 
-    /// The centre of the clip: where a one-frame prediction looks by default.
+    /// The centre of the clip: where a one-frame prediction looks by default. A video's middle
+    /// frame; for an audio file (with or without a still image) the middle of the recording,
+    /// as the workbench opens it.
     pub fn centre_time(clip: &Clip) -> f64 {
         match clip.frames.len() {
-            0 => clip.duration_s() / 2.0,
+            0 | 1 => clip.duration_s() / 2.0,
             n => clip.frames[n / 2].time_s,
         }
     }

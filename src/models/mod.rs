@@ -10,6 +10,7 @@ pub mod safetensors;
 pub mod size;
 pub mod state_dict;
 pub mod visual;
+pub mod zoo;
 
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;

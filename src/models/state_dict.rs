@@ -250,12 +250,26 @@ impl Reader<'_> {
             self.problems.push(format!("'{key}' holds a non-finite value ({}) at index {i}", values[i]));
             return None;
         }
-        let t = Tensor::<D>::from_data(TensorData::new(values.clone(), stored), &self.device);
-        Some(if transpose { t.transpose() } else { t })
+        // Transpose on the host so the parameter is a leaf tensor (autodiff can track it).
+        let data = if transpose {
+            let (rows, cols) = (stored[0], stored[1]);
+            let mut t = vec![0.0; values.len()];
+            for r in 0..rows {
+                for c in 0..cols {
+                    t[c * rows + r] = values[r * cols + c];
+                }
+            }
+            TensorData::new(t, want)
+        } else {
+            TensorData::new(values.clone(), want)
+        };
+        Some(Tensor::<D>::from_data(data, &self.device))
     }
 
     fn set<const D: usize>(&mut self, key: String, p: &mut Param<Tensor<D>>, transpose: bool) {
         if let Some(t) = self.take(&key, p.val().dims(), transpose) {
+            // Trainable when loaded onto an autodiff device (a resumed run, a fine-tune).
+            let t = if self.device.is_autodiff() { t.require_grad() } else { t };
             let id = self.ids.and_then(|ids| ids.get(&key)).map(|&id| ParamId::from(id));
             let (old, _, mapper) = p.clone().consume();
             *p = Param::from_mapped_value(id.unwrap_or(old), t, mapper);

@@ -1,0 +1,65 @@
+//! Drawing the models' predictions: a small bar chart per model, and the heatmap overlay.
+
+use egui::{Color32, ColorImage, Rect, RichText, Sense, Ui, vec2};
+
+use super::predictor::ModelResult;
+use super::settings::Overlay;
+use crate::dsp::Colormap;
+use crate::models::predict::Heatmap;
+
+const BAR: Color32 = Color32::from_rgb(90, 150, 230);
+const BAR_TOP: Color32 = Color32::from_rgb(240, 200, 40);
+const TOP_K: usize = 3;
+
+/// One block per model: its name and fusion, then its top-3 classes as bars.
+pub fn bars(ui: &mut Ui, results: &[ModelResult], stale: bool) {
+    let width = ui.available_width();
+    for r in results {
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(r.info.fusion.label()).strong());
+            if r.info.name != r.info.fusion.name() {
+                ui.weak(&r.info.name);
+            }
+        });
+        for (rank, (class, p)) in r.prediction.top(TOP_K).enumerate() {
+            ui.horizontal(|ui| {
+                let name_w = 64.0;
+                ui.add_sized([name_w, 14.0], egui::Label::new(RichText::new(&r.info.classes[class]).size(12.0)).truncate());
+                let bar_w = (width - name_w - 60.0).max(40.0);
+                let (rect, _) = ui.allocate_exact_size(vec2(bar_w, 12.0), Sense::hover());
+                let painter = ui.painter();
+                painter.rect_filled(rect, 2.0, ui.visuals().faint_bg_color);
+                let fill = Rect::from_min_size(rect.min, vec2(rect.width() * p.clamp(0.0, 1.0), rect.height()));
+                let mut color = if rank == 0 { BAR_TOP } else { BAR };
+                if stale {
+                    color = color.gamma_multiply(0.5);
+                }
+                painter.rect_filled(fill, 2.0, color);
+                ui.monospace(RichText::new(format!("{:5.1}%", 100.0 * p)).size(11.0));
+            });
+        }
+        ui.add_space(4.0);
+    }
+}
+
+/// The heatmap `overlay` of `result` as a translucent image (None when that model has none).
+pub fn heatmap_image(result: &ModelResult, overlay: Overlay) -> Option<ColorImage> {
+    let map: &Heatmap = match overlay {
+        Overlay::Off => return None,
+        Overlay::AvSimilarity => result.prediction.av_map.as_ref()?,
+        Overlay::Cam => result.prediction.cam.as_ref()?,
+    };
+    // Min-max scaling: the pattern matters, not the absolute similarity.
+    let (lo, hi) = map.values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = (hi - lo).max(1e-6);
+    let pixels = map
+        .values
+        .iter()
+        .map(|&v| {
+            let t = (v - lo) / span;
+            let [r, g, b] = Colormap::Magma.rgb(t);
+            Color32::from_rgba_unmultiplied(r, g, b, (90.0 + 120.0 * t) as u8)
+        })
+        .collect();
+    Some(ColorImage { size: [map.w, map.h], pixels, source_size: vec2(map.w as f32, map.h as f32) })
+}

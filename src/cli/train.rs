@@ -1,0 +1,182 @@
+//! `mcgurk train`: one model on a dataset, with a progress line, checkpoints and a JSON log.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use clap::{Args as ClapArgs, ValueEnum};
+
+use crate::models::{FusionKind, Size};
+use crate::train::{Backend, OptimizerKind, Progress, TrainConfig, train};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FusionArg {
+    Sum,
+    Concat,
+    Film,
+    #[value(name = "gated_sum", alias = "gated-sum")]
+    GatedSum,
+    #[value(name = "gated_concat", alias = "gated-concat")]
+    GatedConcat,
+    #[value(alias = "audio_only", alias = "audio-only")]
+    Audio,
+    #[value(alias = "visual_only", alias = "visual-only")]
+    Visual,
+}
+
+impl From<FusionArg> for FusionKind {
+    fn from(f: FusionArg) -> Self {
+        match f {
+            FusionArg::Sum => Self::Sum,
+            FusionArg::Concat => Self::Concat,
+            FusionArg::Film => Self::Film,
+            FusionArg::GatedSum => Self::GatedSum,
+            FusionArg::GatedConcat => Self::GatedConcat,
+            FusionArg::Audio => Self::AudioOnly,
+            FusionArg::Visual => Self::VisualOnly,
+        }
+    }
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Dataset: a folder per class, an AVE folder (Annotations.txt) or a CSV manifest.
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long, value_enum)]
+    fusion: FusionArg,
+    #[arg(long, value_enum, default_value = "small")]
+    size: SizeArg,
+    /// Folder layout: clips whose file name contains this are held out for validation.
+    #[arg(long)]
+    holdout: Option<String>,
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    batch: usize,
+    /// Augmented examples per epoch (0: one pass over the training clips).
+    #[arg(long, default_value_t = 0)]
+    samples_per_epoch: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, value_enum, default_value = "adam")]
+    optimizer: OptArg,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Train on the clean inputs only.
+    #[arg(long)]
+    no_augment: bool,
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendArg,
+    /// Output folder: checkpoint, optimizer state, train_log.json and NAME.safetensors.
+    #[arg(long, short)]
+    out: PathBuf,
+    /// Model name (default: the fusion).
+    #[arg(long)]
+    name: Option<String>,
+    /// Continue from the checkpoint in --out.
+    #[arg(long)]
+    resume: bool,
+    /// Store the final weights as f16 (half the size).
+    #[arg(long)]
+    half: bool,
+    /// Audio-visual fusions: chance that a training example loses its audio or its picture.
+    #[arg(long, default_value_t = 0.0)]
+    modality_dropout: f32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SizeArg {
+    Small,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptArg {
+    Adam,
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Wgpu,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let fusion: FusionKind = args.fusion.into();
+    let cfg = TrainConfig {
+        data: args.data.clone(),
+        holdout: args.holdout.clone(),
+        fusion,
+        size: match args.size {
+            SizeArg::Small => Size::Small,
+            SizeArg::Full => Size::Full,
+        },
+        epochs: args.epochs,
+        batch: args.batch,
+        samples_per_epoch: args.samples_per_epoch,
+        lr: args.lr,
+        optimizer: match args.optimizer {
+            OptArg::Adam => OptimizerKind::Adam,
+            OptArg::Sgd => OptimizerKind::Sgd,
+        },
+        seed: args.seed,
+        augment: !args.no_augment,
+        backend: match args.backend {
+            BackendArg::Cpu => Backend::Cpu,
+            BackendArg::Wgpu => Backend::Wgpu,
+        },
+        out: args.out.clone(),
+        name: args.name.clone().unwrap_or_else(|| fusion.name().to_string()),
+        resume: args.resume,
+        half: args.half,
+        modality_dropout: args.modality_dropout.clamp(0.0, 1.0),
+    };
+    let started = Instant::now();
+    let cancel = AtomicBool::new(false);
+    let mut err = std::io::stderr().lock();
+    let mut report = |p: Progress| {
+        let _ = match p {
+            Progress::Preparing { done, total } => write!(err, "\rdecoding clips {done}/{total}"),
+            Progress::Step { epoch, step, steps, loss } => {
+                let filled = step * 20 / steps.max(1);
+                write!(
+                    err,
+                    "\repoch {epoch}/{} [{}{}] step {step}/{steps} loss {loss:.3}  {:.0} s   ",
+                    cfg.epochs,
+                    "#".repeat(filled),
+                    " ".repeat(20 - filled),
+                    started.elapsed().as_secs_f64()
+                )
+            }
+            Progress::Epoch(e) => {
+                let val = match (e.val_loss, e.val_acc) {
+                    (Some(l), Some(a)) => format!("  val loss {l:.3} acc {:.1}%", 100.0 * a),
+                    _ => String::new(),
+                };
+                writeln!(
+                    err,
+                    "\repoch {}/{}: train loss {:.3} acc {:.1}%{val}  ({:.1} s)                ",
+                    e.epoch,
+                    cfg.epochs,
+                    e.train_loss,
+                    100.0 * e.train_acc,
+                    e.seconds
+                )
+            }
+            Progress::Note(n) => writeln!(err, "\r{n}"),
+        };
+    };
+    let log = train(&cfg, &mut report, &cancel)?;
+    println!(
+        "wrote {} ({} classes, {} training / {} held-out clips, {:.0} s)",
+        log.model.display(),
+        log.classes.len(),
+        log.train_items,
+        log.val_items,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

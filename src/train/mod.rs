@@ -1,0 +1,421 @@
+//! Supervised training of one AvNet: seeded, augmented, validated each epoch, checkpointed
+//! each epoch and resumable. Items are decoded once in parallel; augmented batches are made on a
+//! worker thread feeding a bounded queue while the model trains.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::{Deserialize, Serialize};
+
+use crate::data::prepare::{Prepared, prepare};
+use crate::data::rng::Rng;
+use crate::data::{self, DataOptions, Dataset, Split};
+use crate::media::LoadOptions;
+use crate::models::file::{self, ModelError};
+use crate::models::input::{Example, batch};
+use crate::models::safetensors::StoreAs;
+use crate::models::{AvNet, FusionKind, InputSize, ModelInfo, Size};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    Adam,
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// burn's Flex CPU backend.
+    Cpu,
+    /// wgpu: a GPU, or lavapipe where there is none.
+    Wgpu,
+}
+
+impl Backend {
+    pub fn device(self) -> Device {
+        match self {
+            Self::Cpu => Device::flex(),
+            Self::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub data: PathBuf,
+    /// Folder layout: file names containing this form the held-out split.
+    pub holdout: Option<String>,
+    pub fusion: FusionKind,
+    pub size: Size,
+    pub epochs: usize,
+    pub batch: usize,
+    /// Augmented examples per epoch (0: one pass over the training split).
+    pub samples_per_epoch: usize,
+    pub lr: f64,
+    pub optimizer: OptimizerKind,
+    pub seed: u64,
+    pub augment: bool,
+    pub backend: Backend,
+    pub out: PathBuf,
+    pub name: String,
+    pub resume: bool,
+    /// Store the final weights in half precision (checkpoints are always f32).
+    pub half: bool,
+    /// Audio-visual models only: the chance that a training example loses one modality
+    /// (silence, or a grey frame), so the fused model cannot lean on one input alone.
+    #[serde(default)]
+    pub modality_dropout: f32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train_loss: f32,
+    pub train_acc: f32,
+    pub val_loss: Option<f32>,
+    pub val_acc: Option<f32>,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainLog {
+    pub config: TrainConfig,
+    pub classes: Vec<String>,
+    pub train_items: usize,
+    pub val_items: usize,
+    pub skipped: Vec<String>,
+    pub epochs: Vec<EpochLog>,
+    pub model: PathBuf,
+}
+
+/// What a caller sees while training runs.
+pub enum Progress<'a> {
+    Preparing { done: usize, total: usize },
+    Step { epoch: usize, step: usize, steps: usize, loss: f32 },
+    Epoch(&'a EpochLog),
+    Note(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("cannot write {what}: {detail}")]
+    Save { what: String, detail: String },
+    #[error("training cancelled after {epochs} complete epochs; resume with --resume")]
+    Cancelled { epochs: usize },
+}
+
+const CHECKPOINT: &str = "checkpoint.safetensors";
+const OPTIMIZER: &str = "optimizer.bpk";
+const LOG: &str = "train_log.json";
+
+/// Decodes every item of `splits` in parallel; unusable items are returned as notes.
+pub fn prepare_all(
+    ds: &Dataset,
+    splits: &[Split],
+    size: InputSize,
+    on_done: &(dyn Fn(usize, usize) + Sync),
+) -> (Vec<Prepared>, Vec<Split>, Vec<String>) {
+    let items: Vec<_> = ds.items.iter().filter(|i| splits.contains(&i.split)).collect();
+    let opts = LoadOptions::default();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+    let results: Vec<Result<Prepared, String>> = {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<Prepared, String>>>> = items.iter().map(|_| Default::default()).collect();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (next, done, slots, items, opts) = (&next, &done, &slots, &items, &opts);
+                std::thread::Builder::new()
+                    .name(format!("mcgurk-prepare-{t}"))
+                    .spawn_scoped(s, move || {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = items.get(i) else { break };
+                            let r = prepare(item, size, opts);
+                            *slots[i].lock().expect("no panics hold this lock") = Some(r);
+                            on_done(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
+                        }
+                    })
+                    .expect("spawn a preparation thread");
+            }
+        });
+        slots.into_iter().map(|m| m.into_inner().expect("unpoisoned").expect("every slot filled")).collect()
+    };
+    let mut prepared = Vec::new();
+    let mut split_of = Vec::new();
+    let mut notes = Vec::new();
+    for (item, r) in items.iter().zip(results) {
+        match r {
+            Ok(p) => {
+                prepared.push(p);
+                split_of.push(item.split);
+            }
+            Err(e) => notes.push(e),
+        }
+    }
+    (prepared, split_of, notes)
+}
+
+fn labels_tensor(labels: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(v, [labels.len()]), device)
+}
+
+fn correct(logits: Tensor<2>, labels: &[usize]) -> usize {
+    let pred: Vec<i64> = logits.argmax(1).try_to_vec_as::<i64>().expect("int tensor");
+    pred.iter().zip(labels).filter(|(p, l)| **p as usize == **l).count()
+}
+
+/// Loss and accuracy of `net` (validation mode) on `items`, unaugmented.
+pub fn evaluate(net: &AvNet, items: &[&Prepared], size: InputSize, batch_size: usize, device: &Device) -> (f32, f32) {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (mut loss, mut hits) = (0.0, 0);
+    for chunk in items.chunks(batch_size.max(1)) {
+        let examples: Vec<Example> = chunk.iter().map(|p| p.example(size, None)).collect();
+        let refs: Vec<&Example> = examples.iter().collect();
+        let labels: Vec<usize> = chunk.iter().map(|p| p.label).collect();
+        let (w, px) = batch(&refs, device);
+        let logits = net.forward(w, px).logits;
+        let l: f32 = loss_fn.forward(logits.clone(), labels_tensor(&labels, device)).into_scalar();
+        loss += l * chunk.len() as f32;
+        hits += correct(logits, &labels);
+    }
+    let n = items.len().max(1) as f32;
+    (loss / n, hits as f32 / n)
+}
+
+fn save_err(what: impl Into<String>) -> impl FnOnce(anyhow::Error) -> TrainError {
+    let what = what.into();
+    move |e| TrainError::Save { what, detail: format!("{e:#}") }
+}
+
+fn write_log(path: &Path, log: &TrainLog) -> Result<(), TrainError> {
+    let json = serde_json::to_vec_pretty(log).expect("serialisable");
+    crate::files::write_atomic(path, &json).map_err(save_err(path.display().to_string()))
+}
+
+/// Trains as `cfg` says, reporting through `progress`; stops between steps when `cancel` is set
+/// (the last complete epoch stays checkpointed).
+pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &AtomicBool) -> Result<TrainLog, TrainError> {
+    if cfg.batch == 0 || cfg.epochs == 0 {
+        return Err(TrainError::Invalid("--batch and --epochs must be at least 1".into()));
+    }
+    let ds = data::open(&cfg.data, &DataOptions { holdout: cfg.holdout.clone() })?;
+    let size = cfg.size.input();
+    let val_split = ds.validation_split();
+    let splits: Vec<Split> = std::iter::once(Split::Train).chain(val_split).collect();
+    let (prepared, split_of, notes) = {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = prepare_all(&ds, &splits, size, &|d, t| {
+            let _ = tx.send((d, t));
+        });
+        drop(tx);
+        for (done, total) in rx.try_iter() {
+            progress(Progress::Preparing { done, total });
+        }
+        out
+    };
+    let mut skipped = ds.skipped.clone();
+    skipped.extend(notes);
+    for s in &skipped {
+        progress(Progress::Note(format!("skipped: {s}")));
+    }
+    let train_set: Vec<&Prepared> = prepared.iter().zip(&split_of).filter(|(_, s)| **s == Split::Train).map(|(p, _)| p).collect();
+    let val_set: Vec<&Prepared> = prepared.iter().zip(&split_of).filter(|(_, s)| Some(**s) == val_split).map(|(p, _)| p).collect();
+    if train_set.is_empty() {
+        return Err(TrainError::Invalid(format!("no usable training clips in {}", cfg.data.display())));
+    }
+
+    std::fs::create_dir_all(&cfg.out).map_err(|e| TrainError::Save { what: cfg.out.display().to_string(), detail: e.to_string() })?;
+    let device = cfg.backend.device().autodiff();
+    let info = ModelInfo {
+        name: cfg.name.clone(),
+        fusion: cfg.fusion,
+        classes: ds.classes.clone(),
+        input: size,
+        format_version: file::MODEL_FORMAT_VERSION,
+    };
+    let mut optim: ModuleOptimizer = match cfg.optimizer {
+        OptimizerKind::Adam => AdamConfig::new().with_weight_decay(Some(WeightDecayConfig::new(5e-4))).init(),
+        OptimizerKind::Sgd => SgdConfig::new().with_momentum(Some(MomentumConfig::new())).init(),
+    };
+    let mut log = TrainLog {
+        config: cfg.clone(),
+        classes: ds.classes.clone(),
+        train_items: train_set.len(),
+        val_items: val_set.len(),
+        skipped,
+        epochs: Vec::new(),
+        model: cfg.out.join(format!("{}.safetensors", cfg.name)),
+    };
+    let mut net = seeded_init(AvNet::new(cfg.fusion, cfg.size, ds.classes.len(), &device), cfg.seed, &device);
+    let ckpt = cfg.out.join(CHECKPOINT);
+    if cfg.resume && ckpt.is_file() {
+        let bytes = std::fs::read(&ckpt).map_err(|e| TrainError::Save { what: ckpt.display().to_string(), detail: e.to_string() })?;
+        let (loaded, _) = file::from_bytes(&bytes, &ckpt, &cfg.name, Some(cfg.fusion), None, &device)?;
+        net = loaded.net;
+        let old: TrainLog = std::fs::read(cfg.out.join(LOG))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| TrainError::Invalid(format!("{CHECKPOINT} has no readable {LOG} beside it in {}", cfg.out.display())))?;
+        log.epochs = old.epochs;
+        optim = optim.load(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Invalid(format!("cannot load optimizer state: {e:?}")))?;
+        progress(Progress::Note(format!("resumed after epoch {}", log.epochs.len())));
+    }
+
+    let per_epoch = if cfg.samples_per_epoch == 0 { train_set.len() } else { cfg.samples_per_epoch };
+    let steps = per_epoch.div_ceil(cfg.batch);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let both = cfg.fusion.uses_audio() && cfg.fusion.uses_visual();
+    for epoch in log.epochs.len() + 1..=cfg.epochs {
+        let started = Instant::now();
+        let (tx, rx) = sync_channel::<(Vec<Example>, Vec<usize>)>(2);
+        let (mut loss_sum, mut hits, mut seen) = (0.0f32, 0usize, 0usize);
+        let stopped = std::thread::scope(|s| {
+            let producer = {
+                let train_set = &train_set;
+                std::thread::Builder::new()
+                    .name("mcgurk-batches".into())
+                    .spawn_scoped(s, move || {
+                        // Balanced passes: a fresh shuffled permutation whenever one runs out.
+                        let mut order_rng = Rng::derive(cfg.seed, epoch as u64, u64::MAX);
+                        let mut order: Vec<usize> = Vec::new();
+                        for step in 0..steps {
+                            let n = cfg.batch.min(per_epoch - step * cfg.batch);
+                            let mut ex = Vec::with_capacity(n);
+                            let mut labels = Vec::with_capacity(n);
+                            for k in 0..n {
+                                if order.is_empty() {
+                                    order = (0..train_set.len()).collect();
+                                    order_rng.shuffle(&mut order);
+                                }
+                                let i = order.pop().expect("refilled above");
+                                let mut rng = Rng::derive(cfg.seed, epoch as u64, (step * cfg.batch + k) as u64);
+                                let mut e = train_set[i].example(size, cfg.augment.then_some(&mut rng));
+                                if both && rng.uniform() < cfg.modality_dropout {
+                                    if rng.uniform() < 0.5 {
+                                        e.wave.iter_mut().for_each(|v| *v = 0.0);
+                                    } else {
+                                        e.pixels.iter_mut().for_each(|v| *v = 0.5);
+                                    }
+                                }
+                                ex.push(e);
+                                labels.push(train_set[i].label);
+                            }
+                            if tx.send((ex, labels)).is_err() {
+                                return; // the trainer stopped
+                            }
+                        }
+                    })
+                    .expect("spawn the batch thread")
+            };
+            let mut stopped = false;
+            for (step, (examples, labels)) in rx.iter().enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    stopped = true;
+                    break;
+                }
+                let refs: Vec<&Example> = examples.iter().collect();
+                let (w, px) = batch(&refs, &device);
+                let logits = net.forward(w, px).logits;
+                let loss = loss_fn.forward(logits.clone(), labels_tensor(&labels, &device));
+                let l: f32 = loss.clone().into_scalar();
+                hits += correct(logits, &labels);
+                seen += labels.len();
+                loss_sum += l * labels.len() as f32;
+                let grads = GradientsParams::from_grads(loss.backward(), &net);
+                net = optim.step(cfg.lr, net.clone(), grads);
+                progress(Progress::Step { epoch, step: step + 1, steps, loss: l });
+            }
+            drop(rx);
+            let _ = producer.join();
+            stopped
+        });
+        if stopped {
+            return Err(TrainError::Cancelled { epochs: log.epochs.len() });
+        }
+        let valid = net.valid();
+        let (val_loss, val_acc) = if val_set.is_empty() {
+            (None, None)
+        } else {
+            let (l, a) = evaluate(&valid, &val_set, size, cfg.batch, &valid_device(&device));
+            (Some(l), Some(a))
+        };
+        let entry = EpochLog {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f32,
+            train_acc: hits as f32 / seen.max(1) as f32,
+            val_loss,
+            val_acc,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        log.epochs.push(entry);
+        progress(Progress::Epoch(log.epochs.last().expect("just pushed")));
+        file::save(&ckpt, &valid, &info, StoreAs::F32, true).map_err(save_err(CHECKPOINT))?;
+        optim.save(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Save { what: OPTIMIZER.into(), detail: format!("{e:?}") })?;
+        write_log(&cfg.out.join(LOG), &log)?;
+    }
+    let store = if cfg.half { StoreAs::F16 } else { StoreAs::F32 };
+    file::save(&log.model, &net.valid(), &info, store, false).map_err(save_err(log.model.display().to_string()))?;
+    write_log(&cfg.out.join(LOG), &log)?;
+    Ok(log)
+}
+
+/// PyTorch's default initialisation (weights and biases uniform in ±1/sqrt(fan_in), BatchNorm
+/// at identity) drawn from our own generator: burn's initialisers share one generator per
+/// device across threads, so a seed alone does not make two runs in one process agree.
+pub fn seeded_init(net: AvNet, seed: u64, device: &Device) -> AvNet {
+    let kind = net.fusion.kind;
+    let (mut st, ids) = crate::models::state_dict::export(&net);
+    let fan_in: std::collections::BTreeMap<String, usize> = st
+        .tensors
+        .iter()
+        .filter(|(k, t)| k.ends_with(".weight") && t.shape.len() > 1)
+        .map(|(k, t)| (k.trim_end_matches(".weight").to_string(), t.shape[1..].iter().product()))
+        .collect();
+    let mut rng = Rng::derive(seed, 0x1417, 0);
+    for (key, t) in st.tensors.iter_mut() {
+        let (layer, what) = key.rsplit_once('.').unwrap_or((key.as_str(), ""));
+        let value: Box<dyn FnMut() -> f32> = if is_bn_param(key) {
+            let v = if matches!(what, "weight" | "running_var") { 1.0 } else { 0.0 };
+            Box::new(move || v)
+        } else {
+            let bound = 1.0 / (fan_in.get(layer).copied().unwrap_or(1) as f32).sqrt();
+            let rng = &mut rng;
+            Box::new(move || rng.range(-bound, bound))
+        };
+        let mut value = value;
+        t.values.iter_mut().for_each(|v| *v = value());
+    }
+    crate::models::state_dict::import(&st, kind, Some(&ids), device).expect("a model's own export imports")
+}
+
+/// BatchNorm tensors in the reference layout: audio.{1,4,8,...}, visual bn*/downsample.1.
+fn is_bn_param(key: &str) -> bool {
+    if let Some(rest) = key.strip_prefix("audio.") {
+        let index: usize = rest.split('.').next().and_then(|i| i.parse().ok()).unwrap_or(0);
+        return !crate::models::state_dict::AUDIO_CONV_INDICES.contains(&index);
+    }
+    key.contains(".bn") || key.contains("downsample.1.")
+}
+
+/// The plain device under an autodiff one, where validation runs.
+fn valid_device(device: &Device) -> Device {
+    device.clone().without_autodiff()
+}

@@ -1,0 +1,76 @@
+//! `mcgurk predict`: the demo zoo on the demo clip, imported PyTorch weights, and its errors.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn mcgurk(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args).output().unwrap()
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_zoo_predicts_the_committed_classes_on_the_demo_clip() {
+    let doc = json_of(&mcgurk(&["predict", demo("cow.mp4").to_str().unwrap(), "--json", "--top", "9"]));
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("assets/models/demo_expected.json")).unwrap()).unwrap();
+    let models = doc["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sum", "concat", "film", "gated_sum", "gated_concat", "audio", "visual"]);
+    for m in models {
+        let probs: Vec<f64> = m["probs"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
+        assert_eq!(probs.len(), 9);
+        assert_eq!(m["logits"].as_array().unwrap().len(), 9);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+        let top = m["top"].as_array().unwrap();
+        assert_eq!(top.len(), 9);
+        assert!(top.windows(2).all(|w| w[0]["prob"].as_f64() >= w[1]["prob"].as_f64()));
+        let name = m["name"].as_str().unwrap();
+        assert_eq!(top[0]["class"], expected[name], "{name}");
+    }
+}
+
+#[test]
+fn imported_pytorch_weights_run_on_an_audio_image_pair() {
+    let w = root().join("tests/fixtures/torch/tiny_film.safetensors");
+    let out = mcgurk(&[
+        "predict",
+        "--audio",
+        fixture("tone_44100.ogg").to_str().unwrap(),
+        "--image",
+        demo("dog.png").to_str().unwrap(),
+        "--weights",
+        w.to_str().unwrap(),
+        "--json",
+    ]);
+    let doc = json_of(&out);
+    let models = doc["models"].as_array().unwrap();
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0]["fusion"], "film");
+    assert_eq!(models[0]["name"], "tiny_film");
+    assert_eq!(models[0]["probs"].as_array().unwrap().len(), 5);
+    assert!(doc["clip"].as_str().unwrap().contains("tone_44100.ogg + dog.png"));
+}
+
+#[test]
+fn bad_models_are_clear_errors() {
+    let clip = demo("cow.mp4");
+    let out = mcgurk(&["predict", clip.to_str().unwrap(), "--model", "resnet9000"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no demo model 'resnet9000'") && err.contains("gated_concat"), "{err}");
+    let w = root().join("tests/fixtures/torch/tiny_sum.safetensors");
+    let out = mcgurk(&["predict", clip.to_str().unwrap(), "--weights", w.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pass --fusion") && err.contains("tiny_sum.safetensors"), "{err}");
+    let out = mcgurk(&["predict", clip.to_str().unwrap(), "--weights", w.to_str().unwrap(), "--fusion", "gated-sum"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("tiny_sum") && text.contains("Gated-Sum"), "{text}");
+}
