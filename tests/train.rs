@@ -42,6 +42,7 @@ fn config(data: std::path::PathBuf, out: std::path::PathBuf, epochs: usize) -> T
         resume: false,
         half: false,
         modality_dropout: 0.0,
+        mixup: 0.0,
     }
 }
 

@@ -84,6 +84,9 @@ pub struct Args {
     /// Audio-visual fusions: chance that a training example loses its audio or its picture.
     #[arg(long, default_value_t = 0.0)]
     modality_dropout: f32,
+    /// Chance that a training example is blended with another clip (mixup).
+    #[arg(long, default_value_t = 0.0)]
+    mixup: f32,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -133,6 +136,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         resume: args.resume,
         half: args.half,
         modality_dropout: args.modality_dropout.clamp(0.0, 1.0),
+        mixup: args.mixup.clamp(0.0, 1.0),
     };
     let started = Instant::now();
     let cancel = AtomicBool::new(false);

@@ -75,6 +75,9 @@ pub struct TrainConfig {
     /// (silence, or a grey frame), so the fused model cannot lean on one input alone.
     #[serde(default)]
     pub modality_dropout: f32,
+    /// Chance that a training example is blended with another (mixup, weight up to 0.5).
+    #[serde(default)]
+    pub mixup: f32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -285,7 +288,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     let both = cfg.fusion.uses_audio() && cfg.fusion.uses_visual();
     for epoch in log.epochs.len() + 1..=cfg.epochs {
         let started = Instant::now();
-        let (tx, rx) = sync_channel::<(Vec<Example>, Vec<usize>)>(2);
+        let (tx, rx) = sync_channel::<(Vec<Example>, Vec<usize>, Vec<(usize, f32)>)>(2);
         let (mut loss_sum, mut hits, mut seen) = (0.0f32, 0usize, 0usize);
         let stopped = std::thread::scope(|s| {
             let producer = {
@@ -300,6 +303,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                             let n = cfg.batch.min(per_epoch - step * cfg.batch);
                             let mut ex = Vec::with_capacity(n);
                             let mut labels = Vec::with_capacity(n);
+                            let mut mixes = Vec::with_capacity(n);
                             for k in 0..n {
                                 if order.is_empty() {
                                     order = (0..train_set.len()).collect();
@@ -315,10 +319,21 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                                         e.pixels.iter_mut().for_each(|v| *v = 0.5);
                                     }
                                 }
+                                // Mixup: blend with another clip, the label weighted alike.
+                                let mut mix = (train_set[i].label, 0.0);
+                                if cfg.mixup > 0.0 && rng.uniform() < cfg.mixup {
+                                    let j = rng.below(train_set.len());
+                                    let other = train_set[j].example(size, cfg.augment.then_some(&mut rng));
+                                    let w = rng.range(0.0, 0.5);
+                                    e.wave.iter_mut().zip(&other.wave).for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
+                                    e.pixels.iter_mut().zip(&other.pixels).for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
+                                    mix = (train_set[j].label, w);
+                                }
                                 ex.push(e);
                                 labels.push(train_set[i].label);
+                                mixes.push(mix);
                             }
-                            if tx.send((ex, labels)).is_err() {
+                            if tx.send((ex, labels, mixes)).is_err() {
                                 return; // the trainer stopped
                             }
                         }
@@ -326,7 +341,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                     .expect("spawn the batch thread")
             };
             let mut stopped = false;
-            for (step, (examples, labels)) in rx.iter().enumerate() {
+            for (step, (examples, labels, mixes)) in rx.iter().enumerate() {
                 if cancel.load(Ordering::Relaxed) {
                     stopped = true;
                     break;
@@ -334,7 +349,11 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                 let refs: Vec<&Example> = examples.iter().collect();
                 let (w, px) = batch(&refs, &device);
                 let logits = net.forward(w, px).logits;
-                let loss = loss_fn.forward(logits.clone(), labels_tensor(&labels, &device));
+                let loss = if cfg.mixup > 0.0 {
+                    soft_cross_entropy(logits.clone(), &labels, &mixes, ds.classes.len(), &device)
+                } else {
+                    loss_fn.forward(logits.clone(), labels_tensor(&labels, &device))
+                };
                 let l: f32 = loss.clone().into_scalar();
                 hits += correct(logits, &labels);
                 seen += labels.len();
@@ -375,6 +394,19 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     file::save(&log.model, &net.valid(), &info, store, false).map_err(save_err(log.model.display().to_string()))?;
     write_log(&cfg.out.join(LOG), &log)?;
     Ok(log)
+}
+
+/// Cross-entropy against targets `label` with weight 1 - w and `mix.0` with weight `mix.1`.
+pub fn soft_cross_entropy(logits: Tensor<2>, labels: &[usize], mixes: &[(usize, f32)], classes: usize, device: &Device) -> Tensor<1> {
+    let b = labels.len();
+    let mut t = vec![0.0f32; b * classes];
+    for (k, (&l, &(m, w))) in labels.iter().zip(mixes).enumerate() {
+        t[k * classes + l] += 1.0 - w;
+        t[k * classes + m] += w;
+    }
+    let targets = Tensor::<2>::from_data(TensorData::new(t, [b, classes]), device);
+    let logp = burn::tensor::activation::log_softmax(logits, 1);
+    (targets * logp).sum_dim(1).mean().neg()
 }
 
 /// PyTorch's default initialisation (weights and biases uniform in ±1/sqrt(fan_in), BatchNorm
@@ -418,4 +450,22 @@ fn is_bn_param(key: &str) -> bool {
 /// The plain device under an autodiff one, where validation runs.
 fn valid_device(device: &Device) -> Device {
     device.clone().without_autodiff()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_cross_entropy_is_the_weighted_mean_of_two_hard_ones() {
+        let device = Device::flex();
+        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -0.5, 2.0, 0.3, 0.1, -1.0], [2, 3]), &device);
+        let ce = |l: &[usize]| -> f32 {
+            CrossEntropyLossConfig::new().init(&device).forward(logits.clone(), labels_tensor(l, &device)).into_scalar()
+        };
+        let soft = |m: &[(usize, f32)]| -> f32 { soft_cross_entropy(logits.clone(), &[0, 1], m, 3, &device).into_scalar() };
+        assert!((soft(&[(0, 0.0), (1, 0.0)]) - ce(&[0, 1])).abs() < 1e-6);
+        let half = soft(&[(2, 0.5), (2, 0.5)]);
+        assert!((half - 0.5 * (ce(&[0, 1]) + ce(&[2, 2]))).abs() < 1e-5, "{half}");
+    }
 }
