@@ -4,6 +4,7 @@
 //! `cli` are thin shells over it. See ARCHITECTURE.md.
 
 pub mod analysis;
+pub mod attacks;
 pub mod data;
 pub mod app;
 pub mod cli;

@@ -74,3 +74,33 @@ fn bad_models_are_clear_errors() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("tiny_sum") && text.contains("Gated-Sum"), "{text}");
 }
+
+#[test]
+fn attack_json_reports_both_sides_and_writes_the_adversarial_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, png) = (dir.path().join("adv.wav"), dir.path().join("adv.png"));
+    let clip = demo("cow.mp4");
+    let out = mcgurk(&[
+        "attack", clip.to_str().unwrap(), "--model", "gated_sum", "--method", "mim", "--modality", "av",
+        "--eps-a", "0.01", "--eps-v", "0.03", "--steps", "5", "--json",
+        "--out-audio", wav.to_str().unwrap(), "--out-image", png.to_str().unwrap(),
+    ]);
+    let doc = json_of(&out);
+    let m = &doc["models"][0];
+    assert_eq!(m["label"], "cow", "no --label: the clean prediction");
+    assert!(m["loss"]["adversarial"].as_f64() > m["loss"]["clean"].as_f64());
+    assert!(m["norms"]["audio_linf"].as_f64().unwrap() <= 0.01 + 1e-6);
+    assert!(m["norms"]["video_linf"].as_f64().unwrap() <= 0.03 + 1e-6);
+    assert!(m["snr_db"].as_f64().unwrap() > 0.0 && m["psnr_db"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["clean"]["probs"].as_array().unwrap().len(), 9);
+    // The written window decodes with McGurk's own loader at the model rate and length.
+    let back = mcgurk::media::open(&wav, &mcgurk::media::LoadOptions::builtin_only(), &mcgurk::media::Job::detached()).unwrap();
+    assert_eq!(back.audio.unwrap().samples.len(), 32_767);
+    assert_eq!(image::image_dimensions(&png).unwrap(), (112, 112));
+
+    let out = mcgurk(&["attack", clip.to_str().unwrap(), "--out-audio", wav.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need exactly one model"));
+    let out = mcgurk(&["attack", clip.to_str().unwrap(), "--model", "sum", "--target", "unicorn"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--target 'unicorn' is not a class") && err.contains("sheep"), "{err}");
+}

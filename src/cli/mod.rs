@@ -5,6 +5,8 @@ mod probe;
 mod spectrogram;
 pub mod train;
 mod predict;
+mod inputs;
+mod attack;
 mod bench;
 
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ pub enum Command {
     Spectrogram(spectrogram::Args),
     /// Top-k classes of each model (the demo zoo by default) for one clip.
     Predict(predict::Args),
+    /// Attack one clip (FGSM, PGD, MIM; audio, picture or both) and compare predictions.
+    Attack(attack::Args),
     /// Time model forward passes at several sizes on this machine.
     Bench(bench::Args),
     /// Train one model (a fusion or a unimodal baseline) on a dataset.
@@ -62,6 +66,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Probe { files, json, no_ffmpeg }) => Outcome::Done(probe::run(&files, json, no_ffmpeg)?),
         Some(Command::Predict(args)) => {
             predict::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
+        Some(Command::Attack(args)) => {
+            attack::run(&args)?;
             Outcome::Done(std::process::ExitCode::SUCCESS)
         }
         Some(Command::Bench(args)) => {

@@ -1,0 +1,216 @@
+//! `mcgurk attack`: one clip, each chosen model, clean versus adversarial. With no `--label`
+//! the attack moves away from the clean prediction. `--json` is a contract for scripts:
+//! `{"clip", "time_s", "config", "models": [{"name", "fusion", "label", "clean": {"logits",
+//! "probs", "top"}, "adversarial": {...}, "loss": {"clean", "adversarial"}, "norms": {...},
+//! "snr_db", "psnr_db"}]}` (an SNR or PSNR is null when that input was not changed).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args as ClapArgs, ValueEnum};
+use serde_json::json;
+
+use super::inputs::{ClipArgs, ModelArgs};
+use crate::attacks::{AttackConfig, Method, Modality, Norm, attack};
+use crate::media::MODEL_SAMPLE_RATE;
+use crate::models::input::Example;
+use crate::models::predict::softmax;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MethodArg {
+    Fgsm,
+    Pgd,
+    Mim,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum NormArg {
+    Linf,
+    L2,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModalityArg {
+    A,
+    V,
+    Av,
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: ClipArgs,
+    #[command(flatten)]
+    models: ModelArgs,
+    #[arg(long, value_enum, default_value = "pgd")]
+    method: MethodArg,
+    #[arg(long, value_enum, default_value = "linf")]
+    norm: NormArg,
+    /// a: audio only, v: picture only, av: both.
+    #[arg(long, value_enum, default_value = "av")]
+    modality: ModalityArg,
+    /// Audio budget in waveform units ([-1, 1] signal).
+    #[arg(long, default_value_t = 0.01)]
+    eps_a: f32,
+    /// Picture budget in pixel units ([0, 1]).
+    #[arg(long, default_value_t = 8.0 / 255.0)]
+    eps_v: f32,
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Step sizes (default 2.5 * eps / steps).
+    #[arg(long)]
+    step_a: Option<f32>,
+    #[arg(long)]
+    step_v: Option<f32>,
+    #[arg(long)]
+    random_start: bool,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// MIM momentum.
+    #[arg(long, default_value_t = 1.0)]
+    mu: f32,
+    /// The true class (a name); default: the clean prediction.
+    #[arg(long)]
+    label: Option<String>,
+    /// Targeted attack towards this class (a name).
+    #[arg(long)]
+    target: Option<String>,
+    /// Time of the frame, seconds; default the clip's centre.
+    #[arg(long)]
+    at: Option<f64>,
+    #[arg(long)]
+    json: bool,
+    /// Write the adversarial audio window (one model only).
+    #[arg(long)]
+    out_audio: Option<PathBuf>,
+    /// Write the adversarial model-view image (one model only).
+    #[arg(long)]
+    out_image: Option<PathBuf>,
+}
+
+fn class_index(classes: &[String], name: &str, what: &str) -> anyhow::Result<usize> {
+    classes.iter().position(|c| c == name).with_context(|| format!("{what} '{name}' is not a class of this model ({})", classes.join(", ")))
+}
+
+fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
+    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    json!({ "class": classes[best], "index": best, "prob": probs[best] })
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let device = burn::prelude::Device::flex();
+    let clip = args.input.open()?;
+    let models = args.models.load(&device)?;
+    if (args.out_audio.is_some() || args.out_image.is_some()) && models.len() != 1 {
+        bail!("--out-audio/--out-image need exactly one model (give --model NAME)");
+    }
+    let t = args.at.unwrap_or_else(|| Example::centre_time(&clip));
+    let mut docs = Vec::new();
+    for m in &models {
+        let (ex, _) = Example::from_clip(&clip, t, m.info.input);
+        let clean = crate::models::predict::predict(m, &ex, &device);
+        let label = match &args.label {
+            Some(name) => class_index(&m.info.classes, name, "--label")?,
+            None => clean.best(),
+        };
+        let target = args.target.as_deref().map(|n| class_index(&m.info.classes, n, "--target")).transpose()?;
+        let cfg = AttackConfig {
+            method: match args.method {
+                MethodArg::Fgsm => Method::Fgsm,
+                MethodArg::Pgd => Method::Pgd,
+                MethodArg::Mim => Method::Mim,
+            },
+            norm: match args.norm {
+                NormArg::Linf => Norm::Linf,
+                NormArg::L2 => Norm::L2,
+            },
+            modality: match args.modality {
+                ModalityArg::A => Modality::Audio,
+                ModalityArg::V => Modality::Video,
+                ModalityArg::Av => Modality::Both,
+            },
+            eps_a: args.eps_a,
+            eps_v: args.eps_v,
+            steps: args.steps,
+            step_a: args.step_a,
+            step_v: args.step_v,
+            random_start: args.random_start,
+            mu: args.mu,
+            seed: args.seed,
+            target,
+        };
+        let r = attack(&m.net, &ex, label, &cfg);
+        let (pc, pa) = (softmax(&r.logits_clean), softmax(&r.logits_adv));
+        if !args.json {
+            let (c, a) = (top(&m.info.classes, &pc), top(&m.info.classes, &pa));
+            println!(
+                "{:<14} {} {:.1}% -> {} {:.1}%   loss {:.3} -> {:.3}   audio L-inf {:.4} L2 {:.3}  SNR {}   video L-inf {:.4} PSNR {}",
+                m.info.name,
+                c["class"].as_str().unwrap_or("?"),
+                100.0 * c["prob"].as_f64().unwrap_or(0.0),
+                a["class"].as_str().unwrap_or("?"),
+                100.0 * a["prob"].as_f64().unwrap_or(0.0),
+                r.loss_clean,
+                r.loss_adv,
+                r.norms.audio_linf,
+                r.norms.audio_l2,
+                r.snr_db.map_or("-".into(), |v| format!("{v:.1} dB")),
+                r.norms.video_linf,
+                r.psnr_db.map_or("-".into(), |v| format!("{v:.1} dB")),
+            );
+        }
+        if let Some(p) = &args.out_audio {
+            write_wav(p, &r.adversarial.wave)?;
+        }
+        if let Some(p) = &args.out_image {
+            write_png(p, &r.adversarial.pixels, r.adversarial.size.pixels)?;
+        }
+        docs.push(json!({
+            "name": m.info.name,
+            "fusion": m.info.fusion.name(),
+            "label": m.info.classes[label],
+            "clean": { "logits": r.logits_clean, "probs": pc, "top": top(&m.info.classes, &pc) },
+            "adversarial": { "logits": r.logits_adv, "probs": pa, "top": top(&m.info.classes, &pa) },
+            "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv },
+            "norms": r.norms,
+            "snr_db": r.snr_db,
+            "psnr_db": r.psnr_db,
+        }));
+    }
+    if args.json {
+        let doc = json!({ "clip": clip.title(), "time_s": t, "models": docs });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(())
+}
+
+/// 32-bit float mono WAV at the model rate, written atomically.
+fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
+    let data_len = (samples.len() * 4) as u32;
+    let mut b = Vec::with_capacity(44 + samples.len() * 4);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + data_len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
+    b.extend_from_slice(&1u16.to_le_bytes()); // mono
+    b.extend_from_slice(&MODEL_SAMPLE_RATE.to_le_bytes());
+    b.extend_from_slice(&(MODEL_SAMPLE_RATE * 4).to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&32u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&data_len.to_le_bytes());
+    samples.iter().for_each(|s| b.extend_from_slice(&s.to_le_bytes()));
+    crate::files::write_atomic(path, &b)
+}
+
+/// CHW floats in [0, 1] to a PNG, written atomically.
+fn write_png(path: &Path, chw: &[f32], side: usize) -> anyhow::Result<()> {
+    let n = side * side;
+    let img = image::RgbImage::from_fn(side as u32, side as u32, |x, y| {
+        let i = y as usize * side + x as usize;
+        let c = |k: usize| (chw[k * n + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+        image::Rgb([c(0), c(1), c(2)])
+    });
+    crate::files::save_png_atomic(path, &img)
+}

@@ -1,0 +1,71 @@
+//! Arguments shared by the commands that run models on one clip (`predict`, `attack`).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args as ClapArgs;
+
+use super::train::FusionArg;
+use crate::media::{self, Clip, Job, LoadOptions};
+use crate::models::{FusionKind, LoadedModel, file, zoo};
+
+#[derive(ClapArgs, Debug)]
+pub struct ClipArgs {
+    /// A video (or audio, or image) file; or give --audio and --image instead.
+    pub clip: Option<PathBuf>,
+    #[arg(long, requires = "image", conflicts_with = "clip")]
+    pub audio: Option<PathBuf>,
+    #[arg(long, requires = "audio", conflicts_with = "clip")]
+    pub image: Option<PathBuf>,
+}
+
+impl ClipArgs {
+    pub fn open(&self) -> anyhow::Result<Clip> {
+        let (opts, job) = (LoadOptions::default(), Job::detached());
+        Ok(match (&self.clip, &self.audio, &self.image) {
+            (Some(c), _, _) => media::open(c, &opts, &job)?,
+            (None, Some(a), Some(i)) => media::open_pair(a, i, &opts, &job)?,
+            _ => bail!("give a CLIP, or --audio FILE --image FILE"),
+        })
+    }
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct ModelArgs {
+    /// Demo-zoo models by name (sum, concat, film, gated_sum, gated_concat, audio, visual) or
+    /// model files (.safetensors); repeatable. Default: the whole zoo, unless --weights is given.
+    #[arg(long = "model")]
+    pub models: Vec<String>,
+    /// A PyTorch state dict in the reference layout (safetensors).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// The fusion of --weights, when the file does not say.
+    #[arg(long, value_enum)]
+    pub fusion: Option<FusionArg>,
+}
+
+impl ModelArgs {
+    pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
+        let mut out = Vec::new();
+        let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_none() {
+            zoo::ZOO.iter().map(|e| e.name.to_string()).collect()
+        } else {
+            self.models.clone()
+        };
+        for m in &wanted {
+            let path = PathBuf::from(m);
+            if path.extension().is_some_and(|e| e == "safetensors") || path.is_file() {
+                out.push(file::load(&path, None, device)?);
+            } else {
+                let entry = zoo::find(m).with_context(|| {
+                    format!("no demo model '{m}' (known: sum, concat, film, gated_sum, gated_concat, audio, visual; or give a .safetensors path)")
+                })?;
+                out.push(entry.load(device)?);
+            }
+        }
+        if let Some(w) = &self.weights {
+            out.push(file::load(w, self.fusion.map(FusionKind::from), device)?);
+        }
+        Ok(out)
+    }
+}
