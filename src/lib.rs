@@ -11,6 +11,7 @@ pub mod cli;
 pub mod demo;
 pub mod dsp;
 pub mod files;
+pub mod kernels;
 pub mod media;
 pub mod models;
 pub mod train;

@@ -1,10 +1,8 @@
 //! `mcgurk predict`: the demo zoo on the demo clip, imported PyTorch weights, and its errors.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn mcgurk(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args).output().unwrap()

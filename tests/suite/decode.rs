@@ -1,9 +1,7 @@
 //! Decoding committed clips: counts, rates, durations, and pixel/sample values checked against
 //! values measured independently with ffmpeg (see tests/fixtures/make_fixtures.sh).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mcgurk::media::{Decoder, Job, LoadOptions, MODEL_SAMPLE_RATE, open, open_pair, probe};
 
 fn builtin() -> LoadOptions {

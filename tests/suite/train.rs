@@ -1,11 +1,9 @@
 //! Training: a small model overfits a handful of clips; runs replay from the seed; a stopped run
 //! resumes from its checkpoint.
 
-mod common;
-
 use std::sync::atomic::AtomicBool;
 
-use common::*;
+use crate::common::*;
 use mcgurk::models::{FusionKind, Size, file};
 use mcgurk::train::{Backend, OptimizerKind, TrainConfig, TrainError, train};
 

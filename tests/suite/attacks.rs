@@ -2,10 +2,8 @@
 //! norm and modality the perturbation stays inside its eps ball around the clean input, the
 //! inputs stay in their valid ranges, and the loss goes up (down, for a targeted attack).
 
-mod common;
-
 use burn::prelude::Device;
-use common::*;
+use crate::common::*;
 use mcgurk::attacks::{AttackConfig, Method, Modality, Norm, attack};
 use mcgurk::media::{Job, LoadOptions, open};
 use mcgurk::models::input::Example;

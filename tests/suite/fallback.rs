@@ -1,9 +1,7 @@
 //! What only ffmpeg decodes: with ffmpeg on PATH it opens; without, a clear error that names
 //! the file, the codec and the remedy.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mcgurk::media::{Decoder, Job, LoadOptions, MediaError, open, probe};
 
 #[test]

@@ -1,9 +1,7 @@
 //! Dataset layouts: folder-per-class (the farm-animal data), AVE and CSV manifests; clips
 //! without audio are reported and skipped, never fatal.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mcgurk::data::{self, DataOptions, Media, Split};
 use mcgurk::models::Size;
 use mcgurk::train::prepare_all;

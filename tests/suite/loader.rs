@@ -1,13 +1,11 @@
 //! The GUI's media worker: a newer request supersedes an older one, cancel drops the result,
 //! and the UI is woken when work is done.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use mcgurk::app::loader::{Loader, Outcome};
 use mcgurk::app::settings::Source;
 use mcgurk::dsp::MelConfig;

@@ -1,10 +1,8 @@
 //! The CLI contract: probe (text and JSON) and spectrogram.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 fn mcgurk(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args).output().unwrap()

@@ -1,13 +1,11 @@
 //! Every bad input from the foundation issue gives a clear error that names the file: from the
 //! library, and from the CLI with a non-zero exit and no panic.
 
-mod common;
-
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use mcgurk::media::{Job, LoadOptions, MediaError, open, probe};
 
 fn crc32(bytes: &[u8]) -> u32 {

@@ -1,11 +1,9 @@
 //! The main window, rendered headless with egui_kittest on wgpu (lavapipe on CPU machines).
 //! Snapshots live in tests/snapshots; refresh them with UPDATE_SNAPSHOTS=1.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use mcgurk::app::settings::{Overlay, Source};

@@ -1,0 +1,20 @@
+//! All integration tests, in one test binary: every test crate links the whole application
+//! (about 1.5 GB with debug information in the dev profile), so one crate instead of sixteen
+//! saves about 25 GB of disk and most of the link time on a clean build.
+
+mod common;
+
+mod architecture;
+mod attacks;
+mod bad_input;
+mod cli;
+mod data;
+mod decode;
+mod fallback;
+mod gui;
+mod import;
+mod kernels;
+mod loader;
+mod models;
+mod predict;
+mod train;
