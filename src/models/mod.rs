@@ -73,16 +73,21 @@ impl AvNet {
     }
 }
 
-/// Tian's sound-source localization: cosine similarity of f_a [B, C] with each position of
-/// the visual map [B, C, h, w], bilinearly upsampled to `out` = (height, width). In [-1, 1].
-pub fn localization_map(fa: Tensor<2>, map: Tensor<4>, out: (usize, usize)) -> Tensor<3> {
+/// Cosine similarity of f_a [B, C] with each position of the visual map [B, C, h, w]:
+/// [B, 1, h, w], in [-1, 1].
+pub fn cosine_map(fa: Tensor<2>, map: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = map.dims();
     let eps = 1e-8;
     let a = fa.clone() / (fa.powf_scalar(2.0).sum_dim(1).sqrt() + eps); // [B, C]
     let m = map.reshape([b, c, h * w]);
     let m = m.clone() / (m.powf_scalar(2.0).sum_dim(1).sqrt() + eps); // [B, C, hw]
-    let sim = a.unsqueeze_dim::<3>(2) * m; // [B, C, hw]
-    let sim = sim.sum_dim(1).reshape([b, 1, h, w]);
-    let up = interpolate(sim, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([out.0, out.1]));
+    (a.unsqueeze_dim::<3>(2) * m).sum_dim(1).reshape([b, 1, h, w])
+}
+
+/// Tian's sound-source localization: [`cosine_map`] bilinearly upsampled to `out` =
+/// (height, width): [B, height, width].
+pub fn localization_map(fa: Tensor<2>, map: Tensor<4>, out: (usize, usize)) -> Tensor<3> {
+    let b = map.dims()[0];
+    let up = interpolate(cosine_map(fa, map), InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([out.0, out.1]));
     up.reshape([b, out.0, out.1])
 }

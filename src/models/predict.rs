@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
 use super::input::{Example, batch};
-use super::{AvNet, FusionKind, LoadedModel, visual};
+use super::{AvNet, FusionKind, LoadedModel, cosine_map, visual};
 
 /// A map over the visual feature grid, row-major, `h` x `w`.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,7 +60,7 @@ pub fn predict(model: &LoadedModel, ex: &Example, device: &Device) -> Prediction
     let (av_map, cam) = match &out.visual_map {
         Some(map) => {
             let [_, c, h, w] = map.dims();
-            let av = out.fa.clone().map(|fa| Heatmap { h, w, values: vec_of(cosine_map(fa, map.clone())) });
+            let av = out.fa.clone().map(|fa| Heatmap { h, w, values: vec_of(cosine_map(fa, map.clone()).reshape([h * w])) });
             let g = cam_weights(&model.net, ranking[0], out.fa.clone(), visual::pool(map.clone()));
             let cam = g.reshape([1, c, 1, 1]) * map.clone();
             let mut values = vec_of(cam.sum_dim(1).reshape([h * w]));
@@ -74,16 +74,6 @@ pub fn predict(model: &LoadedModel, ex: &Example, device: &Device) -> Prediction
         None => (None, None),
     };
     Prediction { logits, probs, ranking, av_map, cam }
-}
-
-/// Cosine of f_a [1, C] with each position of `map` [1, C, h, w], at map resolution: [h*w].
-fn cosine_map(fa: Tensor<2>, map: Tensor<4>) -> Tensor<1> {
-    let [_, c, h, w] = map.dims();
-    let eps = 1e-8;
-    let a = fa.clone() / (fa.powf_scalar(2.0).sum_dim(1).sqrt() + eps);
-    let m = map.reshape([1, c, h * w]);
-    let m = m.clone() / (m.powf_scalar(2.0).sum_dim(1).sqrt() + eps);
-    (a.unsqueeze_dim::<3>(2) * m).sum_dim(1).reshape([h * w])
 }
 
 /// d logit_class / d f_v at the current features, [C]: the weights of the class activation map.
