@@ -9,6 +9,7 @@ pub mod data;
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod eval;
 pub mod dsp;
 pub mod files;
 pub mod kernels;

@@ -17,14 +17,14 @@ use crate::models::input::Example;
 use crate::models::predict::softmax;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum MethodArg {
+pub enum MethodArg {
     Fgsm,
     Pgd,
     Mim,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum NormArg {
+pub enum NormArg {
     Linf,
     L2,
 }
@@ -36,19 +36,13 @@ enum ModalityArg {
     Av,
 }
 
+/// The attack itself, shared by `attack` and `eval`.
 #[derive(ClapArgs, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    input: ClipArgs,
-    #[command(flatten)]
-    models: ModelArgs,
+pub struct AttackArgs {
     #[arg(long, value_enum, default_value = "pgd")]
     method: MethodArg,
     #[arg(long, value_enum, default_value = "linf")]
     norm: NormArg,
-    /// a: audio only, v: picture only, av: both.
-    #[arg(long, value_enum, default_value = "av")]
-    modality: ModalityArg,
     /// Audio budget in waveform units ([-1, 1] signal).
     #[arg(long, default_value_t = 0.01)]
     eps_a: f32,
@@ -69,6 +63,46 @@ pub struct Args {
     /// MIM momentum.
     #[arg(long, default_value_t = 1.0)]
     mu: f32,
+}
+
+impl AttackArgs {
+    /// The configuration for both modalities, untargeted.
+    pub fn config(&self) -> AttackConfig {
+        AttackConfig {
+            method: match self.method {
+                MethodArg::Fgsm => Method::Fgsm,
+                MethodArg::Pgd => Method::Pgd,
+                MethodArg::Mim => Method::Mim,
+            },
+            norm: match self.norm {
+                NormArg::Linf => Norm::Linf,
+                NormArg::L2 => Norm::L2,
+            },
+            modality: Modality::Both,
+            eps_a: self.eps_a,
+            eps_v: self.eps_v,
+            steps: self.steps,
+            step_a: self.step_a,
+            step_v: self.step_v,
+            random_start: self.random_start,
+            mu: self.mu,
+            seed: self.seed,
+            target: None,
+        }
+    }
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: ClipArgs,
+    #[command(flatten)]
+    models: ModelArgs,
+    #[command(flatten)]
+    attack: AttackArgs,
+    /// a: audio only, v: picture only, av: both.
+    #[arg(long, value_enum, default_value = "av")]
+    modality: ModalityArg,
     /// The true class (a name); default: the clean prediction.
     #[arg(long)]
     label: Option<String>,
@@ -115,29 +149,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         };
         let target = args.target.as_deref().map(|n| class_index(&m.info.classes, n, "--target")).transpose()?;
         let cfg = AttackConfig {
-            method: match args.method {
-                MethodArg::Fgsm => Method::Fgsm,
-                MethodArg::Pgd => Method::Pgd,
-                MethodArg::Mim => Method::Mim,
-            },
-            norm: match args.norm {
-                NormArg::Linf => Norm::Linf,
-                NormArg::L2 => Norm::L2,
-            },
             modality: match args.modality {
                 ModalityArg::A => Modality::Audio,
                 ModalityArg::V => Modality::Video,
                 ModalityArg::Av => Modality::Both,
             },
-            eps_a: args.eps_a,
-            eps_v: args.eps_v,
-            steps: args.steps,
-            step_a: args.step_a,
-            step_v: args.step_v,
-            random_start: args.random_start,
-            mu: args.mu,
-            seed: args.seed,
             target,
+            ..args.attack.config()
         };
         let r = attack(&m.net, &ex, label, &cfg);
         let (pc, pa) = (softmax(&r.logits_clean), softmax(&r.logits_adv));

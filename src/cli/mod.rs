@@ -7,6 +7,7 @@ pub mod train;
 mod predict;
 mod inputs;
 mod attack;
+mod eval;
 mod bench;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ pub enum Command {
     Predict(predict::Args),
     /// Attack one clip (FGSM, PGD, MIM; audio, picture or both) and compare predictions.
     Attack(attack::Args),
+    /// Robustness table over a dataset: clean, audio, picture and both attacked, Avg, RI.
+    Eval(eval::Args),
     /// Time model forward passes at several sizes on this machine.
     Bench(bench::Args),
     /// Train one model (a fusion or a unimodal baseline) on a dataset.
@@ -70,6 +73,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         Some(Command::Attack(args)) => {
             attack::run(&args)?;
+            Outcome::Done(std::process::ExitCode::SUCCESS)
+        }
+        Some(Command::Eval(args)) => {
+            eval::run(&args)?;
             Outcome::Done(std::process::ExitCode::SUCCESS)
         }
         Some(Command::Bench(args)) => {

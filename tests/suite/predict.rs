@@ -102,3 +102,39 @@ fn attack_json_reports_both_sides_and_writes_the_adversarial_clip() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--target 'unicorn' is not a class") && err.contains("sheep"), "{err}");
 }
+
+#[test]
+fn eval_prints_the_robustness_table_and_writes_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json_path, csv_path) = (dir.path().join("eval.json"), dir.path().join("eval.csv"));
+    let data = root().join("assets/data/farm-av");
+    let out = mcgurk(&[
+        "eval", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "train", "--limit", "4",
+        "--model", "audio", "--model", "visual", "--method", "fgsm", "--eps-a", "0.01", "--eps-v", "0.03",
+        "--baseline", "audio", "--json", json_path.to_str().unwrap(), "--csv", csv_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("clean") && text.contains("xAV") && text.contains("sanity: 0 attacks"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap();
+    for r in rows {
+        assert_eq!(r["clips"], 4);
+        for k in ["clean", "audio_attacked", "video_attacked", "both_attacked", "avg", "worst_case"] {
+            assert!((0.0..=1.0).contains(&f(r, k)), "{k}");
+        }
+        let avg = (f(r, "audio_attacked") + f(r, "video_attacked") + f(r, "both_attacked")) / 3.0;
+        assert!((f(r, "avg") - avg).abs() < 1e-6);
+    }
+    // An attack on a modality a model does not have changes nothing.
+    assert_eq!(f(&rows[0], "video_attacked"), f(&rows[0], "clean"), "audio-only model, picture attacked");
+    assert_eq!(f(&rows[1], "audio_attacked"), f(&rows[1], "clean"), "visual-only model, audio attacked");
+    assert_eq!(f(&rows[0], "ri"), 0.0, "the baseline's own RI");
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert!(csv.starts_with("model,fusion,clips,clean,") && csv.lines().count() == 3, "{csv}");
+
+    let out = mcgurk(&["eval", "--data", data.to_str().unwrap(), "--model", "audio", "--baseline", "nope", "--limit", "1", "--method", "fgsm"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline 'nope'"));
+}

@@ -1,0 +1,123 @@
+//! Dataset-scale robustness (Tian & Xu's table): for each model, accuracy on clean inputs and
+//! under the same attack on the audio (xA), the picture (xV) and both (xAV), Avg = mean of the
+//! three attacked accuracies, and RI against a baseline model:
+//! RI = (Avg - Avg_base) + (clean - clean_base).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use crate::attacks::{AttackConfig, Modality, attack};
+use crate::data::prepare::Prepared;
+use crate::models::LoadedModel;
+use crate::models::predict::predict;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ModelRow {
+    pub name: String,
+    pub fusion: String,
+    /// Clips evaluated (fewer than asked when cancelled).
+    pub clips: usize,
+    pub clean: f32,
+    pub audio_attacked: f32,
+    pub video_attacked: f32,
+    pub both_attacked: f32,
+    /// mean(xA, xV, xAV).
+    pub avg: f32,
+    /// Against the baseline row, when one was named.
+    pub ri: Option<f32>,
+    /// Fraction of clips that survive all three attacks (the per-clip worst case).
+    pub worst_case: f32,
+    /// Attacks whose input gradient was zero or not finite (a sanity check: should be 0).
+    pub dead_gradients: usize,
+}
+
+/// Progress: (model index, clips done for it, clips in all).
+pub type OnProgress<'a> = dyn FnMut(usize, usize, usize) + 'a;
+
+/// Evaluates every model on `items` (decoded once, see `train::prepare_all`). Stops between
+/// clips when `cancel` is set; rows then hold what was measured so far (`clips` says how many).
+pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig, cancel: &AtomicBool, progress: &mut OnProgress) -> Vec<ModelRow> {
+    let mut rows = Vec::new();
+    'models: for (mi, m) in models.iter().enumerate() {
+        let device = m.net.classifier.weight.val().device();
+        let mut row = ModelRow { name: m.info.name.clone(), fusion: m.info.fusion.name().into(), ..Default::default() };
+        let (mut clean, mut xa, mut xv, mut xav, mut worst) = (0, 0, 0, 0, 0);
+        for (k, item) in items.iter().enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                rows.push(finish(row, clean, xa, xv, xav, worst));
+                break 'models;
+            }
+            let ex = item.example(m.info.input, None);
+            let ok_clean = predict(m, &ex, &device).best() == item.label;
+            let mut survived = [false; 3];
+            for (slot, modality) in [Modality::Audio, Modality::Video, Modality::Both].into_iter().enumerate() {
+                let r = attack(&m.net, &ex, item.label, &AttackConfig { modality, ..cfg.clone() });
+                let moved = r.norms.audio_linf + r.norms.video_linf;
+                let uses = match modality {
+                    Modality::Audio => m.info.fusion.uses_audio(),
+                    Modality::Video => m.info.fusion.uses_visual(),
+                    Modality::Both => true,
+                };
+                if uses && (moved == 0.0 || !r.loss_adv.is_finite()) {
+                    row.dead_gradients += 1;
+                }
+                let best = r.logits_adv.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+                survived[slot] = best == item.label;
+            }
+            clean += usize::from(ok_clean);
+            xa += usize::from(survived[0]);
+            xv += usize::from(survived[1]);
+            xav += usize::from(survived[2]);
+            worst += usize::from(ok_clean && survived.iter().all(|s| *s));
+            row.clips = k + 1;
+            progress(mi, k + 1, items.len());
+        }
+        rows.push(finish(row, clean, xa, xv, xav, worst));
+    }
+    rows
+}
+
+fn finish(mut row: ModelRow, clean: usize, xa: usize, xv: usize, xav: usize, worst: usize) -> ModelRow {
+    let n = row.clips.max(1) as f32;
+    row.clean = clean as f32 / n;
+    row.audio_attacked = xa as f32 / n;
+    row.video_attacked = xv as f32 / n;
+    row.both_attacked = xav as f32 / n;
+    row.avg = (row.audio_attacked + row.video_attacked + row.both_attacked) / 3.0;
+    row.worst_case = worst as f32 / n;
+    row
+}
+
+/// Fills `ri` of every row against the row named `baseline`; false if there is no such row.
+pub fn robustness_improvement(rows: &mut [ModelRow], baseline: &str) -> bool {
+    let Some(base) = rows.iter().find(|r| r.name == baseline).cloned() else { return false };
+    for r in rows.iter_mut() {
+        r.ri = Some((r.avg - base.avg) + (r.clean - base.clean));
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ri_matches_tians_worked_example() {
+        // SCIENCE.md: MinSim+ExFMem on AVE: (38.06 - 24.71) + (71.39 - 70.40) = 14.34.
+        let none = ModelRow { name: "none".into(), clean: 70.40, avg: 24.71, ..Default::default() };
+        let def = ModelRow { name: "def".into(), clean: 71.39, avg: 38.06, ..Default::default() };
+        let mut rows = vec![none, def];
+        assert!(robustness_improvement(&mut rows, "none"));
+        assert!((rows[1].ri.unwrap() - 14.34).abs() < 1e-3);
+        assert_eq!(rows[0].ri, Some(0.0));
+        assert!(!robustness_improvement(&mut rows, "absent"));
+    }
+
+    #[test]
+    fn avg_is_the_mean_of_the_attacked_accuracies() {
+        let row = finish(ModelRow { clips: 4, ..Default::default() }, 4, 3, 2, 1, 1);
+        assert_eq!((row.clean, row.audio_attacked, row.video_attacked, row.both_attacked), (1.0, 0.75, 0.5, 0.25));
+        assert!((row.avg - 0.5).abs() < 1e-6 && row.worst_case == 0.25);
+    }
+}
