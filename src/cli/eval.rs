@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::bail;
@@ -73,13 +72,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
     let total = items.len() * models.len();
     let mut err = std::io::stderr().lock();
-    let mut rows = evaluate(&models, &items, &cfg, &AtomicBool::new(false), &mut |mi, k, n| {
+    let mut rows = evaluate(&models, &items, &cfg, super::interrupt::flag(), &mut |mi, k, n| {
         let done = mi * n + k;
         let elapsed = started.elapsed().as_secs_f64();
         let eta = elapsed / done as f64 * (total - done) as f64;
         let _ = write!(err, "\r{} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
     });
     let _ = writeln!(err);
+    let interrupted = super::interrupt::pressed();
+    if interrupted {
+        println!("interrupted: the table holds the clips evaluated so far (see each row's clip count)");
+    }
     if let Some(b) = &args.baseline
         && !robustness_improvement(&mut rows, b)
     {
@@ -87,12 +90,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let steps = if cfg.method == crate::attacks::Method::Fgsm { 1 } else { cfg.steps };
     println!("{} clips of {} ({split:?} split), {:?} {:?}, eps_a {} eps_v {}, {steps} steps", items.len(), args.data.display(), cfg.method, cfg.norm, cfg.eps_a, cfg.eps_v);
-    println!("{:<14} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
+    println!("{:<14} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clips", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
     for r in &rows {
         let ri = r.ri.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
         println!(
-            "{:<14} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
+            "{:<14} {:>5} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
             r.name,
+            r.clips,
             100.0 * r.clean,
             100.0 * r.audio_attacked,
             100.0 * r.video_attacked,
@@ -105,7 +109,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let dead: usize = rows.iter().map(|r| r.dead_gradients).sum();
     println!("sanity: {} attacks with a zero or non-finite gradient{}", dead, if dead == 0 { " (ok)" } else { " (CHECK: the attack could not move those inputs)" });
     if let Some(p) = &args.json {
-        let doc = json!({ "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "attack": cfg, "rows": rows, "seconds": started.elapsed().as_secs_f64() });
+        let doc = json!({ "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "interrupted": interrupted, "attack": cfg, "rows": rows, "seconds": started.elapsed().as_secs_f64() });
         crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     if let Some(p) = &args.csv {

@@ -8,6 +8,7 @@ mod predict;
 mod inputs;
 mod attack;
 mod eval;
+mod interrupt;
 mod bench;
 
 use std::path::PathBuf;

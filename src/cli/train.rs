@@ -2,7 +2,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use clap::{Args as ClapArgs, ValueEnum};
@@ -139,7 +138,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         mixup: args.mixup.clamp(0.0, 1.0),
     };
     let started = Instant::now();
-    let cancel = AtomicBool::new(false);
+    let cancel = super::interrupt::flag();
     let mut err = std::io::stderr().lock();
     let mut report = |p: Progress| {
         let _ = match p {
@@ -173,7 +172,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             Progress::Note(n) => writeln!(err, "\r{n}"),
         };
     };
-    let log = train(&cfg, &mut report, &cancel)?;
+    let log = train(&cfg, &mut report, cancel)?;
     println!(
         "wrote {} ({} classes, {} training / {} held-out clips, {:.0} s)",
         log.model.display(),

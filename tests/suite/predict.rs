@@ -138,3 +138,37 @@ fn eval_prints_the_robustness_table_and_writes_json_and_csv() {
     let out = mcgurk(&["eval", "--data", data.to_str().unwrap(), "--model", "audio", "--baseline", "nope", "--limit", "1", "--method", "fgsm"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline 'nope'"));
 }
+
+#[test]
+fn ctrl_c_stops_eval_cleanly_and_keeps_the_partial_table() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("partial.json");
+    let data = root().join("assets/data/farm-av");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["eval", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "train"])
+        .args(["--model", "sum", "--model", "film", "--steps", "10", "--json", json_path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first clip is done, then press Ctrl-C.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("total 1/") {
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "eval ended before its first clip: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // SAFETY: sending a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("interrupted"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(doc["interrupted"], true);
+    let done: u64 = doc["rows"].as_array().unwrap().iter().map(|r| r["clips"].as_u64().unwrap()).sum();
+    assert!((1..18).contains(&done), "{done} of 18 clip-model pairs evaluated");
+}
