@@ -98,6 +98,52 @@ pub fn robustness_improvement(rows: &mut [ModelRow], baseline: &str) -> bool {
     true
 }
 
+/// One of the built-in checks (Carlini et al.'s advice), printed with every evaluation.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sanity {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Accuracy must not rise with eps: `sweep` holds (eps scale, rows) in increasing scale.
+pub fn check_monotone(sweep: &[(f32, Vec<ModelRow>)]) -> Sanity {
+    let mut bad = Vec::new();
+    for w in sweep.windows(2) {
+        for (a, b) in w[0].1.iter().zip(&w[1].1) {
+            for (what, x, y) in [("xA", a.audio_attacked, b.audio_attacked), ("xV", a.video_attacked, b.video_attacked), ("xAV", a.both_attacked, b.both_attacked)] {
+                if y > x + 1e-6 {
+                    bad.push(format!("{} {what}: {:.1}% at x{} -> {:.1}% at x{}", a.name, 100.0 * x, w[0].0, 100.0 * y, w[1].0));
+                }
+            }
+        }
+    }
+    Sanity { check: "accuracy non-increasing in eps".into(), ok: bad.is_empty(), detail: if bad.is_empty() { "holds".into() } else { bad.join("; ") } }
+}
+
+/// At the largest eps the joint attack should bring every model to chance or below.
+pub fn check_reaches_chance(rows: &[ModelRow], classes: usize) -> Sanity {
+    let chance = 1.0 / classes.max(1) as f32;
+    let above: Vec<String> =
+        rows.iter().filter(|r| r.both_attacked > chance + 1e-6).map(|r| format!("{} xAV {:.1}%", r.name, 100.0 * r.both_attacked)).collect();
+    Sanity {
+        check: format!("largest eps reaches chance ({:.1}%)", 100.0 * chance),
+        ok: above.is_empty(),
+        detail: if above.is_empty() { "holds".into() } else { above.join("; ") },
+    }
+}
+
+/// The iterative attack must be at least as strong as FGSM at the same eps.
+pub fn check_stronger_than_fgsm(iterative: &[ModelRow], fgsm: &[ModelRow]) -> Sanity {
+    let bad: Vec<String> = iterative
+        .iter()
+        .zip(fgsm)
+        .filter(|(i, f)| i.both_attacked > f.both_attacked + 1e-6)
+        .map(|(i, f)| format!("{}: xAV {:.1}% vs FGSM {:.1}%", i.name, 100.0 * i.both_attacked, 100.0 * f.both_attacked))
+        .collect();
+    Sanity { check: "iterative attack at least as strong as FGSM".into(), ok: bad.is_empty(), detail: if bad.is_empty() { "holds".into() } else { bad.join("; ") } }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +158,19 @@ mod tests {
         assert!((rows[1].ri.unwrap() - 14.34).abs() < 1e-3);
         assert_eq!(rows[0].ri, Some(0.0));
         assert!(!robustness_improvement(&mut rows, "absent"));
+    }
+
+    #[test]
+    fn sanity_checks_flag_what_they_should() {
+        let row = |name: &str, xav: f32| ModelRow { name: name.into(), both_attacked: xav, audio_attacked: 1.0, video_attacked: 1.0, ..Default::default() };
+        let sweep = vec![(0.5, vec![row("m", 0.8)]), (1.0, vec![row("m", 0.9)])];
+        let s = check_monotone(&sweep);
+        assert!(!s.ok && s.detail.contains("m xAV: 80.0% at x0.5 -> 90.0% at x1"), "{}", s.detail);
+        assert!(check_monotone(&[(1.0, vec![row("m", 0.9)]), (2.0, vec![row("m", 0.1)])]).ok);
+        assert!(check_reaches_chance(&[row("m", 0.1)], 9).ok);
+        assert!(!check_reaches_chance(&[row("m", 0.5)], 9).ok);
+        assert!(!check_stronger_than_fgsm(&[row("m", 0.5)], &[row("m", 0.2)]).ok);
+        assert!(check_stronger_than_fgsm(&[row("m", 0.1)], &[row("m", 0.2)]).ok);
     }
 
     #[test]

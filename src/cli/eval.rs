@@ -12,7 +12,8 @@ use serde_json::json;
 use super::attack::AttackArgs;
 use super::inputs::ModelArgs;
 use crate::data::{self, DataOptions, Split};
-use crate::eval::{evaluate, robustness_improvement};
+use crate::attacks::{AttackConfig, Method};
+use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, evaluate, robustness_improvement};
 use crate::train::prepare_all;
 
 #[derive(ClapArgs, Debug)]
@@ -33,6 +34,10 @@ pub struct Args {
     /// Model whose row is the RI baseline.
     #[arg(long)]
     baseline: Option<String>,
+    /// Also run at these multiples of --eps-a/--eps-v (e.g. 0.5,1,2,8): a robustness curve, and
+    /// the monotonicity and reaches-chance checks.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<f32>,
     /// Evaluate at most this many clips.
     #[arg(long)]
     limit: Option<usize>,
@@ -69,29 +74,112 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let cfg = args.attack.config();
+    let mut scales: Vec<f32> = args.sweep.iter().copied().filter(|v| v.is_finite() && *v >= 0.0).collect();
+    if !scales.contains(&1.0) {
+        scales.push(1.0);
+    }
+    scales.sort_by(f32::total_cmp);
+    scales.dedup();
     let started = Instant::now();
-    let total = items.len() * models.len();
+    let runs = scales.len() + usize::from(cfg.method != Method::Fgsm);
+    let total = items.len() * models.len() * runs;
+    let mut done_before = 0;
     let mut err = std::io::stderr().lock();
-    let mut rows = evaluate(&models, &items, &cfg, super::interrupt::flag(), &mut |mi, k, n| {
-        let done = mi * n + k;
-        let elapsed = started.elapsed().as_secs_f64();
-        let eta = elapsed / done as f64 * (total - done) as f64;
-        let _ = write!(err, "\r{} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
-    });
+    let mut run_once = |cfg: &AttackConfig, label: &str, done_before: usize| {
+        evaluate(&models, &items, cfg, super::interrupt::flag(), &mut |mi, k, n| {
+            let done = done_before + mi * n + k;
+            let eta = started.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
+            let _ = write!(err, "\r{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
+        })
+    };
+    let mut sweep: Vec<(f32, Vec<ModelRow>)> = Vec::new();
+    for &scale in &scales {
+        let c = AttackConfig { eps_a: cfg.eps_a * scale, eps_v: cfg.eps_v * scale, ..cfg.clone() };
+        let rows = run_once(&c, &format!("eps x{scale}"), done_before);
+        done_before += items.len() * models.len();
+        sweep.push((scale, rows));
+        if super::interrupt::pressed() {
+            break;
+        }
+    }
+    let fgsm = (cfg.method != Method::Fgsm && !super::interrupt::pressed())
+        .then(|| run_once(&AttackConfig { method: Method::Fgsm, ..cfg.clone() }, "FGSM check", done_before));
+    drop(run_once);
     let _ = writeln!(err);
     let interrupted = super::interrupt::pressed();
     if interrupted {
-        println!("interrupted: the table holds the clips evaluated so far (see each row's clip count)");
+        println!("interrupted: the tables hold the clips evaluated so far (see each row's clip count)");
     }
-    if let Some(b) = &args.baseline
-        && !robustness_improvement(&mut rows, b)
+    for (scale, rows) in sweep.iter_mut() {
+        if let Some(b) = &args.baseline
+            && !robustness_improvement(rows, b)
+        {
+            bail!("--baseline '{b}' is not one of the evaluated models");
+        }
+        let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps };
+        println!(
+            "\n{} clips of {} ({split:?} split), {:?} {:?}, eps_a {} eps_v {} (x{scale}), {steps} steps",
+            items.len(),
+            args.data.display(),
+            cfg.method,
+            cfg.norm,
+            cfg.eps_a * *scale,
+            cfg.eps_v * *scale
+        );
+        print_table(rows);
+    }
+    let main = sweep.iter().find(|(s, _)| *s == 1.0).map_or_else(Vec::new, |(_, r)| r.clone());
+    let dead: usize = main.iter().map(|r| r.dead_gradients).sum();
+    let mut sanity = vec![Sanity {
+        check: "gradients neither zero nor NaN".into(),
+        ok: dead == 0,
+        detail: format!("{dead} attacks could not move their input"),
+    }];
+    if sweep.len() > 1 {
+        sanity.push(check_monotone(&sweep));
+    }
+    if !args.sweep.is_empty()
+        && let Some((_, rows)) = sweep.last()
     {
-        bail!("--baseline '{b}' is not one of the evaluated models");
+        sanity.push(check_reaches_chance(rows, ds.classes.len()));
     }
-    let steps = if cfg.method == crate::attacks::Method::Fgsm { 1 } else { cfg.steps };
-    println!("{} clips of {} ({split:?} split), {:?} {:?}, eps_a {} eps_v {}, {steps} steps", items.len(), args.data.display(), cfg.method, cfg.norm, cfg.eps_a, cfg.eps_v);
+    if let Some(f) = &fgsm {
+        sanity.push(check_stronger_than_fgsm(&main, f));
+    }
+    println!();
+    for s in &sanity {
+        println!("sanity: {:<46} {}  {}", s.check, if s.ok { "ok" } else { "CHECK" }, s.detail);
+    }
+    if let Some(p) = &args.json {
+        let runs: Vec<_> = sweep
+            .iter()
+            .map(|(scale, rows)| json!({ "scale": scale, "eps_a": cfg.eps_a * scale, "eps_v": cfg.eps_v * scale, "rows": rows }))
+            .collect();
+        let doc = json!({
+            "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "interrupted": interrupted,
+            "attack": cfg, "rows": main, "sweep": runs, "sanity": sanity, "seconds": started.elapsed().as_secs_f64(),
+        });
+        crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    }
+    if let Some(p) = &args.csv {
+        let mut s = String::from("scale,model,fusion,clips,clean,audio_attacked,video_attacked,both_attacked,avg,ri,worst_case\n");
+        for (scale, rows) in &sweep {
+            for r in rows {
+                s += &format!(
+                    "{scale},{},{},{},{},{},{},{},{},{},{}\n",
+                    r.name, r.fusion, r.clips, r.clean, r.audio_attacked, r.video_attacked, r.both_attacked, r.avg,
+                    r.ri.map_or(String::new(), |v| v.to_string()), r.worst_case
+                );
+            }
+        }
+        crate::files::write_atomic(p, s.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn print_table(rows: &[ModelRow]) {
     println!("{:<14} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clips", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
-    for r in &rows {
+    for r in rows {
         let ri = r.ri.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
         println!(
             "{:<14} {:>5} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
@@ -106,22 +194,4 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             100.0 * r.worst_case
         );
     }
-    let dead: usize = rows.iter().map(|r| r.dead_gradients).sum();
-    println!("sanity: {} attacks with a zero or non-finite gradient{}", dead, if dead == 0 { " (ok)" } else { " (CHECK: the attack could not move those inputs)" });
-    if let Some(p) = &args.json {
-        let doc = json!({ "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "interrupted": interrupted, "attack": cfg, "rows": rows, "seconds": started.elapsed().as_secs_f64() });
-        crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    }
-    if let Some(p) = &args.csv {
-        let mut s = String::from("model,fusion,clips,clean,audio_attacked,video_attacked,both_attacked,avg,ri,worst_case\n");
-        for r in &rows {
-            s += &format!(
-                "{},{},{},{},{},{},{},{},{},{}\n",
-                r.name, r.fusion, r.clips, r.clean, r.audio_attacked, r.video_attacked, r.both_attacked, r.avg,
-                r.ri.map_or(String::new(), |v| v.to_string()), r.worst_case
-            );
-        }
-        crate::files::write_atomic(p, s.as_bytes())?;
-    }
-    Ok(())
 }

@@ -111,11 +111,11 @@ fn eval_prints_the_robustness_table_and_writes_json_and_csv() {
     let out = mcgurk(&[
         "eval", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "train", "--limit", "4",
         "--model", "audio", "--model", "visual", "--method", "fgsm", "--eps-a", "0.01", "--eps-v", "0.03",
-        "--baseline", "audio", "--json", json_path.to_str().unwrap(), "--csv", csv_path.to_str().unwrap(),
+        "--baseline", "audio", "--json", json_path.to_str().unwrap(), "--csv", csv_path.to_str().unwrap(), "--sweep", "0,1",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("clean") && text.contains("xAV") && text.contains("sanity: 0 attacks"), "{text}");
+    assert!(text.contains("clean") && text.contains("xAV") && text.contains("sanity: gradients neither zero nor NaN"), "{text}");
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
     let rows = doc["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2);
@@ -132,8 +132,17 @@ fn eval_prints_the_robustness_table_and_writes_json_and_csv() {
     assert_eq!(f(&rows[0], "video_attacked"), f(&rows[0], "clean"), "audio-only model, picture attacked");
     assert_eq!(f(&rows[1], "audio_attacked"), f(&rows[1], "clean"), "visual-only model, audio attacked");
     assert_eq!(f(&rows[0], "ri"), 0.0, "the baseline's own RI");
+    // The sweep: at eps x0 nothing moves, so attacked accuracy equals clean accuracy.
+    let sweep = doc["sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 2);
+    assert_eq!(sweep[0]["scale"], 0.0);
+    for r in sweep[0]["rows"].as_array().unwrap() {
+        assert_eq!(f(r, "both_attacked"), f(r, "clean"));
+    }
+    let checks: Vec<&str> = doc["sanity"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
+    assert!(checks.contains(&"accuracy non-increasing in eps") && checks.iter().any(|c| c.starts_with("largest eps reaches chance")), "{checks:?}");
     let csv = std::fs::read_to_string(&csv_path).unwrap();
-    assert!(csv.starts_with("model,fusion,clips,clean,") && csv.lines().count() == 3, "{csv}");
+    assert!(csv.starts_with("scale,model,fusion,clips,clean,") && csv.lines().count() == 5, "{csv}");
 
     let out = mcgurk(&["eval", "--data", data.to_str().unwrap(), "--model", "audio", "--baseline", "nope", "--limit", "1", "--method", "fgsm"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--baseline 'nope'"));
