@@ -59,5 +59,63 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("{name:<12} {:<6} {samples:>8} {pixels:>7} {ms:>10.1}", size.name());
         }
     }
+    attacks(args.reps.min(3))?;
+    kernels(args.reps);
     Ok(())
+}
+
+/// PGD-10, joint L-inf, batch 1, on the CPU backend: clips per second.
+fn attacks(reps: usize) -> anyhow::Result<()> {
+    use crate::attacks::{AttackConfig, attack};
+    use crate::models::input::Example;
+    println!("\nPGD-10 joint L-inf attack, batch 1, cpu (flex)");
+    println!("{:<6} {:>8} {:>7} {:>10} {:>8}", "size", "samples", "pixels", "s/clip", "clips/s");
+    let device = Device::flex();
+    for size in [Size::Small, Size::Full] {
+        let net = AvNet::new(FusionKind::Sum, size, 9, &device);
+        let input = size.input();
+        let ex = Example { wave: vec![0.1; input.samples], pixels: vec![0.5; 3 * input.pixels * input.pixels], size: input };
+        let cfg = AttackConfig::default();
+        let _ = attack(&net, &ex, 0, &cfg);
+        let start = Instant::now();
+        for _ in 0..reps.max(1) {
+            let _ = attack(&net, &ex, 0, &cfg);
+        }
+        let s = start.elapsed().as_secs_f64() / reps.max(1) as f64;
+        println!("{:<6} {:>8} {:>7} {:>10.2} {:>8.2}", size.name(), input.samples, input.pixels, s, 1.0 / s);
+    }
+    Ok(())
+}
+
+/// The WGSL projection kernel against its CPU reference: GB/s of f32 traffic (read x and the
+/// clean input, write x), 8 samples of 65535 values, L2.
+fn kernels(reps: usize) {
+    use crate::attacks::lp;
+    use crate::kernels::Kernels;
+    let (n, batch) = (65_535usize, 8usize);
+    let x: Vec<f32> = (0..n * batch).map(|i| ((i % 97) as f32 / 97.0) - 0.5).collect();
+    let clean: Vec<f32> = (0..n * batch).map(|i| ((i % 89) as f32 / 89.0) - 0.5).collect();
+    let bytes = (3 * 4 * n * batch) as f64;
+    println!("\nL2 projection, {batch} x {n} f32");
+    let start = Instant::now();
+    for _ in 0..reps.max(1) {
+        let mut y = x.clone();
+        for (ys, cs) in y.chunks_mut(n).zip(clean.chunks(n)) {
+            lp::project_l2(ys, cs, 1.0, -1.0, 1.0);
+        }
+    }
+    let cpu = start.elapsed().as_secs_f64() / reps.max(1) as f64;
+    println!("cpu reference      {:>8.2} GB/s", bytes / cpu / 1e9);
+    match Kernels::new() {
+        Ok(k) => {
+            let _ = k.project(&x, &clean, n, 1.0, -1.0, 1.0, true);
+            let start = Instant::now();
+            for _ in 0..reps.max(1) {
+                let _ = k.project(&x, &clean, n, 1.0, -1.0, 1.0, true);
+            }
+            let gpu = start.elapsed().as_secs_f64() / reps.max(1) as f64;
+            println!("wgsl ({:<12}) {:>8.2} GB/s (upload and read-back included)", k.adapter.chars().take(12).collect::<String>(), bytes / gpu / 1e9);
+        }
+        Err(e) => println!("wgsl: skipped ({e})"),
+    }
 }
