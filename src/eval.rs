@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 
 use crate::attacks::{AttackConfig, Modality, attack};
+use crate::metrics::ranking;
 use crate::data::prepare::Prepared;
 use crate::models::LoadedModel;
-use crate::models::predict::predict;
+use crate::models::predict::{predict, softmax};
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ModelRow {
@@ -30,6 +31,23 @@ pub struct ModelRow {
     pub worst_case: f32,
     /// Attacks whose input gradient was zero or not finite (a sanity check: should be 0).
     pub dead_gradients: usize,
+    /// Li-style ranking metrics (macro one-vs-rest), clean and under the joint attack.
+    pub ranking_clean: Ranking,
+    pub ranking_attacked: Ranking,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Ranking {
+    pub map: Option<f64>,
+    pub auc: Option<f64>,
+    pub d_prime: Option<f64>,
+}
+
+impl Ranking {
+    fn of(probs: &[Vec<f32>], labels: &[usize]) -> Self {
+        let (auc, map) = ranking::macro_auc_map(probs, labels);
+        Self { map, auc, d_prime: auc.map(ranking::d_prime) }
+    }
 }
 
 /// Progress: (model index, clips done for it, clips in all).
@@ -43,13 +61,19 @@ pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig,
         let device = m.net.classifier.weight.val().device();
         let mut row = ModelRow { name: m.info.name.clone(), fusion: m.info.fusion.name().into(), ..Default::default() };
         let (mut clean, mut xa, mut xv, mut xav, mut worst) = (0, 0, 0, 0, 0);
+        let (mut probs_clean, mut probs_adv, mut labels) = (Vec::new(), Vec::new(), Vec::new());
         for (k, item) in items.iter().enumerate() {
             if cancel.load(Ordering::Relaxed) {
+                row.ranking_clean = Ranking::of(&probs_clean, &labels);
+                row.ranking_attacked = Ranking::of(&probs_adv, &labels);
                 rows.push(finish(row, clean, xa, xv, xav, worst));
                 break 'models;
             }
             let ex = item.example(m.info.input, None);
-            let ok_clean = predict(m, &ex, &device).best() == item.label;
+            let p = predict(m, &ex, &device);
+            let ok_clean = p.best() == item.label;
+            probs_clean.push(p.probs);
+            labels.push(item.label);
             let mut survived = [false; 3];
             for (slot, modality) in [Modality::Audio, Modality::Video, Modality::Both].into_iter().enumerate() {
                 let r = attack(&m.net, &ex, item.label, &AttackConfig { modality, ..cfg.clone() });
@@ -64,6 +88,9 @@ pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig,
                 }
                 let best = r.logits_adv.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
                 survived[slot] = best == item.label;
+                if modality == Modality::Both {
+                    probs_adv.push(softmax(&r.logits_adv));
+                }
             }
             clean += usize::from(ok_clean);
             xa += usize::from(survived[0]);
@@ -73,6 +100,8 @@ pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig,
             row.clips = k + 1;
             progress(mi, k + 1, items.len());
         }
+        row.ranking_clean = Ranking::of(&probs_clean, &labels);
+        row.ranking_attacked = Ranking::of(&probs_adv, &labels);
         rows.push(finish(row, clean, xa, xv, xav, worst));
     }
     rows

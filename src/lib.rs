@@ -14,5 +14,6 @@ pub mod dsp;
 pub mod files;
 pub mod kernels;
 pub mod media;
+pub mod metrics;
 pub mod models;
 pub mod train;

@@ -127,6 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             cfg.eps_v * *scale
         );
         print_table(rows);
+        print_ranking(rows);
     }
     let main = sweep.iter().find(|(s, _)| *s == 1.0).map_or_else(Vec::new, |(_, r)| r.clone());
     let dead: usize = main.iter().map(|r| r.dead_gradients).sum();
@@ -175,6 +176,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         crate::files::write_atomic(p, s.as_bytes())?;
     }
     Ok(())
+}
+
+fn print_ranking(rows: &[ModelRow]) {
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    println!("{:<14} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}   (clean | joint attack)", "model", "mAP", "AUC", "d'", "mAP", "AUC", "d'");
+    for r in rows {
+        let (c, a) = (r.ranking_clean, r.ranking_attacked);
+        println!("{:<14} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", r.name, f(c.map), f(c.auc), f(c.d_prime), f(a.map), f(a.auc), f(a.d_prime));
+    }
 }
 
 fn print_table(rows: &[ModelRow]) {

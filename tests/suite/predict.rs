@@ -126,6 +126,12 @@ fn eval_prints_the_robustness_table_and_writes_json_and_csv() {
             assert!((0.0..=1.0).contains(&f(r, k)), "{k}");
         }
         let avg = (f(r, "audio_attacked") + f(r, "video_attacked") + f(r, "both_attacked")) / 3.0;
+        // Li's ranking metrics: d' = sqrt(2) * Phi^-1(AUC), so both or neither are present.
+        let (auc, dp) = (&r["ranking_clean"]["auc"], &r["ranking_clean"]["d_prime"]);
+        assert_eq!(auc.is_null(), dp.is_null());
+        if let Some(a) = auc.as_f64() {
+            assert!((0.0..=1.0).contains(&a) && (dp.as_f64().unwrap() > 0.0) == (a > 0.5));
+        }
         assert!((f(r, "avg") - avg).abs() < 1e-6);
     }
     // An attack on a modality a model does not have changes nothing.

@@ -1,0 +1,4 @@
+//! Evaluation metrics: ranking metrics for the Li-style table (`ranking`); the class-wise
+//! density and convexity metrics join here (class-wise robustness issue).
+
+pub mod ranking;
