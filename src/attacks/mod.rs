@@ -219,3 +219,54 @@ pub fn attack(net: &AvNet, ex: &Example, label: usize, cfg: &AttackConfig) -> At
         norms,
     }
 }
+
+/// One perturbation for a whole set of examples (a universal perturbation, as in Li et al.):
+/// `epochs` passes of signed (L-inf) or normalised (L2) gradient steps on the shared delta, each
+/// step at the current example's `x + delta` clipped to range, the delta kept inside its eps ball
+/// around zero. `labels[i]` is the class example i is pushed away from. Returns the deltas
+/// (audio, pixels); apply them with [`apply_universal`].
+pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &AttackConfig, epochs: usize) -> (Vec<f32>, Vec<f32>) {
+    let Some(first) = examples.first() else { return (Vec::new(), Vec::new()) };
+    let device = net.classifier.weight.val().device().autodiff();
+    let valid = net.valid().fork(&device);
+    let (mut da, mut dv) = (vec![0.0; first.wave.len()], vec![0.0; first.pixels.len()]);
+    let zeros_a = vec![0.0; da.len()];
+    let zeros_v = vec![0.0; dv.len()];
+    let steps = (epochs * examples.len()).max(1);
+    let step_a = cfg.step_a.unwrap_or(2.5 * cfg.eps_a / steps as f32);
+    let step_v = cfg.step_v.unwrap_or(2.5 * cfg.eps_v / steps as f32);
+    let unbounded = (f32::NEG_INFINITY, f32::INFINITY);
+    for _ in 0..epochs {
+        for (ex, &label) in examples.iter().zip(labels) {
+            let oracle = Oracle { net: valid.clone(), device: device.clone(), class: label };
+            let x = apply_universal(ex, &da, &dv);
+            let (_, ga, gv, _) = oracle.eval(&x);
+            let step = |d: &mut Vec<f32>, g: &[f32], zeros: &[f32], eps: f32, size: f32| {
+                let dir = match cfg.norm {
+                    Norm::Linf => lp::sign(g),
+                    Norm::L2 => lp::normalise(g, 2),
+                };
+                d.iter_mut().zip(&dir).for_each(|(v, s)| *v += size * s);
+                match cfg.norm {
+                    Norm::Linf => lp::project_linf(d, zeros, eps, unbounded.0, unbounded.1),
+                    Norm::L2 => lp::project_l2(d, zeros, eps, unbounded.0, unbounded.1),
+                }
+            };
+            if cfg.modality.audio() {
+                step(&mut da, &ga, &zeros_a, cfg.eps_a, step_a);
+            }
+            if cfg.modality.video() {
+                step(&mut dv, &gv, &zeros_v, cfg.eps_v, step_v);
+            }
+        }
+    }
+    (da, dv)
+}
+
+/// `ex` plus the universal deltas, clipped to the valid ranges.
+pub fn apply_universal(ex: &Example, da: &[f32], dv: &[f32]) -> Example {
+    let mut x = ex.clone();
+    x.wave.iter_mut().zip(da).for_each(|(v, d)| *v = (*v + d).clamp(AUDIO_RANGE.0, AUDIO_RANGE.1));
+    x.pixels.iter_mut().zip(dv).for_each(|(v, d)| *v = (*v + d).clamp(PIXEL_RANGE.0, PIXEL_RANGE.1));
+    x
+}

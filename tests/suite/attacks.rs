@@ -67,3 +67,26 @@ fn targeted_attacks_lower_the_targets_loss_and_pgd_beats_fgsm() {
     assert!(pgd.loss_adv >= fgsm.loss_adv, "PGD {} < FGSM {}", pgd.loss_adv, fgsm.loss_adv);
     assert!(pgd.snr_db.is_some() && pgd.psnr_db.is_none(), "audio-only attack: an SNR, no PSNR");
 }
+
+#[test]
+fn a_universal_perturbation_stays_in_its_ball_and_fools_some_clips() {
+    use mcgurk::attacks::{apply_universal, lp, universal};
+    use mcgurk::data::{self, DataOptions, Split};
+    use mcgurk::models::predict::predict;
+    let device = Device::flex();
+    let model = zoo::find("audio").unwrap().load(&device).unwrap();
+    let ds = data::open(&root().join("assets/data/farm-av"), &DataOptions { holdout: Some("tuxpaint".into()) }).unwrap();
+    let (prepared, _, _) = mcgurk::train::prepare_all(&ds, &[Split::Train], model.info.input, &|_, _| {});
+    let examples: Vec<Example> = prepared.iter().map(|p| p.example(model.info.input, None)).collect();
+    let labels: Vec<usize> = prepared.iter().map(|p| p.label).collect();
+    let correct = |exs: &[Example]| exs.iter().zip(&labels).filter(|(e, l)| predict(&model, e, &device).best() == **l).count();
+    let clean = correct(&examples);
+    let cfg = AttackConfig { modality: Modality::Audio, eps_a: 0.02, ..Default::default() };
+    let (da, dv) = universal(&model.net, &examples, &labels, &cfg, 2);
+    assert!(lp::linf(da.iter().copied()) <= 0.02 + 1e-6);
+    assert!(dv.iter().all(|v| *v == 0.0), "audio-only attack leaves the pictures");
+    let attacked: Vec<Example> = examples.iter().map(|e| apply_universal(e, &da, &dv)).collect();
+    assert!(attacked.iter().all(|e| e.wave.iter().all(|v| (-1.0..=1.0).contains(v))));
+    let fooled = correct(&attacked);
+    assert!(fooled < clean, "one perturbation for all clips: {clean} -> {fooled} correct of {}", labels.len());
+}
