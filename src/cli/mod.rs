@@ -63,34 +63,18 @@ pub enum Outcome {
 
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     use crate::app::Launch;
-    Ok(match cli.command {
-        None => Outcome::Gui(Launch::Demo),
-        Some(Command::Open { file, image: None }) => Outcome::Gui(Launch::File(file)),
-        Some(Command::Open { file, image: Some(image) }) => Outcome::Gui(Launch::Pair { audio: file, image }),
-        Some(Command::Probe { files, json, no_ffmpeg }) => Outcome::Done(probe::run(&files, json, no_ffmpeg)?),
-        Some(Command::Predict(args)) => {
-            predict::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-        Some(Command::Attack(args)) => {
-            attack::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-        Some(Command::Eval(args)) => {
-            eval::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-        Some(Command::Bench(args)) => {
-            bench::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-        Some(Command::Train(args)) => {
-            train::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-        Some(Command::Spectrogram(args)) => {
-            spectrogram::run(&args)?;
-            Outcome::Done(std::process::ExitCode::SUCCESS)
-        }
-    })
+    // Commands that either succeed or fail with an error (probe has its own exit status).
+    let ok = |r: anyhow::Result<()>| r.map(|()| Outcome::Done(std::process::ExitCode::SUCCESS));
+    match cli.command {
+        None => Ok(Outcome::Gui(Launch::Demo)),
+        Some(Command::Open { file, image: None }) => Ok(Outcome::Gui(Launch::File(file))),
+        Some(Command::Open { file, image: Some(image) }) => Ok(Outcome::Gui(Launch::Pair { audio: file, image })),
+        Some(Command::Probe { files, json, no_ffmpeg }) => Ok(Outcome::Done(probe::run(&files, json, no_ffmpeg)?)),
+        Some(Command::Predict(args)) => ok(predict::run(&args)),
+        Some(Command::Attack(args)) => ok(attack::run(&args)),
+        Some(Command::Eval(args)) => ok(eval::run(&args)),
+        Some(Command::Bench(args)) => ok(bench::run(&args)),
+        Some(Command::Train(args)) => ok(train::run(&args)),
+        Some(Command::Spectrogram(args)) => ok(spectrogram::run(&args)),
+    }
 }
