@@ -156,9 +156,13 @@ pub fn attack(net: &AvNet, ex: &Example, label: usize, cfg: &AttackConfig) -> At
         Norm::Linf => lp::project_linf(x, clean, eps, lo, hi),
         Norm::L2 => lp::project_l2(x, clean, eps, lo, hi),
     };
-    let (loss_clean, _, _, logits_clean) = oracle.eval(ex);
+    let (loss_clean, ga0, gv0, logits_clean) = oracle.eval(ex);
     let mut x = ex.clone();
-    if cfg.random_start && cfg.method != Method::Fgsm {
+    let random_start = cfg.random_start && cfg.method != Method::Fgsm;
+    // Without a random start the first step is taken at the clean input, whose gradient the
+    // clean evaluation has just computed: one forward-backward pass fewer per attack.
+    let mut clean_grads = (!random_start).then_some((ga0, gv0));
+    if random_start {
         let mut rng = Rng::new(cfg.seed);
         let mut jitter = |v: &mut Vec<f32>, clean: &[f32], eps: f32, range| {
             match cfg.norm {
@@ -180,7 +184,13 @@ pub fn attack(net: &AvNet, ex: &Example, label: usize, cfg: &AttackConfig) -> At
     }
     let (mut mom_a, mut mom_v) = (vec![0.0; ex.wave.len()], vec![0.0; ex.pixels.len()]);
     for _ in 0..steps {
-        let (_, ga, gv, _) = oracle.eval(&x);
+        let (ga, gv) = match clean_grads.take() {
+            Some(g) => g,
+            None => {
+                let (_, ga, gv, _) = oracle.eval(&x);
+                (ga, gv)
+            }
+        };
         let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], eps: f32, step: f32, range| {
             let g: Vec<f32> = if cfg.method == Method::Mim {
                 // Momentum on the per-sample L1-normalised gradient (Dong et al.).
