@@ -59,7 +59,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => ds.validation_split().unwrap_or(Split::Train),
     };
     let size = models.first().map_or(crate::models::Size::Full.input(), |m| m.info.input);
-    let (prepared, _, notes) = prepare_all(&ds, &[split], size, &|_, _| {});
+    let (prepared, _, notes) = prepare_all(&ds, &[split], size, &|done, total| eprint!("\rdecoding clips {done}/{total}   "));
+    eprintln!();
     for n in ds.skipped.iter().chain(&notes) {
         eprintln!("skipped: {n}");
     }

@@ -223,17 +223,22 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     let size = cfg.size.input();
     let val_split = ds.validation_split();
     let splits: Vec<Split> = std::iter::once(Split::Train).chain(val_split).collect();
-    let (prepared, split_of, notes) = {
+    // Decoding runs on worker threads; their progress is relayed here, live, because `progress`
+    // belongs to this thread.
+    let (prepared, split_of, notes) = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel();
-        let out = prepare_all(&ds, &splits, size, &|d, t| {
-            let _ = tx.send((d, t));
+        let ds = &ds;
+        let splits = &splits;
+        let worker = s.spawn(move || {
+            prepare_all(ds, splits, size, &|d, t| {
+                let _ = tx.send((d, t));
+            })
         });
-        drop(tx);
-        for (done, total) in rx.try_iter() {
+        for (done, total) in rx {
             progress(Progress::Preparing { done, total });
         }
-        out
-    };
+        worker.join().expect("the preparation threads do not panic")
+    });
     let mut skipped = ds.skipped.clone();
     skipped.extend(notes);
     for s in &skipped {
