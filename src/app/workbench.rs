@@ -523,10 +523,7 @@ impl Workbench {
             return;
         }
         if self.models.is_empty() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("loading the demo models…");
-            });
+            busy_line(ui, "loading the demo models…");
             return;
         }
         ui.horizontal(|ui| {
@@ -561,10 +558,7 @@ impl Workbench {
             return;
         }
         if self.results.is_empty() {
-            ui.horizontal(|ui| {
-                ui.spinner();
-                ui.label("running the models…");
-            });
+            busy_line(ui, "running the models…");
             return;
         }
         egui::ScrollArea::vertical().show(ui, |ui| models_view::bars(ui, &self.results, self.predictor.is_busy()));
@@ -628,6 +622,14 @@ impl Workbench {
             ui.colored_label(Color32::from_rgb(230, 180, 60), format!("Warning: {note}"));
         }
     }
+}
+
+/// A spinner and what is being waited for.
+fn busy_line(ui: &mut egui::Ui, text: &str) {
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(text);
+    });
 }
 
 fn human_bytes(n: u64) -> String {
