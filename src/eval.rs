@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use crate::attacks::{AttackConfig, Modality, attack};
+use crate::attacks::{AttackConfig, Modality, apply_universal, attack, universal};
+use crate::models::input::Example;
 use crate::metrics::ranking;
 use crate::data::prepare::Prepared;
 use crate::models::LoadedModel;
@@ -53,9 +54,58 @@ impl Ranking {
 /// Progress: (model index, clips done for it, clips in all).
 pub type OnProgress<'a> = dyn FnMut(usize, usize, usize) + 'a;
 
-/// Evaluates every model on `items` (decoded once, see `train::prepare_all`). Stops between
-/// clips when `cancel` is set; rows then hold what was measured so far (`clips` says how many).
+/// Evaluates every model on `items` (decoded once, see `train::prepare_all`) under `cfg`, one
+/// attack per clip. Stops between clips when `cancel` is set; rows then hold what was measured
+/// so far (`clips` says how many).
 pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig, cancel: &AtomicBool, progress: &mut OnProgress) -> Vec<ModelRow> {
+    tally(models, items, cancel, progress, &mut |m, ex, label, modality| {
+        let r = attack(&m.net, ex, label, &AttackConfig { modality, ..cfg.clone() });
+        let dead = r.norms.audio_linf + r.norms.video_linf == 0.0 || !r.loss_adv.is_finite();
+        (r.logits_adv, dead)
+    })
+}
+
+/// Li et al.'s universal setting: per model and modality one perturbation is fitted on `fit`
+/// (`epochs` passes, see [`crate::attacks::universal`]) and the same perturbation is added to
+/// every clip of `items`, which should be another split. `fitting(model index)` is called
+/// before each model's fit, which takes a while.
+pub fn evaluate_universal(
+    models: &[LoadedModel],
+    fit: &[&Prepared],
+    items: &[&Prepared],
+    cfg: &AttackConfig,
+    epochs: usize,
+    cancel: &AtomicBool,
+    fitting: &mut dyn FnMut(usize),
+    progress: &mut OnProgress,
+) -> Vec<ModelRow> {
+    let mut deltas: Vec<Option<[(Vec<f32>, Vec<f32>); 3]>> = vec![None; models.len()];
+    tally(models, items, cancel, progress, &mut |m, ex, _, modality| {
+        let mi = models.iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
+        let fitted = deltas[mi].get_or_insert_with(|| {
+            fitting(mi);
+            let examples: Vec<_> = fit.iter().map(|p| p.example(m.info.input, None)).collect();
+            let labels: Vec<usize> = fit.iter().map(|p| p.label).collect();
+            [Modality::Audio, Modality::Video, Modality::Both]
+                .map(|modality| universal(&m.net, &examples, &labels, &AttackConfig { modality, ..cfg.clone() }, epochs))
+        });
+        let slot = match modality {
+            Modality::Audio => 0,
+            Modality::Video => 1,
+            Modality::Both => 2,
+        };
+        let (da, dv) = &fitted[slot];
+        let dead = da.iter().chain(dv).all(|v| *v == 0.0);
+        let device = m.net.classifier.weight.val().device();
+        (predict(m, &apply_universal(ex, da, dv), &device).logits, dead)
+    })
+}
+
+/// What the attacker returns for one clip and modality: adversarial logits, and whether the
+/// attack could not move the input (zero or non-finite gradient).
+type Adversary<'a> = dyn FnMut(&LoadedModel, &Example, usize, Modality) -> (Vec<f32>, bool) + 'a;
+
+fn tally(models: &[LoadedModel], items: &[&Prepared], cancel: &AtomicBool, progress: &mut OnProgress, adversary: &mut Adversary) -> Vec<ModelRow> {
     let mut rows = Vec::new();
     'models: for (mi, m) in models.iter().enumerate() {
         let device = m.net.classifier.weight.val().device();
@@ -76,20 +126,18 @@ pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig,
             labels.push(item.label);
             let mut survived = [false; 3];
             for (slot, modality) in [Modality::Audio, Modality::Video, Modality::Both].into_iter().enumerate() {
-                let r = attack(&m.net, &ex, item.label, &AttackConfig { modality, ..cfg.clone() });
-                let moved = r.norms.audio_linf + r.norms.video_linf;
+                let (logits, dead) = adversary(m, &ex, item.label, modality);
                 let uses = match modality {
                     Modality::Audio => m.info.fusion.uses_audio(),
                     Modality::Video => m.info.fusion.uses_visual(),
                     Modality::Both => true,
                 };
-                if uses && (moved == 0.0 || !r.loss_adv.is_finite()) {
+                if uses && dead {
                     row.dead_gradients += 1;
                 }
-                let best = r.logits_adv.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
-                survived[slot] = best == item.label;
+                survived[slot] = crate::models::predict::argmax(&logits) == item.label;
                 if modality == Modality::Both {
-                    probs_adv.push(softmax(&r.logits_adv));
+                    probs_adv.push(softmax(&logits));
                 }
             }
             clean += usize::from(ok_clean);

@@ -16,4 +16,5 @@ pub mod kernels;
 pub mod media;
 pub mod metrics;
 pub mod models;
+pub mod plot;
 pub mod train;

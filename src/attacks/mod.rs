@@ -1,20 +1,25 @@
-//! Gradient attacks on one example (the engine of the attack issue, CPU path): FGSM, PGD (L-inf
-//! and L2, optional random start) and MIM, on the audio, the picture or both, each with its own
-//! eps in raw units (waveform in [-1, 1], pixels in [0, 1]). Every step projects onto the ball
-//! around the *clean* input and clips to the valid range (`lp`), so the bound holds whatever
-//! the step size (unlike the public code, see SCIENCE.md).
+//! Gradient attacks on a batch of examples (the engine of the attack issue): FGSM, PGD (L-inf
+//! and L2, optional random start, restarts) and MIM, on the audio, the picture or both, each
+//! with its own eps in raw units (waveform in [-1, 1], pixels in [0, 1]), with cross-entropy or
+//! (multi-label models) binary cross-entropy. Every step projects onto the ball around the
+//! *clean* input and clips to the valid range, so the bound holds whatever the step size
+//! (unlike the public code, see SCIENCE.md). The per-step vector work (gradient direction,
+//! projection) runs in the WGSL kernels when the model sits on the shared GPU
+//! ([`crate::kernels::shared`]), else in their CPU references (`lp`).
 
 pub mod lp;
+mod vector;
 
 use burn::module::Module;
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use crate::data::rng::Rng;
 use crate::models::AvNet;
 use crate::models::input::Example;
+use vector::Vector;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -48,6 +53,18 @@ impl Modality {
     }
 }
 
+/// The objective the attack climbs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Softmax cross-entropy (single-label models; a label set is a uniform soft target).
+    #[default]
+    CrossEntropy,
+    /// Per-class sigmoid binary cross-entropy, averaged over classes (multi-label models such
+    /// as Li et al.'s AudioSet ones): the label set is the multi-hot target.
+    Bce,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttackConfig {
     pub method: Method,
@@ -68,6 +85,16 @@ pub struct AttackConfig {
     pub seed: u64,
     /// Targeted: move towards this class. Untargeted (None): away from `label`.
     pub target: Option<usize>,
+    #[serde(default)]
+    pub loss: Loss,
+    /// Runs of PGD/MIM, each after the first from a fresh random start (seed + run); each
+    /// example keeps its best run (misclassified first, then the highest objective).
+    #[serde(default = "one")]
+    pub restarts: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for AttackConfig {
@@ -85,6 +112,8 @@ impl Default for AttackConfig {
             mu: 1.0,
             seed: 0,
             target: None,
+            loss: Loss::CrossEntropy,
+            restarts: 1,
         }
     }
 }
@@ -103,7 +132,7 @@ pub struct AttackResult {
     pub adversarial: Example,
     pub logits_clean: Vec<f32>,
     pub logits_adv: Vec<f32>,
-    /// The attack's objective (cross-entropy to the label, or to the target) before and after.
+    /// The attack's objective (loss to the label set, or to the target) before and after.
     pub loss_clean: f32,
     pub loss_adv: f32,
     pub norms: Norms,
@@ -114,120 +143,228 @@ pub struct AttackResult {
 const AUDIO_RANGE: (f32, f32) = (-1.0, 1.0);
 const PIXEL_RANGE: (f32, f32) = (0.0, 1.0);
 
-/// Loss, input gradients and logits of `net` (eval mode on an autodiff device) at one example.
+/// A batch's inputs, flattened: audio [B, samples], pixels [B, 3*S*S].
+#[derive(Clone)]
+struct Inputs {
+    wave: Vec<f32>,
+    pixels: Vec<f32>,
+}
+
+/// Per-example losses, input gradients and logits of one forward-backward pass.
+struct Evaluation {
+    losses: Vec<f32>,
+    ga: Vec<f32>,
+    gv: Vec<f32>,
+    logits: Vec<f32>,
+}
+
+/// Loss, input gradients and logits of `net` (eval mode on an autodiff device) at a batch.
 struct Oracle {
     net: AvNet,
     device: Device,
-    class: usize,
+    /// [B, classes] target distribution (CE) or multi-hot vector (BCE).
+    targets: Vec<f32>,
+    classes: usize,
+    loss: Loss,
+    size: crate::models::InputSize,
 }
 
 impl Oracle {
-    fn eval(&self, ex: &Example) -> (f32, Vec<f32>, Vec<f32>, Vec<f32>) {
-        let s = ex.size;
-        let w = Tensor::<3>::from_data(TensorData::new(ex.wave.clone(), [1, 1, s.samples]), &self.device).require_grad();
-        let p = Tensor::<4>::from_data(TensorData::new(ex.pixels.clone(), [1, 3, s.pixels, s.pixels]), &self.device).require_grad();
+    fn eval(&self, x: &Inputs) -> Evaluation {
+        let s = self.size;
+        let b = x.wave.len() / s.samples;
+        let w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), &self.device).require_grad();
+        let p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), &self.device).require_grad();
         let logits = self.net.forward(w.clone(), p.clone()).logits;
-        let target = Tensor::<1, Int>::from_data(TensorData::new(vec![self.class as i64], [1]), &self.device);
-        let loss = CrossEntropyLossConfig::new().init(&self.device).forward(logits.clone(), target);
-        let value: f32 = loss.clone().into_scalar();
-        let grads = loss.backward();
+        let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), &self.device);
+        let per_example = match self.loss {
+            Loss::CrossEntropy => (log_softmax(logits.clone(), 1) * t).sum_dim(1).neg(),
+            // softplus(z) - t z, written stably: max(z, 0) + ln(1 + e^-|z|) - t z.
+            Loss::Bce => {
+                let z = logits.clone();
+                (z.clone().clamp_min(0.0) + z.clone().abs().neg().exp().log1p() - z * t).mean_dim(1)
+            }
+        };
+        // Examples are independent (BatchNorm in inference mode): the sum's gradient is each
+        // example's own gradient.
+        let grads = per_example.clone().sum().backward();
+        let losses = per_example.try_to_vec_as::<f32>().expect("f32");
         // A model without a modality gives no gradient there: the attack leaves it clean.
-        let gw = w.grad(&grads).map_or_else(|| vec![0.0; ex.wave.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
-        let gp = p.grad(&grads).map_or_else(|| vec![0.0; ex.pixels.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
-        let logits = logits.try_to_vec_as::<f32>().expect("f32");
-        (value, gw, gp, logits)
+        let ga = w.grad(&grads).map_or_else(|| vec![0.0; x.wave.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
+        let gv = p.grad(&grads).map_or_else(|| vec![0.0; x.pixels.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
+        Evaluation { losses, ga, gv, logits: logits.try_to_vec_as::<f32>().expect("f32") }
     }
 }
 
 /// Attacks `ex`, whose true (or clean-predicted) class is `label`, on `net` (any device; the
 /// attack runs on its autodiff twin with BatchNorm in inference mode).
 pub fn attack(net: &AvNet, ex: &Example, label: usize, cfg: &AttackConfig) -> AttackResult {
-    let device = net.classifier.weight.val().device().autodiff();
-    let oracle = Oracle { net: net.valid().fork(&device), device, class: cfg.target.unwrap_or(label) };
-    // Untargeted: climb the loss of the label. Targeted: descend the loss of the target.
+    attack_sets(net, std::slice::from_ref(ex), &[vec![label]], cfg).remove(0)
+}
+
+/// [`attack`] on a batch (one forward-backward pass per step for all of them).
+pub fn attack_batch(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &AttackConfig) -> Vec<AttackResult> {
+    let sets: Vec<Vec<usize>> = labels.iter().map(|&l| vec![l]).collect();
+    attack_sets(net, examples, &sets, cfg)
+}
+
+/// The general form: each example has a set of true labels (multi-label models; use
+/// [`Loss::Bce`]). All examples must have the same input size.
+pub fn attack_sets(net: &AvNet, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Vec<AttackResult> {
+    let Some(first) = examples.first() else { return Vec::new() };
+    let size = first.size;
+    assert!(examples.iter().all(|e| e.size == size) && labels.len() == examples.len(), "one input size and one label set per example");
+    let base = net.classifier.weight.val().device();
+    let device = base.clone().autodiff();
+    let classes = net.classifier.weight.val().dims()[1];
+    // Untargeted: climb the loss of the labels. Targeted: descend the loss of the target.
+    let sets: Vec<Vec<usize>> = match cfg.target {
+        Some(t) => vec![vec![t]; examples.len()],
+        None => labels.to_vec(),
+    };
+    let mut targets = vec![0.0; examples.len() * classes];
+    for (row, set) in sets.iter().enumerate() {
+        let weight = match cfg.loss {
+            Loss::CrossEntropy => 1.0 / set.len().max(1) as f32,
+            Loss::Bce => 1.0,
+        };
+        set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
+    }
+    let oracle = Oracle { net: net.valid().fork(&device), device, targets, classes, loss: cfg.loss, size };
+    let vector = Vector::for_device(&base);
+    let clean = Inputs {
+        wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
+        pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
+    };
     let dir = if cfg.target.is_some() { -1.0 } else { 1.0 };
+    let first_eval = oracle.eval(&clean);
+    let runs = if cfg.method == Method::Fgsm { 1 } else { cfg.restarts.max(1) };
+    let mut best: Option<(Inputs, Evaluation)> = None;
+    for run in 0..runs {
+        let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
+        let x = iterate(&oracle, &vector, &clean, &first_eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir);
+        let e = oracle.eval(&x);
+        best = Some(match best {
+            None => (x, e),
+            Some(b) => keep_better(b, (x, e), &sets, classes, cfg.target.is_some(), dir, size),
+        });
+    }
+    let (x, last) = best.expect("at least one run");
+    let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+    examples
+        .iter()
+        .enumerate()
+        .map(|(i, ex)| {
+            let adversarial = Example { wave: x.wave[i * na..(i + 1) * na].to_vec(), pixels: x.pixels[i * nv..(i + 1) * nv].to_vec(), size };
+            let da = || adversarial.wave.iter().zip(&ex.wave).map(|(a, c)| a - c);
+            let dv = || adversarial.pixels.iter().zip(&ex.pixels).map(|(a, c)| a - c);
+            let norms = Norms { audio_linf: lp::linf(da()), audio_l2: lp::l2(da()), video_linf: lp::linf(dv()), video_l2: lp::l2(dv()) };
+            AttackResult {
+                snr_db: lp::snr_db(&ex.wave, &adversarial.wave),
+                psnr_db: lp::psnr_db(&ex.pixels, &adversarial.pixels),
+                logits_clean: first_eval.logits[i * classes..(i + 1) * classes].to_vec(),
+                logits_adv: last.logits[i * classes..(i + 1) * classes].to_vec(),
+                loss_clean: first_eval.losses[i],
+                loss_adv: last.losses[i],
+                norms,
+                adversarial,
+            }
+        })
+        .collect()
+}
+
+/// One run of FGSM / PGD / MIM from the clean input (or a random start in the ball).
+#[allow(clippy::too_many_arguments)]
+fn iterate(oracle: &Oracle, vector: &Vector, clean: &Inputs, clean_eval: &Evaluation, cfg: &AttackConfig, random_start: bool, seed: u64, dir: f32) -> Inputs {
+    let (na, nv) = (oracle.size.samples, 3 * oracle.size.pixels * oracle.size.pixels);
     let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps.max(1) };
     let step_of = |eps: f32, given: Option<f32>| match cfg.method {
         Method::Fgsm => eps,
         _ => given.unwrap_or(2.5 * eps / steps as f32),
     };
     let (step_a, step_v) = (step_of(cfg.eps_a, cfg.step_a), step_of(cfg.eps_v, cfg.step_v));
-    let project = |x: &mut [f32], clean: &[f32], eps: f32, (lo, hi): (f32, f32)| match cfg.norm {
-        Norm::Linf => lp::project_linf(x, clean, eps, lo, hi),
-        Norm::L2 => lp::project_l2(x, clean, eps, lo, hi),
-    };
-    let (loss_clean, ga0, gv0, logits_clean) = oracle.eval(ex);
-    let mut x = ex.clone();
-    let random_start = cfg.random_start && cfg.method != Method::Fgsm;
-    // Without a random start the first step is taken at the clean input, whose gradient the
-    // clean evaluation has just computed: one forward-backward pass fewer per attack.
-    let mut clean_grads = (!random_start).then_some((ga0, gv0));
+    let mut x = clean.clone();
     if random_start {
-        let mut rng = Rng::new(cfg.seed);
-        let mut jitter = |v: &mut Vec<f32>, clean: &[f32], eps: f32, range| {
+        let mut rng = Rng::new(seed);
+        let mut jitter = |v: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, range: (f32, f32)| {
             match cfg.norm {
                 Norm::Linf => v.iter_mut().for_each(|x| *x += rng.range(-eps, eps)),
                 Norm::L2 => {
-                    let d: Vec<f32> = (0..v.len()).map(|_| rng.normal()).collect();
-                    let r = eps * rng.uniform();
-                    v.iter_mut().zip(lp::normalise(&d, 2)).for_each(|(x, u)| *x += r * u);
+                    for row in v.chunks_mut(n) {
+                        let d: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+                        let r = eps * rng.uniform();
+                        row.iter_mut().zip(lp::normalise(&d, 2)).for_each(|(x, u)| *x += r * u);
+                    }
                 }
             }
-            project(v, clean, eps, range);
+            vector.project(v, clean, n, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
-            jitter(&mut x.wave, &ex.wave, cfg.eps_a, AUDIO_RANGE);
+            jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, AUDIO_RANGE);
         }
         if cfg.modality.video() {
-            jitter(&mut x.pixels, &ex.pixels, cfg.eps_v, PIXEL_RANGE);
+            jitter(&mut x.pixels, &clean.pixels, nv, cfg.eps_v, PIXEL_RANGE);
         }
     }
-    let (mut mom_a, mut mom_v) = (vec![0.0; ex.wave.len()], vec![0.0; ex.pixels.len()]);
-    for _ in 0..steps {
-        let (ga, gv) = match clean_grads.take() {
-            Some(g) => g,
-            None => {
-                let (_, ga, gv, _) = oracle.eval(&x);
-                (ga, gv)
-            }
+    let (mut mom_a, mut mom_v) = (vec![0.0; x.wave.len()], vec![0.0; x.pixels.len()]);
+    for step in 0..steps {
+        // Without a random start the first step is taken at the clean input, whose gradient
+        // the clean evaluation has already computed: one forward-backward pass fewer.
+        let fresh;
+        let (ga, gv) = if step == 0 && !random_start {
+            (&clean_eval.ga, &clean_eval.gv)
+        } else {
+            fresh = oracle.eval(&x);
+            (&fresh.ga, &fresh.gv)
         };
-        let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], eps: f32, step: f32, range| {
-            let g: Vec<f32> = if cfg.method == Method::Mim {
+        let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, step: f32, range| {
+            let g = if cfg.method == Method::Mim {
                 // Momentum on the per-sample L1-normalised gradient (Dong et al.).
-                let n = lp::normalise(g, 1);
-                mom.iter_mut().zip(&n).for_each(|(m, g)| *m = cfg.mu * *m + g);
+                let l1 = vector.direction(g, n, 1);
+                mom.iter_mut().zip(&l1).for_each(|(m, g)| *m = cfg.mu * *m + g);
                 mom.clone()
             } else {
                 g.to_vec()
             };
-            let dirn = match cfg.norm {
-                Norm::Linf => lp::sign(&g),
-                Norm::L2 => lp::normalise(&g, 2),
-            };
-            v.iter_mut().zip(&dirn).for_each(|(x, d)| *x += dir * step * d);
-            project(v, clean, eps, range);
+            let d = vector.direction(&g, n, if cfg.norm == Norm::Linf { 0 } else { 2 });
+            v.iter_mut().zip(&d).for_each(|(x, d)| *x += dir * step * d);
+            vector.project(v, clean, n, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
-            update(&mut x.wave, &ga, &mut mom_a, &ex.wave, cfg.eps_a, step_a, AUDIO_RANGE);
+            update(&mut x.wave, ga, &mut mom_a, &clean.wave, na, cfg.eps_a, step_a, AUDIO_RANGE);
         }
         if cfg.modality.video() {
-            update(&mut x.pixels, &gv, &mut mom_v, &ex.pixels, cfg.eps_v, step_v, PIXEL_RANGE);
+            update(&mut x.pixels, gv, &mut mom_v, &clean.pixels, nv, cfg.eps_v, step_v, PIXEL_RANGE);
         }
     }
-    let (loss_adv, _, _, logits_adv) = oracle.eval(&x);
-    let da = || x.wave.iter().zip(&ex.wave).map(|(a, c)| a - c);
-    let dv = || x.pixels.iter().zip(&ex.pixels).map(|(a, c)| a - c);
-    let norms = Norms { audio_linf: lp::linf(da()), audio_l2: lp::l2(da()), video_linf: lp::linf(dv()), video_l2: lp::l2(dv()) };
-    AttackResult {
-        snr_db: lp::snr_db(&ex.wave, &x.wave),
-        psnr_db: lp::psnr_db(&ex.pixels, &x.pixels),
-        adversarial: x,
-        logits_clean,
-        logits_adv,
-        loss_clean,
-        loss_adv,
-        norms,
+    x
+}
+
+/// Per example, the better of two runs: the one that fools the model (untargeted: its top class
+/// is not a label; targeted: its top class is the target), else the higher objective.
+#[allow(clippy::too_many_arguments)]
+fn keep_better(a: (Inputs, Evaluation), b: (Inputs, Evaluation), sets: &[Vec<usize>], classes: usize, targeted: bool, dir: f32, size: crate::models::InputSize) -> (Inputs, Evaluation) {
+    let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+    let (mut x, mut e) = a;
+    let (bx, be) = b;
+    for (i, set) in sets.iter().enumerate() {
+        let fooled = |logits: &[f32]| {
+            let top = crate::models::predict::argmax(&logits[i * classes..(i + 1) * classes]);
+            if targeted { set.contains(&top) } else { !set.contains(&top) }
+        };
+        let better = match (fooled(&e.logits), fooled(&be.logits)) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => dir * be.losses[i] > dir * e.losses[i],
+        };
+        if better {
+            x.wave[i * na..(i + 1) * na].copy_from_slice(&bx.wave[i * na..(i + 1) * na]);
+            x.pixels[i * nv..(i + 1) * nv].copy_from_slice(&bx.pixels[i * nv..(i + 1) * nv]);
+            e.logits[i * classes..(i + 1) * classes].copy_from_slice(&be.logits[i * classes..(i + 1) * classes]);
+            e.losses[i] = be.losses[i];
+        }
     }
+    (x, e)
 }
 
 /// One perturbation for a whole set of examples (a universal perturbation, as in Li et al.):
@@ -239,6 +376,7 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
     let Some(first) = examples.first() else { return (Vec::new(), Vec::new()) };
     let device = net.classifier.weight.val().device().autodiff();
     let valid = net.valid().fork(&device);
+    let classes = net.classifier.weight.val().dims()[1];
     let (mut da, mut dv) = (vec![0.0; first.wave.len()], vec![0.0; first.pixels.len()]);
     let zeros_a = vec![0.0; da.len()];
     let zeros_v = vec![0.0; dv.len()];
@@ -248,9 +386,11 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
     let unbounded = (f32::NEG_INFINITY, f32::INFINITY);
     for _ in 0..epochs {
         for (ex, &label) in examples.iter().zip(labels) {
-            let oracle = Oracle { net: valid.clone(), device: device.clone(), class: label };
+            let mut targets = vec![0.0; classes];
+            targets[label.min(classes - 1)] = 1.0;
+            let oracle = Oracle { net: valid.clone(), device: device.clone(), targets, classes, loss: cfg.loss, size: ex.size };
             let x = apply_universal(ex, &da, &dv);
-            let (_, ga, gv, _) = oracle.eval(&x);
+            let Evaluation { ga, gv, .. } = oracle.eval(&Inputs { wave: x.wave, pixels: x.pixels });
             let step = |d: &mut Vec<f32>, g: &[f32], zeros: &[f32], eps: f32, size: f32| {
                 let dir = match cfg.norm {
                     Norm::Linf => lp::sign(g),

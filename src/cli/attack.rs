@@ -11,7 +11,7 @@ use clap::{Args as ClapArgs, ValueEnum};
 use serde_json::json;
 
 use super::inputs::{ClipArgs, ModelArgs};
-use crate::attacks::{AttackConfig, Method, Modality, Norm, attack};
+use crate::attacks::{AttackConfig, Loss, Method, Modality, Norm, attack};
 use crate::media::MODEL_SAMPLE_RATE;
 use crate::models::input::Example;
 use crate::models::predict::softmax;
@@ -27,6 +27,14 @@ pub enum MethodArg {
 pub enum NormArg {
     Linf,
     L2,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LossArg {
+    /// Softmax cross-entropy (single-label models).
+    Ce,
+    /// Per-class sigmoid binary cross-entropy (multi-label models).
+    Bce,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -63,6 +71,13 @@ pub struct AttackArgs {
     /// MIM momentum.
     #[arg(long, default_value_t = 1.0)]
     mu: f32,
+    /// PGD/MIM runs per clip, each after the first from a fresh random start; the strongest
+    /// is kept.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    restarts: u64,
+    /// The objective: cross-entropy, or binary cross-entropy for multi-label models.
+    #[arg(long, value_enum, default_value = "ce")]
+    loss: LossArg,
 }
 
 impl AttackArgs {
@@ -88,6 +103,11 @@ impl AttackArgs {
             mu: self.mu,
             seed: self.seed,
             target: None,
+            loss: match self.loss {
+                LossArg::Ce => Loss::CrossEntropy,
+                LossArg::Bce => Loss::Bce,
+            },
+            restarts: self.restarts as usize,
         }
     }
 }
@@ -127,12 +147,12 @@ fn class_index(classes: &[String], name: &str, what: &str) -> anyhow::Result<usi
 }
 
 fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
-    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    let best = crate::models::predict::argmax(&probs);
     json!({ "class": classes[best], "index": best, "prob": probs[best] })
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let device = burn::prelude::Device::flex();
+    let device = args.models.device()?;
     let clip = args.input.open()?;
     let models = args.models.load(&device)?;
     if (args.out_audio.is_some() || args.out_image.is_some()) && models.len() != 1 {

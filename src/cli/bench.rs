@@ -59,30 +59,48 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("{name:<12} {:<6} {samples:>8} {pixels:>7} {ms:>10.1}", size.name());
         }
     }
-    attacks(args.reps.min(3))?;
+    attacks(args.reps.min(3), args.wgpu)?;
     kernels(args.reps);
     Ok(())
 }
 
-/// PGD-10, joint L-inf, batch 1, on the CPU backend: clips per second.
-fn attacks(reps: usize) -> anyhow::Result<()> {
-    use crate::attacks::{AttackConfig, attack};
+/// PGD-10, joint L-inf, at batch 1 and 8 on each backend: seconds per batch and clips per
+/// second. On wgpu the steps' projection and normalisation run in the WGSL kernels.
+fn attacks(reps: usize, wgpu: bool) -> anyhow::Result<()> {
+    use crate::attacks::{AttackConfig, attack_batch};
     use crate::models::input::Example;
-    println!("\nPGD-10 joint L-inf attack, batch 1, cpu (flex)");
-    println!("{:<6} {:>8} {:>7} {:>10} {:>8}", "size", "samples", "pixels", "s/clip", "clips/s");
-    let device = Device::flex();
-    for size in [Size::Small, Size::Full] {
-        let net = AvNet::new(FusionKind::Sum, size, 9, &device);
-        let input = size.input();
-        let ex = Example { wave: vec![0.1; input.samples], pixels: vec![0.5; 3 * input.pixels * input.pixels], size: input };
-        let cfg = AttackConfig::default();
-        let _ = attack(&net, &ex, 0, &cfg);
-        let start = Instant::now();
-        for _ in 0..reps.max(1) {
-            let _ = attack(&net, &ex, 0, &cfg);
+    println!("\nPGD-10 joint L-inf attack (Sum fusion)");
+    println!("{:<12} {:<6} {:>5} {:>10} {:>8}", "backend", "size", "batch", "s/batch", "clips/s");
+    let mut backends = vec![("cpu (flex)", Backend::Cpu)];
+    if wgpu {
+        backends.push(("wgpu", Backend::Wgpu));
+    }
+    for (name, backend) in backends {
+        let device = backend.device();
+        let software = backend == Backend::Wgpu && crate::kernels::shared().is_ok_and(|g| g.kernels.adapter.contains("llvmpipe"));
+        for size in [Size::Small, Size::Full] {
+            if software && size == Size::Full {
+                println!("{name:<12} {:<6} skipped: the full model takes minutes per step on lavapipe", size.name());
+                continue;
+            }
+            let net = AvNet::new(FusionKind::Sum, size, 9, &device);
+            let input = size.input();
+            let ex = Example { wave: vec![0.1; input.samples], pixels: vec![0.5; 3 * input.pixels * input.pixels], size: input };
+            let cfg = AttackConfig::default();
+            let _ = attack_batch(&net, std::slice::from_ref(&ex), &[0], &cfg);
+            for batch in [1usize, 8] {
+                let examples = vec![ex.clone(); batch];
+                let labels = vec![0; batch];
+                // The full model at batch 8 takes about a minute per run on 2 CPU cores.
+                let reps = if size == Size::Full && batch > 1 { 1 } else { reps.max(1) };
+                let start = Instant::now();
+                for _ in 0..reps {
+                    let _ = attack_batch(&net, &examples, &labels, &cfg);
+                }
+                let s = start.elapsed().as_secs_f64() / reps as f64;
+                println!("{name:<12} {:<6} {batch:>5} {s:>10.2} {:>8.2}", size.name(), batch as f64 / s);
+            }
         }
-        let s = start.elapsed().as_secs_f64() / reps.max(1) as f64;
-        println!("{:<6} {:>8} {:>7} {:>10.2} {:>8.2}", size.name(), input.samples, input.pixels, s, 1.0 / s);
     }
     Ok(())
 }

@@ -13,7 +13,8 @@ use super::attack::AttackArgs;
 use super::inputs::ModelArgs;
 use crate::data::{self, DataOptions, Split};
 use crate::attacks::{AttackConfig, Method};
-use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, evaluate, robustness_improvement};
+use crate::data::prepare::Prepared;
+use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, evaluate, evaluate_universal, robustness_improvement};
 use crate::train::prepare_all;
 
 #[derive(ClapArgs, Debug)]
@@ -45,10 +46,24 @@ pub struct Args {
     json: Option<PathBuf>,
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Write the robustness curve (joint-attack accuracy per model against eps; give --sweep)
+    /// as a PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Universal perturbations (Li et al.): one per model and modality, fitted on --fit-split
+    /// and added unchanged to every clip of the evaluated split.
+    #[arg(long)]
+    universal: bool,
+    /// The split the universal perturbations are fitted on.
+    #[arg(long, default_value = "train", requires = "universal")]
+    fit_split: String,
+    /// Passes over the fit split.
+    #[arg(long, default_value_t = 5, requires = "universal")]
+    universal_epochs: usize,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let device = burn::prelude::Device::flex();
+    let device = args.models.device()?;
     let models = args.models.load(&device)?;
     let ds = data::open(&args.data, &DataOptions { holdout: args.holdout.clone() })?;
     let split = match &args.split {
@@ -75,6 +90,21 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let cfg = args.attack.config();
+    let fit: Vec<Prepared> = if args.universal {
+        let Some(fit_split) = Split::parse(&args.fit_split) else { bail!("unknown split '{}' (train, val or test)", args.fit_split) };
+        if fit_split == split {
+            bail!("--fit-split and the evaluated split are both {split:?}: a universal perturbation is tested on clips it was not fitted on");
+        }
+        let (fit, _, _) = prepare_all(&ds, &[fit_split], size, &|done, total| eprint!("\rdecoding fit clips {done}/{total}   "));
+        eprintln!();
+        if fit.is_empty() {
+            bail!("no usable clips in the {fit_split:?} split of {} to fit universal perturbations on", args.data.display());
+        }
+        fit
+    } else {
+        Vec::new()
+    };
+    let fit: Vec<&Prepared> = fit.iter().collect();
     let mut scales: Vec<f32> = args.sweep.iter().copied().filter(|v| v.is_finite() && *v >= 0.0).collect();
     if !scales.contains(&1.0) {
         scales.push(1.0);
@@ -82,16 +112,24 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     scales.sort_by(f32::total_cmp);
     scales.dedup();
     let started = Instant::now();
-    let runs = scales.len() + usize::from(cfg.method != Method::Fgsm);
+    let fgsm_check = cfg.method != Method::Fgsm && !args.universal;
+    let runs = scales.len() + usize::from(fgsm_check);
     let total = items.len() * models.len() * runs;
     let mut done_before = 0;
-    let mut err = std::io::stderr().lock();
-    let mut run_once = |cfg: &AttackConfig, label: &str, done_before: usize| {
-        evaluate(&models, &items, cfg, super::interrupt::flag(), &mut |mi, k, n| {
+    let run_once = |cfg: &AttackConfig, label: &str, done_before: usize| {
+        let mut progress = |mi: usize, k: usize, n: usize| {
             let done = done_before + mi * n + k;
             let eta = started.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
-            let _ = write!(err, "\r{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
-        })
+            let _ = write!(std::io::stderr(), "\r{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
+        };
+        if args.universal {
+            let mut fitting = |mi: usize| {
+                let _ = write!(std::io::stderr(), "\r{label} {}: fitting universal perturbations on {} clips...   ", models[mi].info.name, fit.len());
+            };
+            evaluate_universal(&models, &fit, &items, cfg, args.universal_epochs, super::interrupt::flag(), &mut fitting, &mut progress)
+        } else {
+            evaluate(&models, &items, cfg, super::interrupt::flag(), &mut progress)
+        }
     };
     let mut sweep: Vec<(f32, Vec<ModelRow>)> = Vec::new();
     for &scale in &scales {
@@ -103,10 +141,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             break;
         }
     }
-    let fgsm = (cfg.method != Method::Fgsm && !super::interrupt::pressed())
+    let fgsm = (fgsm_check && !super::interrupt::pressed())
         .then(|| run_once(&AttackConfig { method: Method::Fgsm, ..cfg.clone() }, "FGSM check", done_before));
-    drop(run_once);
-    let _ = writeln!(err);
+    let _ = writeln!(std::io::stderr());
     let interrupted = super::interrupt::pressed();
     if interrupted {
         println!("interrupted: the tables hold the clips evaluated so far (see each row's clip count)");
@@ -119,9 +156,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps };
         println!(
-            "\n{} clips of {} ({split:?} split), {:?} {:?}, eps_a {} eps_v {} (x{scale}), {steps} steps",
+            "\n{} clips of {} ({split:?} split), {}{:?} {:?}, eps_a {} eps_v {} (x{scale}), {steps} steps",
             items.len(),
             args.data.display(),
+            if args.universal { format!("universal (fitted on {} {} clips, {} passes) ", fit.len(), args.fit_split, args.universal_epochs) } else { String::new() },
             cfg.method,
             cfg.norm,
             cfg.eps_a * *scale,
@@ -159,9 +197,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             .collect();
         let doc = json!({
             "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "interrupted": interrupted,
-            "attack": cfg, "rows": main, "sweep": runs, "sanity": sanity, "seconds": started.elapsed().as_secs_f64(),
+            "attack": cfg, "universal": args.universal.then(|| json!({ "fit_split": args.fit_split, "fit_clips": fit.len(), "epochs": args.universal_epochs })), "rows": main, "sweep": runs, "sanity": sanity, "seconds": started.elapsed().as_secs_f64(),
         });
         crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    }
+    if let Some(p) = &args.plot {
+        write_plot(p, &sweep, &cfg, args.universal)?;
     }
     if let Some(p) = &args.csv {
         let mut s = String::from("scale,model,fusion,clips,clean,audio_attacked,video_attacked,both_attacked,avg,ri,worst_case\n");
@@ -176,6 +217,37 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         crate::files::write_atomic(p, s.as_bytes())?;
     }
+    Ok(())
+}
+
+/// The robustness curve: accuracy under the joint attack (clean at eps 0) per model.
+fn write_plot(path: &std::path::Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &AttackConfig, universal: bool) -> anyhow::Result<()> {
+    use crate::plot::{Series, line_chart};
+    let names: Vec<String> = sweep.first().map(|(_, rows)| rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    let series: Vec<Series> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let mut points: Vec<(f64, f64)> = sweep
+                .iter()
+                .filter_map(|(scale, rows)| rows.get(i).map(|r| (f64::from(*scale), 100.0 * f64::from(if *scale == 0.0 { r.clean } else { r.both_attacked }))))
+                .collect();
+            if !sweep.iter().any(|(s, _)| *s == 0.0)
+                && let Some(r) = sweep.first().and_then(|(_, rows)| rows.get(i))
+            {
+                points.insert(0, (0.0, 100.0 * f64::from(r.clean)));
+            }
+            Series { name: name.clone(), points }
+        })
+        .collect();
+    let mut ticks: Vec<(f64, String)> = vec![(0.0, "0".into())];
+    ticks.extend(sweep.iter().filter(|(s, _)| *s > 0.0).map(|(s, _)| (f64::from(*s), format!("{s}"))));
+    let title = format!("{}{:?} {:?} on audio+video", if universal { "universal " } else { "" }, cfg.method, cfg.norm);
+    let x_label = format!("eps x (eps_a {} / eps_v {})", cfg.eps_a, cfg.eps_v);
+    let img = line_chart(&title, &x_label, "accuracy %", 100.0, &ticks, &series);
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+    crate::files::write_atomic(path, &png)?;
     Ok(())
 }
 

@@ -42,9 +42,24 @@ pub struct ModelArgs {
     /// The fusion of --weights, when the file does not say.
     #[arg(long, value_enum)]
     pub fusion: Option<FusionArg>,
+    /// Run on the GPU through wgpu (models and attack kernels on one device) instead of the
+    /// CPU backend. On a machine without a GPU this is Mesa's lavapipe: correct but slow.
+    #[arg(long)]
+    pub gpu: bool,
 }
 
 impl ModelArgs {
+    /// The device the models run on: burn's Flex CPU backend, or the shared GPU with --gpu.
+    pub fn device(&self) -> anyhow::Result<burn::prelude::Device> {
+        if self.gpu {
+            let gpu = crate::kernels::shared().context("--gpu")?;
+            eprintln!("GPU: {}", gpu.kernels.adapter);
+            Ok(gpu.device.clone())
+        } else {
+            Ok(burn::prelude::Device::flex())
+        }
+    }
+
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
         let mut out = Vec::new();
         let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_none() {

@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let device = burn::prelude::Device::flex();
+    let device = args.models.device()?;
     let clip = args.input.open()?;
     let models = args.models.load(&device)?;
     let t = args.at.unwrap_or_else(|| Example::centre_time(&clip));

@@ -47,9 +47,10 @@ fn loudest_start(x: &[f32], n: usize) -> usize {
         .unwrap_or(0)
 }
 
-/// Gain from 0.3 to 2 (log-uniform: recordings differ in level by that much), then Gaussian
-/// noise at 15..40 dB SNR half of the time; stays in [-1, 1].
+/// Random equalisation, then gain from 0.3 to 2 (log-uniform: recordings differ in level by
+/// that much), then Gaussian noise at 15..40 dB SNR half of the time; stays in [-1, 1].
 pub fn audio(wave: &mut [f32], rng: &mut Rng) {
+    equalise(wave, rng);
     let gain = rng.range(0.3f32.ln(), 2.0f32.ln()).exp();
     wave.iter_mut().for_each(|v| *v *= gain);
     if rng.uniform() < 0.5 {
@@ -59,6 +60,61 @@ pub fn audio(wave: &mut [f32], rng: &mut Rng) {
         wave.iter_mut().for_each(|v| *v += sigma * rng.normal());
     }
     wave.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0));
+}
+
+/// Two recordings of one animal differ most in microphone and room, i.e. in spectral balance:
+/// a peaking filter (100 Hz..4 kHz, +-12 dB) two times in three, then a gentle low- or high-pass
+/// half of the time (RBJ cookbook biquads at the model's sample rate).
+fn equalise(wave: &mut [f32], rng: &mut Rng) {
+    let fs = crate::media::MODEL_SAMPLE_RATE as f32;
+    let peak = wave.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if rng.uniform() < 0.67 {
+        let f0 = rng.range(100f32.ln(), 4000f32.ln()).exp();
+        let gain_db = rng.range(-12.0, 12.0);
+        let q = rng.range(0.5, 2.0);
+        biquad(wave, peaking(f0 / fs, gain_db, q));
+    }
+    if rng.uniform() < 0.5 {
+        let coeffs = if rng.uniform() < 0.5 {
+            pass(rng.range(1500f32.ln(), 5000f32.ln()).exp() / fs, false)
+        } else {
+            pass(rng.range(80f32.ln(), 600f32.ln()).exp() / fs, true)
+        };
+        biquad(wave, coeffs);
+    }
+    // Keep the original peak level so EQ does not double as a gain change.
+    let after = wave.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if after > 0.0 && peak > 0.0 {
+        wave.iter_mut().for_each(|v| *v *= peak / after);
+    }
+}
+
+/// Normalised biquad coefficients [b0, b1, b2, a1, a2].
+type Biquad = [f32; 5];
+
+fn peaking(f: f32, gain_db: f32, q: f32) -> Biquad {
+    let a = 10f32.powf(gain_db / 40.0);
+    let w = std::f32::consts::TAU * f;
+    let alpha = w.sin() / (2.0 * q);
+    let a0 = 1.0 + alpha / a;
+    [(1.0 + alpha * a) / a0, -2.0 * w.cos() / a0, (1.0 - alpha * a) / a0, -2.0 * w.cos() / a0, (1.0 - alpha / a) / a0]
+}
+
+fn pass(f: f32, high: bool) -> Biquad {
+    let w = std::f32::consts::TAU * f;
+    let (c, alpha) = (w.cos(), w.sin() / std::f32::consts::SQRT_2);
+    let a0 = 1.0 + alpha;
+    let (b0, b1) = if high { ((1.0 + c) / 2.0, -(1.0 + c)) } else { ((1.0 - c) / 2.0, 1.0 - c) };
+    [b0 / a0, b1 / a0, b0 / a0, -2.0 * c / a0, (1.0 - alpha) / a0]
+}
+
+fn biquad(x: &mut [f32], [b0, b1, b2, a1, a2]: Biquad) {
+    let (mut x1, mut x2, mut y1, mut y2) = (0f32, 0f32, 0f32, 0f32);
+    for v in x.iter_mut() {
+        let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+        (x2, x1, y2, y1) = (x1, *v, y1, y);
+        *v = y;
+    }
 }
 
 /// A random square crop covering 60..100% of the shorter side, resized to `side`, flipped half
@@ -131,6 +187,15 @@ mod tests {
         audio(&mut w, &mut Rng::new(5));
         assert!(w.iter().all(|v| (-1.0..=1.0).contains(v)));
         let win = audio_window(&w, 600, &mut Rng::new(9));
+        // A 440 Hz tone through a 4 kHz low-pass keeps its level; through a 4 kHz high-pass it
+        // nearly vanishes (before the peak is restored, so test the filter alone).
+        let tone = |n| (0..n).map(|i| (std::f32::consts::TAU * 440.0 * i as f32 / 11025.0).sin()).collect::<Vec<f32>>();
+        let rms = |x: &[f32]| (x[2000..].iter().map(|v| v * v).sum::<f32>() / (x.len() - 2000) as f32).sqrt();
+        let (mut lo, mut hi) = (tone(6000), tone(6000));
+        biquad(&mut lo, pass(4000.0 / 11025.0, false));
+        biquad(&mut hi, pass(4000.0 / 11025.0, true));
+        assert!((rms(&lo) - 0.7071).abs() < 0.02, "{}", rms(&lo));
+        assert!(rms(&hi) < 0.02, "{}", rms(&hi));
         assert_eq!(win.len(), 600);
         assert!(win.iter().all(|v| (-1.0..=1.0).contains(v)) && win.iter().any(|v| *v != 0.0));
     }

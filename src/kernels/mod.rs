@@ -1,8 +1,11 @@
-//! The WGSL compute kernels of `shaders/`, run through wgpu on their own device. Every kernel
-//! has a CPU reference (`attacks::lp`, `reference`) that the CPU path uses and the tests compare
-//! against. Sharing the device with burn (attack issue) comes later; this is the kernel side.
+//! The WGSL compute kernels of `shaders/`, run through wgpu. Every kernel has a CPU reference
+//! (`attacks::lp`, `reference`) that the CPU path uses and the tests compare against.
+//! [`shared`] opens one wgpu device for both burn and the kernels (the GPU attack path).
 
 pub mod reference;
+mod shared;
+
+pub use shared::{Gpu, for_device, shared};
 
 use std::borrow::Cow;
 use std::sync::mpsc;
@@ -55,13 +58,15 @@ pub struct Kernels {
 }
 
 impl Kernels {
+    /// The kernels on a device of their own.
     pub fn new() -> Result<Self, KernelError> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .map_err(|e| KernelError::NoAdapter(e.to_string()))?;
-        let name = adapter.get_info().name;
-        let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor::default()))
-            .map_err(|e| KernelError::Device(e.to_string()))?;
+        let (_, adapter, device, queue) = open_device()?;
+        Self::on(device, queue, adapter.get_info().name)
+    }
+
+    /// The kernels on an existing device (the one burn computes on, see [`shared`]).
+    pub fn on(device: wgpu::Device, queue: wgpu::Queue, adapter: String) -> Result<Self, KernelError> {
+        let name = adapter;
         let pipeline = |name: &str, src: &str| -> Result<wgpu::ComputePipeline, KernelError> {
             let module = compile(&device, name, src)?;
             Ok(device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -178,6 +183,22 @@ impl Kernels {
         out.truncate(rows);
         Ok(out)
     }
+}
+
+/// The default adapter and a device with all its features and limits (as cubecl asks for them,
+/// so burn can run on it), except mappable primary buffers, which cubecl does not use.
+pub(crate) fn open_device() -> Result<(wgpu::Instance, wgpu::Adapter, wgpu::Device, wgpu::Queue), KernelError> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .map_err(|e| KernelError::NoAdapter(e.to_string()))?;
+    let desc = wgpu::DeviceDescriptor {
+        label: Some("mcgurk"),
+        required_features: adapter.features() - wgpu::Features::MAPPABLE_PRIMARY_BUFFERS,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    };
+    let (device, queue) = block_on(adapter.request_device(&desc)).map_err(|e| KernelError::Device(e.to_string()))?;
+    Ok((instance, adapter, device, queue))
 }
 
 fn compile(device: &wgpu::Device, name: &str, src: &str) -> Result<wgpu::ShaderModule, KernelError> {

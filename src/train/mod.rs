@@ -45,7 +45,10 @@ impl Backend {
     pub fn device(self) -> Device {
         match self {
             Self::Cpu => Device::flex(),
-            Self::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+            // The shared device (the kernels' too); burn's own if that cannot be opened.
+            Self::Wgpu => crate::kernels::shared()
+                .map(|gpu| gpu.device.clone())
+                .unwrap_or_else(|_| Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         }
     }
 }

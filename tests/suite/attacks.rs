@@ -90,3 +90,97 @@ fn a_universal_perturbation_stays_in_its_ball_and_fools_some_clips() {
     let fooled = correct(&attacked);
     assert!(fooled < clean, "one perturbation for all clips: {clean} -> {fooled} correct of {}", labels.len());
 }
+
+#[test]
+fn a_batch_is_attacked_as_each_clip_alone() {
+    use mcgurk::attacks::attack_batch;
+    let device = Device::flex();
+    let model = zoo::find("sum").unwrap().load(&device).unwrap();
+    let a = demo_example(model.info.input);
+    let mut b = a.clone();
+    b.wave.reverse();
+    b.pixels.iter_mut().for_each(|p| *p = 1.0 - *p);
+    // No random start: one generator walks the whole batch, so starts differ from the clip's own.
+    let cfg = AttackConfig { eps_a: 0.005, eps_v: 2.0 / 255.0, steps: 3, ..Default::default() };
+    let both = attack_batch(&model.net, &[a.clone(), b.clone()], &[2, 5], &cfg);
+    for (batched, (ex, label)) in both.iter().zip([(&a, 2), (&b, 5)]) {
+        let alone = attack(&model.net, ex, label, &cfg);
+        assert!((batched.loss_adv - alone.loss_adv).abs() < 1e-3 * alone.loss_adv.abs().max(1.0), "{} vs {}", batched.loss_adv, alone.loss_adv);
+        assert!((batched.loss_clean - alone.loss_clean).abs() < 1e-4 * alone.loss_clean.abs().max(1.0));
+        let moved = batched.adversarial.pixels.iter().zip(&alone.adversarial.pixels).filter(|(x, y)| (*x - *y).abs() > 1e-5).count();
+        assert!(moved <= ex.pixels.len() / 100, "{moved} pixels differ between batched and alone");
+        assert!(batched.norms.audio_linf <= 0.005 + 1e-6 && batched.norms.video_linf <= 2.0 / 255.0 + 1e-6);
+    }
+}
+
+#[test]
+fn restarts_keep_the_strongest_run() {
+    let device = Device::flex();
+    let model = zoo::find("audio").unwrap().load(&device).unwrap();
+    let ex = demo_example(model.info.input);
+    let cow = model.info.classes.iter().position(|c| c == "cow").unwrap();
+    // Too small a budget to flip the prediction: the kept run is the one with the highest loss,
+    // and run 0 is the same in both, so more restarts never lose.
+    let cfg = AttackConfig { modality: Modality::Audio, eps_a: 2e-4, steps: 3, random_start: true, seed: 11, ..Default::default() };
+    let one = attack(&model.net, &ex, cow, &cfg);
+    let four = attack(&model.net, &ex, cow, &AttackConfig { restarts: 4, ..cfg.clone() });
+    assert_eq!(mcgurk::models::predict::argmax(&four.logits_adv), cow, "the budget was meant not to flip");
+    assert!(four.loss_adv >= one.loss_adv - 1e-6, "4 restarts {} < 1 run {}", four.loss_adv, one.loss_adv);
+    assert!(four.norms.audio_linf <= 2e-4 + 1e-7);
+}
+
+#[test]
+fn bce_attacks_climb_the_per_class_sigmoid_loss_of_a_label_set() {
+    use mcgurk::attacks::{Loss, attack_sets};
+    let device = Device::flex();
+    let model = zoo::find("sum").unwrap().load(&device).unwrap();
+    let ex = demo_example(model.info.input);
+    let labels = vec![0usize, 2];
+    let cfg = AttackConfig { loss: Loss::Bce, eps_a: 0.005, eps_v: 2.0 / 255.0, steps: 3, ..Default::default() };
+    let r = attack_sets(&model.net, std::slice::from_ref(&ex), std::slice::from_ref(&labels), &cfg).remove(0);
+    // The objective is mean_c [softplus(z_c) - t_c z_c] with t the multi-hot label set.
+    let bce = |z: &[f32]| {
+        z.iter().enumerate().map(|(c, &z)| (1.0 + z.exp()).ln() - if labels.contains(&c) { z } else { 0.0 }).sum::<f32>() / z.len() as f32
+    };
+    assert!((r.loss_clean - bce(&r.logits_clean)).abs() < 1e-4, "{} vs {}", r.loss_clean, bce(&r.logits_clean));
+    assert!((r.loss_adv - bce(&r.logits_adv)).abs() < 1e-4);
+    assert!(r.loss_adv > r.loss_clean, "{} -> {}", r.loss_clean, r.loss_adv);
+    assert!(r.norms.audio_linf <= 0.005 + 1e-6 && r.norms.video_linf <= 2.0 / 255.0 + 1e-6);
+}
+
+/// The GPU path: a tiny audio-only model on the shared wgpu device (lavapipe here), whose
+/// attack steps run in the WGSL kernels, gives what the CPU path gives.
+#[test]
+fn the_gpu_attack_path_matches_the_cpu_path() {
+    use burn::module::Module;
+    use mcgurk::attacks::Loss;
+    use mcgurk::models::{AvNet, FusionKind, InputSize, Widths};
+    let gpu = match mcgurk::kernels::shared() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("SKIPPED: no GPU adapter at all ({e})");
+            return;
+        }
+    };
+    assert!(mcgurk::kernels::for_device(&gpu.device).is_some() && mcgurk::kernels::for_device(&gpu.device.clone().autodiff()).is_some());
+    assert!(mcgurk::kernels::for_device(&Device::flex()).is_none());
+    let cpu = Device::flex();
+    let net = AvNet::new(FusionKind::AudioOnly, Widths([4, 4, 8, 8]), 3, &cpu);
+    let size = InputSize { samples: 8191, pixels: 32 };
+    let wave: Vec<f32> = (0..size.samples).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
+    let ex = Example { wave, pixels: vec![0.5; 3 * 32 * 32], size };
+    for (norm, eps) in [(Norm::Linf, 0.01), (Norm::L2, 0.3)] {
+        for method in [Method::Pgd, Method::Mim] {
+            let cfg = AttackConfig { method, norm, modality: Modality::Audio, eps_a: eps, steps: 3, loss: Loss::CrossEntropy, ..Default::default() };
+            let on_cpu = attack(&net, &ex, 1, &cfg);
+            let on_gpu = attack(&net.clone().fork(&gpu.device), &ex, 1, &cfg);
+            let what = format!("{method:?} {norm:?}");
+            assert!((on_cpu.loss_adv - on_gpu.loss_adv).abs() < 1e-3, "{what}: cpu {} gpu {}", on_cpu.loss_adv, on_gpu.loss_adv);
+            let diff = on_cpu.adversarial.wave.iter().zip(&on_gpu.adversarial.wave).filter(|(a, b)| (*a - *b).abs() > 1e-4).count();
+            // Sign steps can flip where a gradient entry is ~0; allow a handful of samples.
+            assert!(diff <= size.samples / 100, "{what}: {diff} samples differ");
+            let bound = if norm == Norm::Linf { on_gpu.norms.audio_linf } else { on_gpu.norms.audio_l2 };
+            assert!(bound <= eps * 1.0001 + 1e-6, "{what}: {bound}");
+        }
+    }
+}

@@ -187,3 +187,29 @@ fn ctrl_c_stops_eval_cleanly_and_keeps_the_partial_table() {
     let done: u64 = doc["rows"].as_array().unwrap().iter().map(|r| r["clips"].as_u64().unwrap()).sum();
     assert!((1..18).contains(&done), "{done} of 18 clip-model pairs evaluated");
 }
+
+#[test]
+fn eval_universal_fits_on_one_split_tests_on_another_and_plots_the_curve() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json_path, png_path) = (dir.path().join("u.json"), dir.path().join("curve.png"));
+    let data = root().join("assets/data/farm-av");
+    let out = mcgurk(&[
+        "eval", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "test", "--limit", "3",
+        "--model", "audio", "--universal", "--universal-epochs", "1", "--eps-a", "0.02", "--sweep", "0,1,2",
+        "--json", json_path.to_str().unwrap(), "--plot", png_path.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("universal (fitted on 9 train clips, 1 passes)"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(doc["universal"]["fit_clips"], 9);
+    assert_eq!(doc["split"], "test");
+    let png = image::open(&png_path).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (960, 600));
+    // The audio model's line (first palette colour) is drawn.
+    assert!(png.pixels().any(|p| p.0 == [31, 119, 180]));
+
+    let out = mcgurk(&["eval", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "train", "--model", "audio", "--universal"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not fitted on"), "{err}");
+}
