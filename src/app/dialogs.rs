@@ -11,12 +11,18 @@ use rfd::AsyncFileDialog;
 use super::settings::Source;
 use super::workbench::Command;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DialogKind {
     /// A video, an audio file or an image.
     Any,
     /// An audio file, then an image.
     Pair,
+    /// A session file to open.
+    OpenSession,
+    /// Where to save the session.
+    SaveSession,
+    /// A file a session refers to but which moved: where is it now?
+    Locate(std::path::PathBuf),
 }
 
 const VIDEO: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
@@ -32,6 +38,15 @@ pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
             }
             DialogKind::Pair => pick("Choose the audio", AUDIO)
                 .and_then(|audio| pick("Choose the image", IMAGE).map(|image| Command::Open(Source::Pair { audio, image }))),
+            DialogKind::OpenSession => pick("Open a session", &["json"]).map(Command::OpenSession),
+            DialogKind::SaveSession => {
+                let dialog = AsyncFileDialog::new().set_title("Save the session").set_file_name(format!("experiment.{}", crate::session::EXTENSION));
+                block_on(dialog.save_file()).map(|f| Command::SaveSession(Some(with_extension(f.path().to_path_buf()))))
+            }
+            DialogKind::Locate(old) => {
+                let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());
+                pick(&format!("Where is {name} now?"), &[]).map(|new| Command::Relocate { old, new })
+            }
         };
         if let Some(cmd) = cmd {
             let _ = tx.send(cmd);
@@ -41,8 +56,17 @@ pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
 }
 
 fn pick(title: &str, extensions: &[&str]) -> Option<std::path::PathBuf> {
-    let dialog = AsyncFileDialog::new().set_title(title).add_filter("Media", extensions).add_filter("All files", &["*"]);
-    block_on(dialog.pick_file()).map(|f| f.path().to_path_buf())
+    let mut dialog = AsyncFileDialog::new().set_title(title);
+    if !extensions.is_empty() {
+        dialog = dialog.add_filter("Media", extensions);
+    }
+    block_on(dialog.add_filter("All files", &["*"]).pick_file()).map(|f| f.path().to_path_buf())
+}
+
+/// `name.mcgurk.json` unless the user typed that ending already.
+fn with_extension(p: std::path::PathBuf) -> std::path::PathBuf {
+    let ext = crate::session::EXTENSION;
+    if p.to_string_lossy().ends_with(ext) { p } else { std::path::PathBuf::from(format!("{}.{ext}", p.display())) }
 }
 
 struct ThreadWaker(std::thread::Thread);

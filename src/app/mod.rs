@@ -1,5 +1,6 @@
 //! The desktop GUI (eframe/egui). A shell over the engine: it owns no media or DSP logic.
 
+mod attack_panel;
 mod dialogs;
 pub mod loader;
 mod models_view;
@@ -33,6 +34,15 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
         persist_window: true,
         ..Default::default()
     };
-    eframe::run_native("mcgurk", options, Box::new(move |cc| Ok(Box::new(Workbench::new(cc, launch)))))
+    eframe::run_native(
+        "mcgurk",
+        options,
+        Box::new(move |cc| {
+            let mut app = Workbench::new(cc, launch);
+            // Unsaved work from a run that did not close cleanly is offered back.
+            app.find_recovery(None);
+            Ok(Box::new(app))
+        }),
+    )
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

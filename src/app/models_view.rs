@@ -11,26 +11,48 @@ const BAR: Color32 = Color32::from_rgb(90, 150, 230);
 const BAR_TOP: Color32 = Color32::from_rgb(240, 200, 40);
 const TOP_K: usize = 3;
 
-/// One block per model: its name and fusion, then its top-3 classes as bars.
+const FLIPPED: Color32 = Color32::from_rgb(240, 90, 80);
+
+/// One block per model: its name and fusion, then its top-3 classes as bars (attacked, when an
+/// attack ran, with the clean top class beside it and a flip called out in red).
 pub fn bars(ui: &mut Ui, results: &[ModelResult], stale: bool) {
     let width = ui.available_width();
     for r in results {
+        let clean_top = r.view.clean.best();
+        let shown = r.view.attacked.as_ref().map_or(&r.view.clean, |a| &a.prediction);
+        let flipped = r.view.attacked.is_some() && shown.best() != clean_top;
         ui.horizontal(|ui| {
             ui.label(RichText::new(r.info.fusion.label()).strong());
             if r.info.name != r.info.fusion.name() {
                 ui.weak(&r.info.name);
             }
+            if let Some(a) = &r.view.attacked {
+                if flipped {
+                    ui.colored_label(FLIPPED, format!("flipped: {} -> {}", r.info.classes[clean_top], r.info.classes[shown.best()]));
+                } else {
+                    ui.weak(format!("holds {} (clean {:.0}%)", r.info.classes[clean_top], 100.0 * r.view.clean.probs[clean_top]));
+                }
+                ui.weak(format!("loss {:.2} -> {:.2}", a.loss_clean, a.loss_adv));
+            }
         });
-        for (rank, (class, p)) in r.prediction.top(TOP_K).enumerate() {
+        for (rank, (class, p)) in shown.top(TOP_K).enumerate() {
             ui.horizontal(|ui| {
                 let name_w = 64.0;
-                ui.add_sized([name_w, 14.0], egui::Label::new(RichText::new(&r.info.classes[class]).size(12.0)).truncate());
+                let mut name = RichText::new(&r.info.classes[class]).size(12.0);
+                if class == clean_top && r.view.attacked.is_some() {
+                    name = name.underline();
+                }
+                ui.add_sized([name_w, 14.0], egui::Label::new(name).truncate());
                 let bar_w = (width - name_w - 60.0).max(40.0);
                 let (rect, _) = ui.allocate_exact_size(vec2(bar_w, 12.0), Sense::hover());
                 let painter = ui.painter();
                 painter.rect_filled(rect, 2.0, ui.visuals().faint_bg_color);
                 let fill = Rect::from_min_size(rect.min, vec2(rect.width() * p.clamp(0.0, 1.0), rect.height()));
-                let mut color = if rank == 0 { BAR_TOP } else { BAR };
+                let mut color = match (rank, flipped) {
+                    (0, true) => FLIPPED,
+                    (0, false) => BAR_TOP,
+                    _ => BAR,
+                };
                 if stale {
                     color = color.gamma_multiply(0.5);
                 }
@@ -44,10 +66,15 @@ pub fn bars(ui: &mut Ui, results: &[ModelResult], stale: bool) {
 
 /// The heatmap `overlay` of `result` as a translucent image (None when that model has none).
 pub fn heatmap_image(result: &ModelResult, overlay: Overlay) -> Option<ColorImage> {
+    // The attacked input's map when there is one (the model whose maps are shown gets it).
+    let p = match &result.view.attacked {
+        Some(a) if a.prediction.av_map.is_some() || a.prediction.cam.is_some() => &a.prediction,
+        _ => &result.view.clean,
+    };
     let map: &Heatmap = match overlay {
         Overlay::Off => return None,
-        Overlay::AvSimilarity => result.prediction.av_map.as_ref()?,
-        Overlay::Cam => result.prediction.cam.as_ref()?,
+        Overlay::AvSimilarity => p.av_map.as_ref()?,
+        Overlay::Cam => p.cam.as_ref()?,
     };
     // Min-max scaling: the pattern matters, not the absolute similarity.
     let (lo, hi) = map.values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));

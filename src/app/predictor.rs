@@ -1,34 +1,43 @@
 //! The model worker: loads the demo zoo once and runs every model on the frame the user looks
-//! at. One named thread; requests go through a bounded channel and only the newest pending one
-//! is served; results carry a generation number so the UI drops stale ones.
+//! at, clean and under the attack of the attack panel (`live::Live`). One named thread;
+//! requests go through a bounded channel and only the newest pending one is served (also in
+//! the middle of an update, between models); Esc sets a cancel flag; results carry a
+//! generation number so the UI drops stale ones.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::time::Instant;
 
 use burn::prelude::Device;
 
 use super::loader::Waker;
+use crate::attacks::AttackConfig;
+use crate::live::{Live, ModelView};
 use crate::media::Clip;
-use crate::models::input::Example;
-use crate::models::predict::{Prediction, predict};
-use crate::models::{LoadedModel, ModelInfo, zoo};
+use crate::models::{ModelInfo, zoo};
 
 pub struct Request {
     pub generation: u64,
     pub clip: Arc<Clip>,
     pub time_s: f64,
+    pub attack: Option<AttackConfig>,
+    /// The model whose localization maps are shown.
+    pub maps_for: usize,
 }
 
 /// One model's answer for one frame.
 pub struct ModelResult {
     pub info: ModelInfo,
-    pub prediction: Prediction,
+    pub view: ModelView,
 }
 
 pub enum Reply {
     /// The zoo is loaded: the model names, in display order.
     Ready(Vec<ModelInfo>),
-    Results { generation: u64, results: Vec<ModelResult>, missing: Vec<&'static str> },
+    Results { generation: u64, results: Vec<ModelResult>, missing: Vec<&'static str>, millis: f64 },
+    /// The request `generation` was cancelled (Esc) before it finished.
+    Cancelled(u64),
     Failed(String),
 }
 
@@ -37,28 +46,40 @@ pub struct Predictor {
     rx: Receiver<Reply>,
     generation: u64,
     pending: Option<u64>,
+    cancel: Arc<AtomicBool>,
 }
 
 impl Predictor {
     pub fn spawn(waker: Waker) -> Self {
         let (tx, requests) = sync_channel::<Request>(8);
         let (reply_tx, rx) = sync_channel::<Reply>(8);
-        let spawned = std::thread::Builder::new().name("mcgurk-models".into()).spawn(move || serve(requests, reply_tx, waker));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let spawned = std::thread::Builder::new().name("mcgurk-models".into()).spawn(move || serve(requests, reply_tx, waker, flag));
         if let Err(e) = spawned {
             // Without the thread the app still shows media; say why there are no predictions.
             let (tx2, rx2) = sync_channel(1);
             let _ = tx2.send(Reply::Failed(format!("cannot start the model thread: {e}")));
-            return Self { tx, rx: rx2, generation: 0, pending: None };
+            return Self { tx, rx: rx2, generation: 0, pending: None, cancel };
         }
-        Self { tx, rx, generation: 0, pending: None }
+        Self { tx, rx, generation: 0, pending: None, cancel }
     }
 
-    /// Ask for predictions at `time_s`; anything older still queued is superseded.
-    pub fn request(&mut self, clip: Arc<Clip>, time_s: f64) {
+    /// Ask for predictions at `time_s` (attacked with `attack`); anything older still queued or
+    /// running is superseded.
+    pub fn request(&mut self, clip: Arc<Clip>, time_s: f64, attack: Option<AttackConfig>, maps_for: usize) {
         self.generation += 1;
         self.pending = Some(self.generation);
+        self.cancel.store(false, Ordering::Relaxed);
         // A full queue means the worker is behind; it serves only the newest anyway.
-        let _ = self.tx.try_send(Request { generation: self.generation, clip, time_s });
+        let _ = self.tx.try_send(Request { generation: self.generation, clip, time_s, attack, maps_for });
+    }
+
+    /// Stop the running request (Esc). The last results stay on screen.
+    pub fn cancel(&mut self) {
+        if self.pending.is_some() {
+            self.cancel.store(true, Ordering::Relaxed);
+        }
     }
 
     pub fn is_busy(&self) -> bool {
@@ -75,6 +96,11 @@ impl Predictor {
                     self.pending = None;
                     out.push(reply);
                 }
+                Reply::Cancelled(g) if g == self.generation => {
+                    self.pending = None;
+                    out.push(reply);
+                }
+                Reply::Cancelled(_) => {}
                 Reply::Failed(_) => {
                     self.pending = None;
                     out.push(reply);
@@ -86,24 +112,34 @@ impl Predictor {
     }
 }
 
-fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker) {
+fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker, cancel: Arc<AtomicBool>) {
     let device = Device::flex();
     let send = |r: Reply| {
         let ok = replies.send(r).is_ok();
         waker();
         ok
     };
-    let models: Vec<LoadedModel> = match zoo::load_all(&device) {
+    let models = match zoo::load_all(&device) {
         Ok(m) => m,
         Err(e) => {
             send(Reply::Failed(format!("demo models unavailable: {e}")));
             return;
         }
     };
-    if !send(Reply::Ready(models.iter().map(|m| m.info.clone()).collect())) {
+    let infos: Vec<ModelInfo> = models.iter().map(|m| m.info.clone()).collect();
+    if !send(Reply::Ready(infos.clone())) {
         return;
     }
-    while let Ok(mut req) = requests.recv() {
+    let mut live = Live::new(models, device);
+    let mut next: Option<Request> = None;
+    loop {
+        let mut req = match next.take() {
+            Some(r) => r,
+            None => match requests.recv() {
+                Ok(r) => r,
+                Err(_) => return,
+            },
+        };
         // Newest wins: skip whatever queued up while the last batch ran.
         loop {
             match requests.try_recv() {
@@ -112,19 +148,32 @@ fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker) 
                 Err(TryRecvError::Disconnected) => return,
             }
         }
-        let mut results = Vec::with_capacity(models.len());
-        let mut missing = Vec::new();
-        let mut cache: Option<Example> = None;
-        for m in &models {
-            if cache.as_ref().is_none_or(|e| e.size != m.info.input) {
-                let (ex, miss) = Example::from_clip(&req.clip, req.time_s, m.info.input);
-                missing = miss;
-                cache = Some(ex);
+        let started = Instant::now();
+        let clip_id = Arc::as_ptr(&req.clip) as usize;
+        // Between models: give up for a cancel, or for a newer request (served next).
+        let mut stop = || {
+            if cancel.load(Ordering::Relaxed) {
+                return true;
             }
-            let ex = cache.as_ref().expect("filled above");
-            results.push(ModelResult { info: m.info.clone(), prediction: predict(m, ex, &device) });
-        }
-        if !send(Reply::Results { generation: req.generation, results, missing }) {
+            match requests.try_recv() {
+                Ok(newer) => {
+                    next = Some(newer);
+                    true
+                }
+                Err(_) => false,
+            }
+        };
+        let reply = match live.update(&req.clip, clip_id, req.time_s, req.attack.as_ref(), req.maps_for, &mut stop) {
+            Ok((views, missing)) => Reply::Results {
+                generation: req.generation,
+                results: infos.iter().cloned().zip(views).map(|(info, view)| ModelResult { info, view }).collect(),
+                missing,
+                millis: started.elapsed().as_secs_f64() * 1000.0,
+            },
+            Err(_) if next.is_some() => continue,
+            Err(_) => Reply::Cancelled(req.generation),
+        };
+        if !send(reply) {
             return;
         }
     }

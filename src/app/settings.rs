@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attacks::{AttackConfig, Method};
 use crate::dsp::{Colormap, MelConfig};
 
 pub const STORAGE_KEY: &str = "mcgurk.settings.v1";
@@ -46,6 +47,51 @@ pub struct Settings {
     pub overlay: Overlay,
     /// Which model's heatmap (index into the zoo).
     pub overlay_model: usize,
+    pub attack: AttackSettings,
+    /// Show how long the last model update took (View menu).
+    pub show_timings: bool,
+}
+
+/// The attack panel's state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttackSettings {
+    pub enabled: bool,
+    pub config: AttackConfig,
+    /// What the frame area shows while attacking.
+    pub view: FrameView,
+    /// Gain of the perturbation view.
+    pub amplify: f32,
+}
+
+impl Default for AttackSettings {
+    fn default() -> Self {
+        // FGSM by default: dragging the sliders then costs one forward pass per model.
+        let config = AttackConfig { method: Method::Fgsm, eps_a: 0.005, eps_v: 2.0 / 255.0, ..AttackConfig::default() };
+        Self { enabled: false, config, view: FrameView::Frame, amplify: 20.0 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FrameView {
+    /// The clip's frame (with the heatmap over the model's crop).
+    #[default]
+    Frame,
+    /// What the heatmap model sees under attack.
+    Adversarial,
+    /// The adversarial minus the clean model view, amplified, around mid-grey.
+    Perturbation,
+}
+
+impl FrameView {
+    pub const ALL: [FrameView; 3] = [FrameView::Frame, FrameView::Adversarial, FrameView::Perturbation];
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Frame => "clip frame",
+            Self::Adversarial => "adversarial model view",
+            Self::Perturbation => "perturbation (amplified)",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +117,17 @@ impl Overlay {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { recent: Vec::new(), mel: MelConfig::default(), colormap: Colormap::Viridis, range_db: 80.0, show_crop: true, overlay: Overlay::Off, overlay_model: 0 }
+        Self {
+            recent: Vec::new(),
+            mel: MelConfig::default(),
+            colormap: Colormap::Viridis,
+            range_db: 80.0,
+            show_crop: true,
+            overlay: Overlay::Off,
+            overlay_model: 0,
+            attack: AttackSettings::default(),
+            show_timings: true,
+        }
     }
 }
 

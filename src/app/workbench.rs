@@ -12,12 +12,16 @@ use super::dialogs::{self, DialogKind};
 use super::loader::{Busy, Loader, Outcome};
 use super::models_view;
 use super::predictor::{ModelResult, Predictor, Reply};
-use super::settings::{Overlay, STORAGE_KEY, Settings, Source};
+use super::settings::{FrameView, Overlay, STORAGE_KEY, Settings, Source};
+use super::attack_panel;
+use crate::attacks::AttackConfig;
 use super::views;
 use crate::analysis::ClipAnalysis;
 use crate::dsp::{Colormap, colormap};
 use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
 use crate::models::ModelInfo;
+
+mod session_io;
 
 /// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
 const MAX_SPECTROGRAM_COLUMNS: usize = 4096;
@@ -35,6 +39,13 @@ pub enum Command {
     RedrawSpectrogram,
     Cancel,
     ClearRecent,
+    OpenSession(PathBuf),
+    /// Save to this path, or (None) to the session's own path, asking if it has none.
+    SaveSession(Option<PathBuf>),
+    Relocate { old: PathBuf, new: PathBuf },
+    SessionChecked { session: Box<crate::session::Session>, check: crate::session::ClipCheck },
+    ClipHashed { source: Source, clip: crate::session::ClipRef },
+    Recover(bool),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,11 +77,17 @@ pub struct Workbench {
     pub models: Vec<ModelInfo>,
     pub results: Vec<ModelResult>,
     models_error: Option<String>,
-    /// (clip, time) the shown or pending predictions are for.
-    predicted_for: Option<(usize, f64)>,
+    /// What the shown or pending predictions are for.
+    predicted_for: Option<Wanted>,
+    /// How long the last update took on the model thread.
+    last_millis: Option<f64>,
+    /// The attacked model view or the perturbation (see `FrameView`).
+    adv_tex: Option<TextureHandle>,
+    adv_dirty: bool,
     heat_tex: Option<TextureHandle>,
     heat_dirty: bool,
     commands: Vec<Command>,
+    session: session_io::SessionState,
     dialog_tx: SyncSender<Command>,
     dialog_rx: Receiver<Command>,
     ctx: egui::Context,
@@ -99,9 +116,13 @@ impl Workbench {
             results: Vec::new(),
             models_error: None,
             predicted_for: None,
+            last_millis: None,
+            adv_tex: None,
+            adv_dirty: false,
             heat_tex: None,
             heat_dirty: false,
             commands: Vec::new(),
+            session: session_io::SessionState::default(),
             dialog_tx,
             dialog_rx,
             ctx,
@@ -118,6 +139,11 @@ impl Workbench {
     /// Queue opening a file or pair (as File > Open does).
     pub fn open(&mut self, source: Source) {
         self.commands.push(Command::Open(source));
+    }
+
+    /// Queue a command, as the menus and keys do.
+    pub fn command(&mut self, cmd: Command) {
+        self.commands.push(cmd);
     }
 
     /// True when no work is queued or running (tests wait for this).
@@ -142,16 +168,36 @@ impl Workbench {
         self.heat_tex.is_some()
     }
 
-    fn wanted_prediction(&self) -> Option<(usize, f64)> {
-        self.clip.as_ref().map(|c| (Arc::as_ptr(c) as usize, self.centre_s))
+    fn wanted_prediction(&self) -> Option<Wanted> {
+        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
+        let maps_for = if attack.is_some() { self.settings.overlay_model } else { 0 };
+        self.clip.as_ref().map(|c| Wanted { clip: Arc::as_ptr(c) as usize, time_s: self.centre_s, attack, maps_for })
+    }
+
+    /// Turn the attack on or off with `config` (as the attack panel does).
+    pub fn set_attack(&mut self, enabled: bool, config: AttackConfig) {
+        self.settings.attack.enabled = enabled;
+        self.settings.attack.config = config;
+    }
+
+    /// What the frame area shows while attacking.
+    pub fn set_frame_view(&mut self, view: FrameView) {
+        self.settings.attack.view = view;
+        self.adv_dirty = true;
     }
 
     fn poll_models(&mut self) {
         for reply in self.predictor.poll() {
             match reply {
                 Reply::Ready(models) => self.models = models,
-                Reply::Results { results, missing, .. } => {
+                Reply::Cancelled(_) => {
+                    // The request stays "served": nothing is re-run until a setting changes.
+                    self.set_status(Level::Info, "attack cancelled; the predictions shown are from the previous settings");
+                }
+                Reply::Results { results, missing, millis, .. } => {
                     self.results = results;
+                    self.last_millis = Some(millis);
+                    self.adv_dirty = true;
                     self.heat_dirty = true;
                     if !missing.is_empty() {
                         self.set_status(Level::Warning, format!("the clip has no {}: the models see silence / a grey frame there", missing.join(" or ")));
@@ -167,8 +213,10 @@ impl Workbench {
         if !self.models.is_empty() && self.predicted_for != self.wanted_prediction()
             && let Some(clip) = self.clip.clone()
         {
-            self.predicted_for = self.wanted_prediction();
-            self.predictor.request(clip, self.centre_s);
+            let wanted = self.wanted_prediction();
+            let (attack, maps_for) = wanted.as_ref().map_or((None, 0), |w| (w.attack.clone(), w.maps_for));
+            self.predicted_for = wanted;
+            self.predictor.request(clip, self.centre_s, attack, maps_for);
         }
     }
 
@@ -203,6 +251,12 @@ impl Workbench {
                 self.set_status(Level::Info, "cancelled");
             }
             Command::ClearRecent => self.settings.recent.clear(),
+            Command::OpenSession(p) => self.open_session(&p, false),
+            Command::SaveSession(p) => self.save_session(p),
+            Command::Relocate { old, new } => self.relocate(old, new),
+            Command::SessionChecked { session, check } => self.on_session_checked(*session, check),
+            Command::ClipHashed { source, clip } => self.on_clip_hashed(source, clip),
+            Command::Recover(accept) => self.recover(accept),
         }
     }
 
@@ -241,12 +295,13 @@ impl Workbench {
                 if !is_demo {
                     self.settings.remember(source.clone());
                 }
-                self.source = Some(source);
+                self.source = Some(source.clone());
                 self.clip = Some(clip);
                 self.analysis = analysis;
                 self.frame_tex = None;
                 self.spec_dirty = true;
                 self.seek(mid);
+                self.on_clip_loaded(&source);
             }
             Outcome::Analysed { analysis } => {
                 self.analysis = analysis;
@@ -314,6 +369,18 @@ impl Workbench {
                 .and_then(|r| models_view::heatmap_image(r, self.settings.overlay))
                 .map(|img| ctx.load_texture("heatmap", img, TextureOptions::LINEAR));
         }
+        if self.adv_dirty {
+            self.adv_dirty = false;
+            let inputs = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref()).and_then(|a| a.inputs.as_ref());
+            self.adv_tex = match (self.settings.attack.view, inputs) {
+                (FrameView::Frame, _) | (_, None) => None,
+                (view, Some((clean, adv))) => {
+                    let gain = self.settings.attack.amplify;
+                    let img = model_view_image(clean, adv, view == FrameView::Perturbation, gain);
+                    Some(ctx.load_texture("adversarial", img, TextureOptions::NEAREST))
+                }
+            };
+        }
         if self.spec_dirty {
             self.spec_dirty = false;
             self.spec_tex = self.analysis.as_ref().map(|a| {
@@ -322,6 +389,28 @@ impl Workbench {
             });
         }
     }
+}
+
+/// The model's view (CHW in [0, 1]) as an image: the adversarial input, or 0.5 + gain *
+/// (adversarial - clean).
+fn model_view_image(clean: &crate::models::input::Example, adv: &crate::models::input::Example, difference: bool, gain: f32) -> ColorImage {
+    let side = adv.size.pixels;
+    let n = side * side;
+    let value = |c: usize, i: usize| {
+        let v = if difference { 0.5 + gain * (adv.pixels[c * n + i] - clean.pixels[c * n + i]) } else { adv.pixels[c * n + i] };
+        (v.clamp(0.0, 1.0) * 255.0).round() as u8
+    };
+    let rgb: Vec<u8> = (0..n).flat_map(|i| [value(0, i), value(1, i), value(2, i)]).collect();
+    ColorImage::from_rgb([side, side], &rgb)
+}
+
+/// The request key: a new prediction is asked for whenever it changes.
+#[derive(Clone, Debug, PartialEq)]
+struct Wanted {
+    clip: usize,
+    time_s: f64,
+    attack: Option<AttackConfig>,
+    maps_for: usize,
 }
 
 fn to_color_image(img: &RgbImage) -> ColorImage {
@@ -340,9 +429,16 @@ impl eframe::App for Workbench {
         if !dropped.is_empty() {
             self.on_dropped(dropped);
         }
-        let (left, right, open) = ctx.input(|i| {
-            (i.key_pressed(Key::ArrowLeft), i.key_pressed(Key::ArrowRight), i.modifiers.command && i.key_pressed(Key::O))
+        let (left, right, open, esc, save) = ctx.input(|i| {
+            let cmd = i.modifiers.command;
+            (i.key_pressed(Key::ArrowLeft), i.key_pressed(Key::ArrowRight), cmd && i.key_pressed(Key::O), i.key_pressed(Key::Escape), cmd && i.key_pressed(Key::S))
         });
+        if save {
+            self.commands.push(Command::SaveSession(None));
+        }
+        if esc && self.predictor.is_busy() {
+            self.predictor.cancel();
+        }
         if left {
             self.commands.push(Command::StepFrame(-1));
         }
@@ -357,17 +453,28 @@ impl eframe::App for Workbench {
         }
         self.poll_models();
         self.update_textures(ctx);
+        self.autosave();
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::Panel::top("menu").show(ui, |ui| self.menu_bar(ui));
+        if self.recovery_offered() {
+            egui::Panel::top("recovery").show(ui, |ui| self.recovery_banner(ui));
+        }
+        let ctx = ui.ctx().clone();
+        self.locate_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
+        egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.settings);
+    }
+
+    fn on_exit(&mut self) {
+        self.on_close();
     }
 }
 
@@ -383,6 +490,16 @@ impl Workbench {
                 }
                 if ui.button("Open demo clip").clicked() {
                     self.commands.push(Command::OpenDemo);
+                }
+                ui.separator();
+                if ui.button("Open session…").clicked() {
+                    self.commands.push(Command::Dialog(DialogKind::OpenSession));
+                }
+                if ui.add_enabled(self.clip.is_some(), egui::Button::new("Save session  (Ctrl+S)")).clicked() {
+                    self.commands.push(Command::SaveSession(None));
+                }
+                if ui.add_enabled(self.clip.is_some(), egui::Button::new("Save session as…")).clicked() {
+                    self.commands.push(Command::Dialog(DialogKind::SaveSession));
                 }
                 ui.menu_button("Recent", |ui| {
                     if self.settings.recent.is_empty() {
@@ -408,6 +525,7 @@ impl Workbench {
 
     fn view_menu(&mut self, ui: &mut egui::Ui) {
         ui.checkbox(&mut self.settings.show_crop, "Outline the model's crop");
+        ui.checkbox(&mut self.settings.show_timings, "Show update times");
         ui.separator();
         ui.label("Spectrogram colours");
         for map in Colormap::ALL {
@@ -481,8 +599,19 @@ impl Workbench {
             let frame_w = (ui.available_width() * 0.6).max(200.0);
             ui.vertical(|ui| {
                 ui.set_width(frame_w);
-                match &self.frame_tex {
-                    Some((_, tex)) => {
+                let adversarial = self.settings.attack.enabled && self.settings.attack.view != FrameView::Frame;
+                match (&self.frame_tex, &self.adv_tex) {
+                    (Some(_), Some(adv)) if adversarial => {
+                        let side = frame_w.min(top_h);
+                        let resp = ui.add(egui::Image::new((adv.id(), egui::vec2(side, side))));
+                        if self.settings.overlay != Overlay::Off
+                            && let Some(heat) = &self.heat_tex
+                        {
+                            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                            ui.painter().image(heat.id(), resp.rect, uv, Color32::WHITE);
+                        }
+                    }
+                    (Some((_, tex)), _) => {
                         let crop = views::frame(ui, tex, self.settings.show_crop, egui::vec2(frame_w, top_h));
                         if self.settings.overlay != Overlay::Off
                             && let Some(heat) = &self.heat_tex
@@ -491,7 +620,7 @@ impl Workbench {
                             ui.painter().image(heat.id(), crop, uv, Color32::WHITE);
                         }
                     }
-                    None => views::empty(ui, top_h, "no image: drop an image to pair it with this audio"),
+                    (None, _) => views::empty(ui, top_h, "no image: drop an image to pair it with this audio"),
                 }
             });
             ui.separator();
@@ -513,6 +642,31 @@ impl Workbench {
                 let why = if had_track { "the audio track could not be decoded (see the warning)" } else { "this clip has no audio" };
                 views::empty(ui, plot_h * 2.0, why);
             }
+        }
+    }
+
+    fn attack_panel(&mut self, ui: &mut egui::Ui) {
+        let attacked = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref());
+        let shown = attack_panel::Shown {
+            attacked: attacked.or_else(|| self.results.iter().find_map(|r| r.view.attacked.as_ref())),
+            millis: self.last_millis.filter(|_| self.settings.show_timings),
+            busy: self.predictor.is_busy(),
+            input: self.models.first().map(|m| m.input),
+        };
+        let view = self.settings.attack.view;
+        let gain = self.settings.attack.amplify;
+        attack_panel::show(ui, &mut self.settings.attack, &shown);
+        if view != self.settings.attack.view || gain != self.settings.attack.amplify {
+            self.adv_dirty = true;
+        }
+        if self.settings.attack.enabled && self.settings.attack.view != FrameView::Frame && self.settings.overlay == Overlay::Off {
+            ui.weak("tip: Heatmap (right) draws the model's map over this view");
+        }
+        ui.separator();
+        let label = ui.label("Notes (saved with the session)");
+        ui.add(egui::TextEdit::multiline(&mut self.session.notes).desired_rows(4).desired_width(f32::INFINITY)).labelled_by(label.id);
+        if let Some(p) = &self.session.path {
+            ui.weak(format!("session: {}", p.display()));
         }
     }
 

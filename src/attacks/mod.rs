@@ -170,11 +170,16 @@ struct Oracle {
 }
 
 impl Oracle {
-    fn eval(&self, x: &Inputs) -> Evaluation {
+    /// Losses and logits at `x`, and the input gradients when `grad` (else zeros).
+    fn eval(&self, x: &Inputs, grad: bool) -> Evaluation {
         let s = self.size;
         let b = x.wave.len() / s.samples;
-        let w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), &self.device).require_grad();
-        let p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), &self.device).require_grad();
+        let mut w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), &self.device);
+        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), &self.device);
+        if grad {
+            w = w.require_grad();
+            p = p.require_grad();
+        }
         let logits = self.net.forward(w.clone(), p.clone()).logits;
         let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), &self.device);
         let per_example = match self.loss {
@@ -185,14 +190,18 @@ impl Oracle {
                 (z.clone().clamp_min(0.0) + z.clone().abs().neg().exp().log1p() - z * t).mean_dim(1)
             }
         };
+        let losses = per_example.clone().try_to_vec_as::<f32>().expect("f32");
+        let logits = logits.try_to_vec_as::<f32>().expect("f32");
+        if !grad {
+            return Evaluation { losses, ga: vec![0.0; x.wave.len()], gv: vec![0.0; x.pixels.len()], logits };
+        }
         // Examples are independent (BatchNorm in inference mode): the sum's gradient is each
         // example's own gradient.
-        let grads = per_example.clone().sum().backward();
-        let losses = per_example.try_to_vec_as::<f32>().expect("f32");
+        let grads = per_example.sum().backward();
         // A model without a modality gives no gradient there: the attack leaves it clean.
         let ga = w.grad(&grads).map_or_else(|| vec![0.0; x.wave.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
         let gv = p.grad(&grads).map_or_else(|| vec![0.0; x.pixels.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
-        Evaluation { losses, ga, gv, logits: logits.try_to_vec_as::<f32>().expect("f32") }
+        Evaluation { losses, ga, gv, logits }
     }
 }
 
@@ -211,66 +220,108 @@ pub fn attack_batch(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &A
 /// The general form: each example has a set of true labels (multi-label models; use
 /// [`Loss::Bce`]). All examples must have the same input size.
 pub fn attack_sets(net: &AvNet, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Vec<AttackResult> {
-    let Some(first) = examples.first() else { return Vec::new() };
-    let size = first.size;
-    assert!(examples.iter().all(|e| e.size == size) && labels.len() == examples.len(), "one input size and one label set per example");
-    let base = net.classifier.weight.val().device();
-    let device = base.clone().autodiff();
-    let classes = net.classifier.weight.val().dims()[1];
-    // Untargeted: climb the loss of the labels. Targeted: descend the loss of the target.
-    let sets: Vec<Vec<usize>> = match cfg.target {
-        Some(t) => vec![vec![t]; examples.len()],
-        None => labels.to_vec(),
-    };
-    let mut targets = vec![0.0; examples.len() * classes];
-    for (row, set) in sets.iter().enumerate() {
-        let weight = match cfg.loss {
-            Loss::CrossEntropy => 1.0 / set.len().max(1) as f32,
-            Loss::Bce => 1.0,
+    match CleanPass::new(net, examples, labels, cfg) {
+        Some(pass) => pass.attack(cfg),
+        None => Vec::new(),
+    }
+}
+
+/// The clean half of an attack: the model on its autodiff device, the objective, and the loss,
+/// logits and input gradient at the clean inputs. It depends on the objective (labels, target,
+/// loss) but not on the budget, so the workbench keeps it while the user drags eps: FGSM from it
+/// then costs one forward pass.
+pub struct CleanPass {
+    oracle: Oracle,
+    vector: Vector,
+    examples: Vec<Example>,
+    labels: Vec<Vec<usize>>,
+    /// The label sets the objective uses (the target's, when targeted).
+    sets: Vec<Vec<usize>>,
+    clean: Inputs,
+    eval: Evaluation,
+    loss: Loss,
+    target: Option<usize>,
+}
+
+impl CleanPass {
+    /// None for an empty batch.
+    pub fn new(net: &AvNet, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Option<Self> {
+        let size = examples.first()?.size;
+        assert!(examples.iter().all(|e| e.size == size) && labels.len() == examples.len(), "one input size and one label set per example");
+        let base = net.classifier.weight.val().device();
+        let device = base.clone().autodiff();
+        let classes = net.classifier.weight.val().dims()[1];
+        // Untargeted: climb the loss of the labels. Targeted: descend the loss of the target.
+        let sets: Vec<Vec<usize>> = match cfg.target {
+            Some(t) => vec![vec![t]; examples.len()],
+            None => labels.to_vec(),
         };
-        set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
+        let mut targets = vec![0.0; examples.len() * classes];
+        for (row, set) in sets.iter().enumerate() {
+            let weight = match cfg.loss {
+                Loss::CrossEntropy => 1.0 / set.len().max(1) as f32,
+                Loss::Bce => 1.0,
+            };
+            set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
+        }
+        let oracle = Oracle { net: net.valid().fork(&device), device, targets, classes, loss: cfg.loss, size };
+        let clean = Inputs {
+            wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
+            pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
+        };
+        let eval = oracle.eval(&clean, true);
+        Some(Self { oracle, vector: Vector::for_device(&base), examples: examples.to_vec(), labels: labels.to_vec(), sets, clean, eval, loss: cfg.loss, target: cfg.target })
     }
-    let oracle = Oracle { net: net.valid().fork(&device), device, targets, classes, loss: cfg.loss, size };
-    let vector = Vector::for_device(&base);
-    let clean = Inputs {
-        wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
-        pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
-    };
-    let dir = if cfg.target.is_some() { -1.0 } else { 1.0 };
-    let first_eval = oracle.eval(&clean);
-    let runs = if cfg.method == Method::Fgsm { 1 } else { cfg.restarts.max(1) };
-    let mut best: Option<(Inputs, Evaluation)> = None;
-    for run in 0..runs {
-        let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
-        let x = iterate(&oracle, &vector, &clean, &first_eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir);
-        let e = oracle.eval(&x);
-        best = Some(match best {
-            None => (x, e),
-            Some(b) => keep_better(b, (x, e), &sets, classes, cfg.target.is_some(), dir, size),
-        });
+
+    /// Clean logits of example `i`.
+    pub fn logits(&self, i: usize) -> &[f32] {
+        let c = self.oracle.classes;
+        &self.eval.logits[i * c..(i + 1) * c]
     }
-    let (x, last) = best.expect("at least one run");
-    let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
-    examples
-        .iter()
-        .enumerate()
-        .map(|(i, ex)| {
-            let adversarial = Example { wave: x.wave[i * na..(i + 1) * na].to_vec(), pixels: x.pixels[i * nv..(i + 1) * nv].to_vec(), size };
-            let da = || adversarial.wave.iter().zip(&ex.wave).map(|(a, c)| a - c);
-            let dv = || adversarial.pixels.iter().zip(&ex.pixels).map(|(a, c)| a - c);
-            let norms = Norms { audio_linf: lp::linf(da()), audio_l2: lp::l2(da()), video_linf: lp::linf(dv()), video_l2: lp::l2(dv()) };
-            AttackResult {
-                snr_db: lp::snr_db(&ex.wave, &adversarial.wave),
-                psnr_db: lp::psnr_db(&ex.pixels, &adversarial.pixels),
-                logits_clean: first_eval.logits[i * classes..(i + 1) * classes].to_vec(),
-                logits_adv: last.logits[i * classes..(i + 1) * classes].to_vec(),
-                loss_clean: first_eval.losses[i],
-                loss_adv: last.losses[i],
-                norms,
-                adversarial,
-            }
-        })
-        .collect()
+
+    /// Runs `cfg` from this clean pass (rebuilt first if `cfg` has another objective).
+    pub fn attack(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
+        if cfg.loss != self.loss || cfg.target != self.target {
+            let net = self.oracle.net.clone();
+            return attack_sets(&net, &self.examples, &self.labels, cfg);
+        }
+        let (oracle, size, classes) = (&self.oracle, self.oracle.size, self.oracle.classes);
+        let dir = if cfg.target.is_some() { -1.0 } else { 1.0 };
+        let runs = if cfg.method == Method::Fgsm { 1 } else { cfg.restarts.max(1) };
+        let mut best: Option<(Inputs, Evaluation)> = None;
+        for run in 0..runs {
+            let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
+            let x = iterate(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir);
+            // The end point needs logits and losses only: no backward pass.
+            let e = oracle.eval(&x, false);
+            best = Some(match best {
+                None => (x, e),
+                Some(b) => keep_better(b, (x, e), &self.sets, classes, cfg.target.is_some(), dir, size),
+            });
+        }
+        let (x, last) = best.expect("at least one run");
+        let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+        self.examples
+            .iter()
+            .enumerate()
+            .map(|(i, ex)| {
+                let adversarial = Example { wave: x.wave[i * na..(i + 1) * na].to_vec(), pixels: x.pixels[i * nv..(i + 1) * nv].to_vec(), size };
+                let da = || adversarial.wave.iter().zip(&ex.wave).map(|(a, c)| a - c);
+                let dv = || adversarial.pixels.iter().zip(&ex.pixels).map(|(a, c)| a - c);
+                let norms = Norms { audio_linf: lp::linf(da()), audio_l2: lp::l2(da()), video_linf: lp::linf(dv()), video_l2: lp::l2(dv()) };
+                AttackResult {
+                    snr_db: lp::snr_db(&ex.wave, &adversarial.wave),
+                    psnr_db: lp::psnr_db(&ex.pixels, &adversarial.pixels),
+                    logits_clean: self.eval.logits[i * classes..(i + 1) * classes].to_vec(),
+                    logits_adv: last.logits[i * classes..(i + 1) * classes].to_vec(),
+                    loss_clean: self.eval.losses[i],
+                    loss_adv: last.losses[i],
+                    norms,
+                    adversarial,
+                }
+            })
+            .collect()
+    }
 }
 
 /// One run of FGSM / PGD / MIM from the clean input (or a random start in the ball).
@@ -314,7 +365,7 @@ fn iterate(oracle: &Oracle, vector: &Vector, clean: &Inputs, clean_eval: &Evalua
         let (ga, gv) = if step == 0 && !random_start {
             (&clean_eval.ga, &clean_eval.gv)
         } else {
-            fresh = oracle.eval(&x);
+            fresh = oracle.eval(&x, true);
             (&fresh.ga, &fresh.gv)
         };
         let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, step: f32, range| {
@@ -390,7 +441,7 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
             targets[label.min(classes - 1)] = 1.0;
             let oracle = Oracle { net: valid.clone(), device: device.clone(), targets, classes, loss: cfg.loss, size: ex.size };
             let x = apply_universal(ex, &da, &dv);
-            let Evaluation { ga, gv, .. } = oracle.eval(&Inputs { wave: x.wave, pixels: x.pixels });
+            let Evaluation { ga, gv, .. } = oracle.eval(&Inputs { wave: x.wave, pixels: x.pixels }, true);
             let step = |d: &mut Vec<f32>, g: &[f32], zeros: &[f32], eps: f32, size: f32| {
                 let dir = match cfg.norm {
                     Norm::Linf => lp::sign(g),

@@ -29,6 +29,14 @@ pub struct Prediction {
 }
 
 impl Prediction {
+    /// Probabilities and ranking from logits alone (no localization maps).
+    pub fn from_logits(logits: Vec<f32>) -> Self {
+        let probs = softmax(&logits);
+        let mut ranking: Vec<usize> = (0..probs.len()).collect();
+        ranking.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]));
+        Self { logits, probs, ranking, av_map: None, cam: None }
+    }
+
     pub fn top(&self, k: usize) -> impl Iterator<Item = (usize, f32)> + '_ {
         self.ranking.iter().take(k).map(|&i| (i, self.probs[i]))
     }

@@ -24,7 +24,12 @@ impl egui::DroppedFile for Dropped {
 }
 
 fn harness(launch: Launch) -> Harness<'static, Workbench> {
-    Harness::builder().with_size([1280.0, 820.0]).wgpu().build_eframe(move |cc| Workbench::new(cc, launch))
+    Harness::builder().with_size([1280.0, 820.0]).wgpu().build_eframe(move |cc| {
+        let mut app = Workbench::new(cc, launch);
+        // Update times differ run to run: keep them out of the snapshots.
+        app.settings.show_timings = false;
+        app
+    })
 }
 
 /// Step the UI until the worker has delivered (decoding runs off the UI thread).
@@ -55,7 +60,7 @@ fn main_view_shows_frame_waveform_and_spectrogram() {
     assert_eq!(app.status.as_ref().map(|s| s.level), Some(Level::Info));
     // Seven models answered for this frame, each with a full distribution.
     assert_eq!(app.results.len(), 7);
-    assert!(app.results.iter().all(|r| (r.prediction.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4));
+    assert!(app.results.iter().all(|r| (r.view.clean.probs.iter().sum::<f32>() - 1.0).abs() < 1e-4));
     h.snapshot("main_view");
 }
 
@@ -152,4 +157,134 @@ fn dropping_audio_and_image_pairs_them() {
     assert_eq!(clip.frames.len(), 1);
     assert!(clip.audio.is_some());
     h.snapshot("pair_view");
+}
+
+#[test]
+fn dragging_the_eps_slider_attacks_every_model_live() {
+    use mcgurk::app::settings::FrameView;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    assert!(h.state().results.iter().all(|r| r.view.attacked.is_none()), "no attack until asked");
+    h.get_by_label("attack the models").click();
+    settle(&mut h);
+    let cfg = h.state().settings.attack.config.clone();
+    let first: Vec<f32> = h.state().results.iter().map(|r| r.view.attacked.as_ref().expect("attacked").loss_adv).collect();
+    assert_eq!(first.len(), 7);
+    // Drag the picture budget up through the slider's accessibility action, as a screen reader
+    // (or a user's drag) would move it.
+    let slider = h.get_by_role_and_label(egui::accesskit::Role::Slider, "eps video (pixel units, 0..1)");
+    slider.set_value_accesskit(16.0 / 255.0);
+    settle(&mut h);
+    let now = &h.state().settings.attack.config;
+    // The slider keeps four decimals.
+    assert!((now.eps_v - 16.0 / 255.0).abs() < 1e-4 && now.eps_a == cfg.eps_a, "{now:?}");
+    let results = &h.state().results;
+    // Every model with a visual net now sees a bigger perturbation and a bigger loss; the
+    // audio-only model is untouched by the picture budget.
+    for (r, before) in results.iter().zip(&first) {
+        let a = r.view.attacked.as_ref().unwrap();
+        if r.info.fusion.uses_visual() {
+            assert!(a.norms.video_linf > 8.0 / 255.0, "{}: {:?}", r.info.name, a.norms);
+            assert!(a.loss_adv > *before, "{}: loss {before} -> {}", r.info.name, a.loss_adv);
+        } else {
+            assert!((a.loss_adv - before).abs() < 1e-4, "{}", r.info.name);
+        }
+    }
+    let flipped = results.iter().filter(|r| r.view.attacked.as_ref().unwrap().prediction.best() != r.view.clean.best()).count();
+    assert!(flipped >= 3, "FGSM at 16/255 on audio and video flips most demo models, {flipped} did");
+    assert!(h.query_all_by_label_contains("flipped: cow").count() >= 3, "the flips are shown");
+    h.state_mut().set_frame_view(FrameView::Perturbation);
+    h.state_mut().set_overlay(Overlay::Cam, 0);
+    settle(&mut h);
+    h.snapshot("attack_view");
+}
+
+#[test]
+fn a_saved_session_reopens_with_its_attack_notes_and_moment() {
+    use mcgurk::app::workbench::Command;
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("cow.mp4");
+    std::fs::copy(demo("cow.mp4"), &clip).unwrap();
+    let path = dir.path().join("exp.mcgurk.json");
+    let mut h = harness(Launch::File(clip.clone()));
+    settle(&mut h);
+    let cfg = AttackConfig { method: Method::Fgsm, modality: Modality::Audio, eps_a: 0.02, ..Default::default() };
+    h.state_mut().set_attack(true, cfg.clone());
+    h.key_press(egui::Key::ArrowRight);
+    settle(&mut h);
+    *h.state_mut().session_notes_mut() = "audio-only FGSM at 0.02".into();
+    h.state_mut().command(Command::SaveSession(Some(path.clone())));
+    h.run_steps(2);
+    assert!(h.state().status.as_ref().unwrap().text.contains("session saved"), "{:?}", h.state().status);
+    let saved = mcgurk::session::Session::load(&path).unwrap();
+    assert_eq!(saved.results.len(), 7);
+    assert!(saved.results.iter().all(|r| r.attacked_probs.is_some()));
+
+    // A damaged session: an error naming it, and the open clip and settings stay.
+    let broken = dir.path().join("broken.mcgurk.json");
+    std::fs::write(&broken, "{\"format_version\": 2, \"clip\"").unwrap();
+    h.state_mut().command(Command::OpenSession(broken));
+    h.run_steps(2);
+    let status = h.state().status.clone().unwrap();
+    assert!(status.level == Level::Error && status.text.contains("broken.mcgurk.json"), "{status:?}");
+    assert!(h.state().clip.is_some() && h.state().settings.attack.enabled);
+
+    // A fresh window opens the session: same moment, attack and notes; results recomputed.
+    let mut h2 = harness(Launch::Empty);
+    h2.run_steps(2);
+    h2.state_mut().command(Command::OpenSession(path.clone()));
+    let start = Instant::now();
+    while h2.state().clip.is_none() || h2.state().frame_index() != Some(27) || !h2.state().predictions_settled() {
+        h2.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "session never opened");
+    }
+    settle(&mut h2);
+    let s = h2.state();
+    assert_eq!(s.settings.attack.config, cfg);
+    assert_eq!(s.session().notes, "audio-only FGSM at 0.02");
+    assert_eq!(s.results.len(), 7);
+    assert!(s.results.iter().all(|r| r.view.attacked.is_some()));
+
+    // The clip moves: opening asks to locate it; locating it opens the session.
+    let moved = dir.path().join("moved.mp4");
+    std::fs::rename(&clip, &moved).unwrap();
+    let mut h3 = harness(Launch::Empty);
+    h3.state_mut().command(Command::OpenSession(path.clone()));
+    let start = Instant::now();
+    while !h3.query_by_label_contains("is not there any more").is_some() {
+        h3.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(30), "no locate prompt");
+    }
+    h3.state_mut().command(Command::Relocate { old: clip.clone(), new: moved.clone() });
+    settle(&mut h3);
+    assert_eq!(h3.state().frame_index(), Some(27));
+    assert_eq!(h3.state().session().notes, "audio-only FGSM at 0.02");
+}
+
+#[test]
+fn autosave_is_offered_back_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let recovery = dir.path().join("recovery.mcgurk.json");
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    h.state_mut().find_recovery(Some(recovery.clone()));
+    settle(&mut h);
+    *h.state_mut().session_notes_mut() = "not saved yet".into();
+    h.state_mut().autosave_now();
+    let start = Instant::now();
+    while !recovery.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(10), "autosave never wrote");
+    }
+    let mut h2 = harness(Launch::Empty);
+    h2.state_mut().find_recovery(Some(recovery.clone()));
+    h2.run_steps(2);
+    assert!(h2.state().recovery_offered());
+    h2.get_by_label("Recover it").click();
+    settle(&mut h2);
+    assert!(h2.state().clip.is_some());
+    assert_eq!(h2.state().session().notes, "not saved yet");
+    assert!(!recovery.exists(), "the offer was answered");
 }

@@ -17,4 +17,5 @@ mod kernels;
 mod loader;
 mod models;
 mod predict;
+mod session;
 mod train;

@@ -1,0 +1,351 @@
+//! Sessions in the workbench: Save / Save As / Open, the clip's content hashes (computed off
+//! the UI thread), a clip that moved (ask to locate it), autosave to a recovery file every
+//! minute and the offer to recover at the next start.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{Command, Level, Workbench};
+use crate::app::dialogs::DialogKind;
+use crate::app::settings::{FrameView, Overlay, Source};
+use crate::session::{ClipCheck, ClipRef, Display, FileRef, SavedResult, Session, recovery_path};
+
+pub const AUTOSAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// Session state of the workbench (runtime, not persisted itself).
+pub struct SessionState {
+    /// The autosave target (tests point it elsewhere).
+    pub recovery_file: PathBuf,
+    /// The session as last saved or opened (JSON), to tell whether there is unsaved work.
+    pub saved: Option<String>,
+    /// Where Save writes (None: Save asks).
+    pub path: Option<PathBuf>,
+    pub notes: String,
+    /// Hashes of the open clip's files, once computed.
+    pub clip_ref: Option<ClipRef>,
+    /// A session opened and waiting for its clip to load.
+    pub pending: Option<Session>,
+    /// A session whose clip moved: the files still to locate.
+    pub locate: Option<(Session, Vec<PathBuf>)>,
+    /// A recovery file found at start.
+    pub recovery: Option<PathBuf>,
+    pub last_autosave: Option<Instant>,
+    pub autosaved: Option<String>,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self {
+            recovery_file: recovery_path(),
+            saved: None,
+            path: None,
+            notes: String::new(),
+            clip_ref: None,
+            pending: None,
+            locate: None,
+            recovery: None,
+            // The first autosave comes a minute after start, like every later one.
+            last_autosave: Some(Instant::now()),
+            autosaved: None,
+        }
+    }
+}
+
+fn source_of(clip: &ClipRef) -> Source {
+    match clip {
+        ClipRef::File { file } => Source::File(file.path.clone()),
+        ClipRef::Pair { audio, image } => Source::Pair { audio: audio.path.clone(), image: image.path.clone() },
+    }
+}
+
+fn name<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned + Default>(s: &str) -> T {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or_default()
+}
+
+impl Workbench {
+    /// The experiment as a session document.
+    pub fn session(&self) -> Session {
+        let clip = self.session.clip_ref.clone().or_else(|| {
+            // Hashes not computed yet: save the paths with unknown hashes.
+            let unknown = |p: &Path| FileRef { path: p.to_path_buf(), hash: String::new(), bytes: 0 };
+            self.source.as_ref().map(|s| match s {
+                Source::File(p) => ClipRef::File { file: unknown(p) },
+                Source::Pair { audio, image } => ClipRef::Pair { audio: unknown(audio), image: unknown(image) },
+            })
+        });
+        Session {
+            clip,
+            time_s: self.centre_s,
+            models: self.models.iter().map(|m| m.name.clone()).collect(),
+            attack_enabled: self.settings.attack.enabled,
+            attack: self.settings.attack.config.clone(),
+            display: Display {
+                overlay: name(self.settings.overlay),
+                overlay_model: self.settings.overlay_model,
+                frame_view: name(self.settings.attack.view),
+                amplify: self.settings.attack.amplify,
+            },
+            notes: self.session.notes.clone(),
+            results: self
+                .results
+                .iter()
+                .map(|r| SavedResult {
+                    model: r.info.name.clone(),
+                    fusion: r.info.fusion.name().into(),
+                    classes: r.info.classes.clone(),
+                    clean_probs: r.view.clean.probs.clone(),
+                    attacked_probs: r.view.attacked.as_ref().map(|a| a.prediction.probs.clone()),
+                    snr_db: r.view.attacked.as_ref().and_then(|a| a.snr_db),
+                    psnr_db: r.view.attacked.as_ref().and_then(|a| a.psnr_db),
+                    loss_clean: r.view.attacked.as_ref().map(|a| a.loss_clean),
+                    loss_adv: r.view.attacked.as_ref().map(|a| a.loss_adv),
+                })
+                .collect(),
+            ..Session::default()
+        }
+    }
+
+    pub(super) fn save_session(&mut self, to: Option<PathBuf>) {
+        let Some(path) = to.or_else(|| self.session.path.clone()) else {
+            self.commands.push(Command::Dialog(DialogKind::SaveSession));
+            return;
+        };
+        match self.session().save(&path) {
+            Ok(()) => {
+                self.set_status(Level::Info, format!("session saved to {}", path.display()));
+                self.session.path = Some(path);
+                self.session.saved = serde_json::to_string(&self.session()).ok();
+                // Saved on purpose: nothing to recover.
+                let _ = std::fs::remove_file(&self.session.recovery_file);
+            }
+            Err(e) => self.set_status(Level::Error, e.to_string()),
+        }
+    }
+
+    /// Opens a session file: on any error the current work stays as it is.
+    pub(super) fn open_session(&mut self, path: &Path, is_recovery: bool) {
+        let session = match Session::load(path) {
+            Ok(s) => s,
+            Err(e) => {
+                self.set_status(Level::Error, e.to_string());
+                return;
+            }
+        };
+        if !is_recovery {
+            self.session.path = Some(path.to_path_buf());
+            self.session.saved = serde_json::to_string(&session).ok();
+        }
+        self.check_session_clip(session);
+    }
+
+    /// Checks the session's files off the UI thread (hashing a big video takes a while).
+    fn check_session_clip(&mut self, session: Session) {
+        let Some(clip) = session.clip.clone() else {
+            self.apply_session(session);
+            return;
+        };
+        let tx = self.dialog_tx.clone();
+        let ctx = self.ctx.clone();
+        let _ = std::thread::Builder::new().name("mcgurk-session".into()).spawn(move || {
+            let check = clip.check();
+            let _ = tx.send(Command::SessionChecked { session: Box::new(session), check });
+            ctx.request_repaint();
+        });
+    }
+
+    pub(super) fn on_session_checked(&mut self, session: Session, check: ClipCheck) {
+        match check {
+            ClipCheck::Missing(files) => {
+                self.set_status(Level::Warning, format!("the session's clip moved: {} not found; locate it", files[0].display()));
+                self.session.locate = Some((session, files));
+            }
+            ClipCheck::Changed(files) => {
+                self.set_status(Level::Warning, format!("{} changed since the session was saved: the results are recomputed", files[0].display()));
+                self.open_session_clip(session);
+            }
+            ClipCheck::Ok => self.open_session_clip(session),
+        }
+    }
+
+    fn open_session_clip(&mut self, session: Session) {
+        if let Some(clip) = &session.clip {
+            self.loader.open(source_of(clip), self.settings.mel);
+        }
+        self.apply_session(session);
+    }
+
+    /// The user found a moved file.
+    pub(super) fn relocate(&mut self, old: PathBuf, new: PathBuf) {
+        let Some((mut session, mut missing)) = self.session.locate.take() else { return };
+        if let Some(clip) = &mut session.clip {
+            match clip.relocate(&old, &new) {
+                Ok(same) if !same => self.set_status(Level::Warning, format!("{} differs from the file the session was saved with", new.display())),
+                Ok(_) => {}
+                Err(e) => {
+                    self.set_status(Level::Error, format!("cannot read {}: {e}", new.display()));
+                    self.session.locate = Some((session, missing));
+                    return;
+                }
+            }
+        }
+        missing.retain(|p| *p != old);
+        if missing.is_empty() {
+            self.open_session_clip(session);
+        } else {
+            self.session.locate = Some((session, missing));
+        }
+    }
+
+    /// Settings now; the moment once the clip has loaded (see `on_clip_loaded`).
+    fn apply_session(&mut self, session: Session) {
+        self.settings.attack.enabled = session.attack_enabled;
+        self.settings.attack.config = session.attack.clone();
+        self.settings.overlay = parse::<Overlay>(&session.display.overlay);
+        self.settings.overlay_model = session.display.overlay_model;
+        self.settings.attack.view = parse::<FrameView>(&session.display.frame_view);
+        self.settings.attack.amplify = session.display.amplify;
+        self.session.notes = session.notes.clone();
+        self.heat_dirty = true;
+        self.adv_dirty = true;
+        self.session.pending = session.clip.is_some().then_some(session);
+    }
+
+    /// Called when a clip finished loading: hash its files in the background, and move to the
+    /// moment of a pending session.
+    pub(super) fn on_clip_loaded(&mut self, source: &Source) {
+        self.session.clip_ref = None;
+        let src = source.clone();
+        let tx = self.dialog_tx.clone();
+        let ctx = self.ctx.clone();
+        let _ = std::thread::Builder::new().name("mcgurk-hash".into()).spawn(move || {
+            let r = match &src {
+                Source::File(p) => FileRef::of(p).map(|file| ClipRef::File { file }),
+                Source::Pair { audio, image } => FileRef::of(audio).and_then(|a| FileRef::of(image).map(|i| ClipRef::Pair { audio: a, image: i })),
+            };
+            if let Ok(clip) = r {
+                let _ = tx.send(Command::ClipHashed { source: src, clip });
+                ctx.request_repaint();
+            }
+        });
+        if let Some(session) = self.session.pending.take() {
+            if session.clip.as_ref().map(source_of).as_ref() == Some(source) {
+                self.seek(session.time_s);
+                self.set_status(Level::Info, format!("session opened: {}", source.label()));
+            }
+        }
+    }
+
+    pub(super) fn on_clip_hashed(&mut self, source: Source, clip: ClipRef) {
+        if self.source.as_ref() == Some(&source) {
+            self.session.clip_ref = Some(clip);
+        }
+    }
+
+    /// Every minute, when something changed, the session goes to the recovery file (written on
+    /// a thread; the UI never waits for the disk).
+    pub(super) fn autosave(&mut self) {
+        let now = Instant::now();
+        let due = self.session.last_autosave.is_none_or(|t| now.duration_since(t) >= AUTOSAVE_EVERY);
+        if !due || self.clip.is_none() {
+            return;
+        }
+        self.session.last_autosave = Some(now);
+        let Ok(text) = serde_json::to_string(&self.session()) else { return };
+        if self.session.autosaved.as_ref() == Some(&text) {
+            return;
+        }
+        self.session.autosaved = Some(text);
+        let session = self.session();
+        let path = self.session.recovery_file.clone();
+        let _ = std::thread::Builder::new().name("mcgurk-autosave".into()).spawn(move || write_recovery(&session, &path));
+    }
+
+    /// Unsaved work goes to the recovery file as the window closes; none, and it is removed.
+    pub(super) fn on_close(&mut self) {
+        let now = serde_json::to_string(&self.session()).ok();
+        if self.clip.is_some() && now != self.session.saved {
+            write_recovery(&self.session(), &self.session.recovery_file);
+        } else {
+            let _ = std::fs::remove_file(&self.session.recovery_file);
+        }
+    }
+
+    /// Open (or drop) the recovery file offered at start.
+    pub fn recover(&mut self, accept: bool) {
+        if let Some(path) = self.session.recovery.take() {
+            if accept {
+                self.open_session(&path, true);
+            }
+            // Either way the offer is answered; a new autosave comes within a minute.
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    pub(super) fn recovery_banner(&mut self, ui: &mut egui::Ui) {
+        let Some(path) = &self.session.recovery else { return };
+        let when = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        let ago = when.and_then(|t| t.elapsed().ok()).map_or(String::new(), |d| format!(" ({} min ago)", d.as_secs() / 60));
+        ui.horizontal(|ui| {
+            ui.label(format!("Unsaved work from last time was kept{ago}: recover that session?"));
+            if ui.button("Recover it").clicked() {
+                self.commands.push(Command::Recover(true));
+            }
+            if ui.button("Discard").clicked() {
+                self.commands.push(Command::Recover(false));
+            }
+        });
+    }
+
+    pub(super) fn locate_window(&mut self, ctx: &egui::Context) {
+        let Some((_, missing)) = &self.session.locate else { return };
+        let first = missing[0].clone();
+        let mut open = true;
+        egui::Window::new("The session's clip moved").open(&mut open).collapsible(false).show(ctx, |ui| {
+            ui.label(format!("{} is not there any more.", first.display()));
+            ui.label("Locate it, and the session opens with it (its content is checked against the saved hash).");
+            if ui.button("Locate…").clicked() {
+                self.commands.push(Command::Dialog(DialogKind::Locate(first.clone())));
+            }
+        });
+        if !open {
+            self.session.locate = None;
+            self.set_status(Level::Info, "session not opened");
+        }
+    }
+
+    pub fn session_notes_mut(&mut self) -> &mut String {
+        &mut self.session.notes
+    }
+
+    /// Whether a recovery offer is showing.
+    pub fn recovery_offered(&self) -> bool {
+        self.session.recovery.is_some()
+    }
+
+    /// Offer `file` (default: the user's recovery file) if it exists; autosave goes there too.
+    pub fn find_recovery(&mut self, file: Option<PathBuf>) {
+        if let Some(f) = file {
+            self.session.recovery_file = f;
+        }
+        let p = self.session.recovery_file.clone();
+        self.session.recovery = p.exists().then_some(p);
+    }
+
+    /// Autosave now (tests; the app does it every minute).
+    pub fn autosave_now(&mut self) {
+        self.session.last_autosave = None;
+        self.autosave();
+    }
+}
+
+fn write_recovery(session: &Session, path: &Path) {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = session.save(path);
+}
+

@@ -1,0 +1,134 @@
+//! The engine behind the live workbench: several models looking at one moment of one clip,
+//! clean and under an attack that changes as the user drags its sliders. Clean inputs,
+//! predictions and gradients are cached per model until the clip or the moment changes, so a
+//! new eps costs only the attack's own passes (FGSM: one forward pass per model). The GUI's
+//! model thread and `mcgurk bench` both drive this type.
+
+use std::time::Instant;
+
+use burn::prelude::Device;
+
+use crate::attacks::{AttackConfig, CleanPass, Norms};
+use crate::media::Clip;
+use crate::models::LoadedModel;
+use crate::models::input::Example;
+use crate::models::predict::{Prediction, predict};
+
+/// What one model makes of the moment.
+#[derive(Clone, Debug)]
+pub struct ModelView {
+    pub clean: Prediction,
+    pub attacked: Option<Attacked>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Attacked {
+    pub prediction: Prediction,
+    pub norms: Norms,
+    pub snr_db: Option<f32>,
+    pub psnr_db: Option<f32>,
+    pub loss_clean: f32,
+    pub loss_adv: f32,
+    /// The model's clean and adversarial inputs (kept for the model whose maps are shown, for
+    /// the perturbation views and export).
+    pub inputs: Option<(Example, Example)>,
+}
+
+/// The moment a cache entry is for: which clip (by identity) at which time.
+type Moment = (usize, u64);
+
+struct Cached {
+    moment: Moment,
+    example: Example,
+    clean: Prediction,
+    pass: Option<CleanPass>,
+}
+
+pub struct Live {
+    pub models: Vec<LoadedModel>,
+    device: Device,
+    cache: Vec<Option<Cached>>,
+}
+
+/// Why an update stopped early.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl Live {
+    pub fn new(models: Vec<LoadedModel>, device: Device) -> Self {
+        let cache = models.iter().map(|_| None).collect();
+        Self { models, device, cache }
+    }
+
+    /// Every model at `time_s` of `clip`, clean and (with `attack`) attacked, away from its own
+    /// clean prediction. Localization maps of attacked inputs are computed for model `maps_for`
+    /// only (one more forward pass). `stop()` is asked between models: a newer request or a
+    /// cancel ends the update early. Also returns which modalities the clip lacks.
+    pub fn update(
+        &mut self,
+        clip: &Clip,
+        clip_id: usize,
+        time_s: f64,
+        attack: Option<&AttackConfig>,
+        maps_for: usize,
+        stop: &mut dyn FnMut() -> bool,
+    ) -> Result<(Vec<ModelView>, Vec<&'static str>), Interrupted> {
+        let moment = (clip_id, time_s.to_bits());
+        let mut views = Vec::with_capacity(self.models.len());
+        let mut missing = Vec::new();
+        for (i, m) in self.models.iter().enumerate() {
+            if stop() {
+                return Err(Interrupted);
+            }
+            let entry = &mut self.cache[i];
+            if entry.as_ref().is_none_or(|c| c.moment != moment) {
+                let (example, miss) = Example::from_clip(clip, time_s, m.info.input);
+                missing = miss;
+                let clean = predict(m, &example, &self.device);
+                *entry = Some(Cached { moment, example, clean, pass: None });
+            }
+            let cached = entry.as_mut().expect("filled above");
+            let attacked = attack.map(|cfg| {
+                let label = cached.clean.best();
+                let stale = cached.pass.is_none();
+                if stale {
+                    cached.pass = CleanPass::new(&m.net, std::slice::from_ref(&cached.example), &[vec![label]], cfg);
+                }
+                let r = cached.pass.as_ref().map(|p| p.attack(cfg).remove(0)).expect("one example");
+                let show = i == maps_for;
+                let prediction = if show { predict(m, &r.adversarial, &self.device) } else { Prediction::from_logits(r.logits_adv.clone()) };
+                Attacked {
+                    prediction,
+                    norms: r.norms,
+                    snr_db: r.snr_db,
+                    psnr_db: r.psnr_db,
+                    loss_clean: r.loss_clean,
+                    loss_adv: r.loss_adv,
+                    inputs: show.then(|| (cached.example.clone(), r.adversarial)),
+                }
+            });
+            views.push(ModelView { clean: cached.clean.clone(), attacked });
+        }
+        Ok((views, missing))
+    }
+}
+
+/// Times `update` the way the workbench drives it: the first call at a moment (clean passes),
+/// then a slider move (FGSM at a new eps, and PGD) with the clean passes cached. Milliseconds.
+pub fn measure(live: &mut Live, clip: &Clip, time_s: f64, fgsm: &AttackConfig, pgd: &AttackConfig) -> [(String, f64); 3] {
+    let mut never = || false;
+    let mut time = |live: &mut Live, cfg: &AttackConfig| {
+        let start = Instant::now();
+        let _ = live.update(clip, 1, time_s, Some(cfg), 0, &mut never);
+        start.elapsed().as_secs_f64() * 1000.0
+    };
+    let first = time(live, fgsm);
+    let moved = AttackConfig { eps_a: fgsm.eps_a * 0.5, eps_v: fgsm.eps_v * 0.5, ..fgsm.clone() };
+    let slider = time(live, &moved);
+    let pgd_ms = time(live, pgd);
+    [
+        ("first view of a frame, FGSM (clean passes + attack)".into(), first),
+        ("FGSM eps changed (clean passes cached)".into(), slider),
+        (format!("PGD-{} eps changed", pgd.steps), pgd_ms),
+    ]
+}
