@@ -4,7 +4,9 @@
 //! new eps costs only the attack's own passes (FGSM: one forward pass per model). The GUI's
 //! model thread and `mcgurk bench` both drive this type.
 
-use std::time::Instant;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use burn::prelude::Device;
 
@@ -62,8 +64,9 @@ impl Live {
 
     /// Every model at `time_s` of `clip`, clean and (with `attack`) attacked, away from its own
     /// clean prediction. Localization maps of attacked inputs are computed for model `maps_for`
-    /// only (one more forward pass). `stop()` is asked between models: a newer request or a
-    /// cancel ends the update early. Also returns which modalities the clip lacks.
+    /// only (one more forward pass). Models run in parallel, one per core (burn's CPU backend
+    /// keeps about one core busy per model); `stop()` is polled while they run: a newer request
+    /// or a cancel ends the update as soon as the running models finish. Also returns which modalities the clip lacks.
     pub fn update(
         &mut self,
         clip: &Clip,
@@ -74,43 +77,94 @@ impl Live {
         stop: &mut dyn FnMut() -> bool,
     ) -> Result<(Vec<ModelView>, Vec<&'static str>), Interrupted> {
         let moment = (clip_id, time_s.to_bits());
-        let mut views = Vec::with_capacity(self.models.len());
-        let mut missing = Vec::new();
-        for (i, m) in self.models.iter().enumerate() {
-            if stop() {
-                return Err(Interrupted);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(self.models.len().max(1));
+        let device = &self.device;
+        // A queue of models that `threads` workers take from; this thread watches `stop`.
+        let queue = Mutex::new(self.models.iter().zip(self.cache.iter_mut()).enumerate().collect::<Vec<_>>());
+        let abort = AtomicBool::new(false);
+        let done: Mutex<Vec<(usize, ModelView, Vec<&'static str>)>> = Mutex::new(Vec::new());
+        let total = self.models.len();
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        if abort.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let Some((i, (m, entry))) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
+                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, i == maps_for);
+                        if let Ok(mut d) = done.lock() {
+                            d.push((i, view, miss));
+                        }
+                    }
+                });
             }
-            let entry = &mut self.cache[i];
-            if entry.as_ref().is_none_or(|c| c.moment != moment) {
-                let (example, miss) = Example::from_clip(clip, time_s, m.info.input);
-                missing = miss;
-                let clean = predict(m, &example, &self.device);
-                *entry = Some(Cached { moment, example, clean, pass: None });
+            while done.lock().map_or(total, |d| d.len()) < total {
+                if stop() {
+                    abort.store(true, Ordering::Relaxed);
+                    return;
+                }
+                // A panicked worker leaves the queue unfinished: stop waiting when none is left.
+                if queue.lock().is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
             }
-            let cached = entry.as_mut().expect("filled above");
-            let attacked = attack.map(|cfg| {
-                let label = cached.clean.best();
-                let stale = cached.pass.is_none();
-                if stale {
-                    cached.pass = CleanPass::new(&m.net, std::slice::from_ref(&cached.example), &[vec![label]], cfg);
-                }
-                let r = cached.pass.as_ref().map(|p| p.attack(cfg).remove(0)).expect("one example");
-                let show = i == maps_for;
-                let prediction = if show { predict(m, &r.adversarial, &self.device) } else { Prediction::from_logits(r.logits_adv.clone()) };
-                Attacked {
-                    prediction,
-                    norms: r.norms,
-                    snr_db: r.snr_db,
-                    psnr_db: r.psnr_db,
-                    loss_clean: r.loss_clean,
-                    loss_adv: r.loss_adv,
-                    inputs: show.then(|| (cached.example.clone(), r.adversarial)),
-                }
-            });
-            views.push(ModelView { clean: cached.clean.clone(), attacked });
+        });
+        let done = done.into_inner().map_err(|_| Interrupted)?;
+        if abort.load(Ordering::Relaxed) || done.len() < total {
+            return Err(Interrupted);
         }
-        Ok((views, missing))
+        let mut views: Vec<Option<ModelView>> = vec![None; total];
+        let mut missing = Vec::new();
+        for (i, view, miss) in done {
+            views[i] = Some(view);
+            if !miss.is_empty() {
+                missing = miss;
+            }
+        }
+        views.into_iter().collect::<Option<Vec<_>>>().map(|v| (v, missing)).ok_or(Interrupted)
     }
+}
+
+/// One model's clean view (cached per moment) and attacked view.
+#[allow(clippy::too_many_arguments)]
+fn one_model(
+    m: &LoadedModel,
+    entry: &mut Option<Cached>,
+    device: &Device,
+    clip: &Clip,
+    moment: Moment,
+    time_s: f64,
+    attack: Option<&AttackConfig>,
+    show: bool,
+) -> (ModelView, Vec<&'static str>) {
+    let mut missing = Vec::new();
+    if entry.as_ref().is_none_or(|c| c.moment != moment) {
+        let (example, miss) = Example::from_clip(clip, time_s, m.info.input);
+        missing = miss;
+        let clean = predict(m, &example, device);
+        *entry = Some(Cached { moment, example, clean, pass: None });
+    }
+    let cached = entry.as_mut().expect("filled above");
+    let attacked = attack.map(|cfg| {
+        let label = cached.clean.best();
+        if cached.pass.is_none() {
+            cached.pass = CleanPass::new(&m.net, std::slice::from_ref(&cached.example), &[vec![label]], cfg);
+        }
+        let r = cached.pass.as_ref().map(|p| p.attack(cfg).remove(0)).expect("one example");
+        let prediction = if show { predict(m, &r.adversarial, device) } else { Prediction::from_logits(r.logits_adv.clone()) };
+        Attacked {
+            prediction,
+            norms: r.norms,
+            snr_db: r.snr_db,
+            psnr_db: r.psnr_db,
+            loss_clean: r.loss_clean,
+            loss_adv: r.loss_adv,
+            inputs: show.then(|| (cached.example.clone(), r.adversarial)),
+        }
+    });
+    (ModelView { clean: cached.clean.clone(), attacked }, missing)
 }
 
 /// Times `update` the way the workbench drives it: the first call at a moment (clean passes),

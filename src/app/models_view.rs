@@ -32,7 +32,8 @@ pub fn bars(ui: &mut Ui, results: &[ModelResult], stale: bool) {
                 } else {
                     ui.weak(format!("holds {} (clean {:.0}%)", r.info.classes[clean_top], 100.0 * r.view.clean.probs[clean_top]));
                 }
-                ui.weak(format!("loss {:.2} -> {:.2}", a.loss_clean, a.loss_adv));
+                // Cross-entropy is >= 0; rounding shows tiny values as -0.00 otherwise.
+                ui.weak(format!("loss {:.2} -> {:.2}", a.loss_clean.max(0.0), a.loss_adv.max(0.0)));
             }
         });
         for (rank, (class, p)) in shown.top(TOP_K).enumerate() {

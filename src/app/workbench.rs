@@ -81,6 +81,10 @@ pub struct Workbench {
     predicted_for: Option<Wanted>,
     /// How long the last update took on the model thread.
     last_millis: Option<f64>,
+    /// UI-thread time per frame (logic + ui): the frame being built, and the worst in the last
+    /// second, shown with the update times.
+    frame_started: Option<std::time::Instant>,
+    frame_ms: (f64, f64, Option<std::time::Instant>),
     /// The attacked model view or the perturbation (see `FrameView`).
     adv_tex: Option<TextureHandle>,
     adv_dirty: bool,
@@ -117,6 +121,8 @@ impl Workbench {
             models_error: None,
             predicted_for: None,
             last_millis: None,
+            frame_started: None,
+            frame_ms: (0.0, 0.0, None),
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -419,6 +425,7 @@ fn to_color_image(img: &RgbImage) -> ColorImage {
 
 impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.frame_started = Some(std::time::Instant::now());
         for outcome in self.loader.poll() {
             self.on_outcome(outcome);
         }
@@ -467,6 +474,7 @@ impl eframe::App for Workbench {
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.end_frame();
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -645,6 +653,20 @@ impl Workbench {
         }
     }
 
+    /// Keeps the worst UI-thread frame time of each second (shown as the next second's figure).
+    fn end_frame(&mut self) {
+        let Some(start) = self.frame_started.take() else { return };
+        let now = std::time::Instant::now();
+        let ms = now.duration_since(start).as_secs_f64() * 1000.0;
+        let (shown, worst, since) = &mut self.frame_ms;
+        *worst = worst.max(ms);
+        if since.is_none_or(|t| now.duration_since(t).as_secs_f64() >= 1.0) {
+            *shown = *worst;
+            *worst = 0.0;
+            *since = Some(now);
+        }
+    }
+
     fn attack_panel(&mut self, ui: &mut egui::Ui) {
         let attacked = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref());
         let shown = attack_panel::Shown {
@@ -667,6 +689,9 @@ impl Workbench {
         ui.add(egui::TextEdit::multiline(&mut self.session.notes).desired_rows(4).desired_width(f32::INFINITY)).labelled_by(label.id);
         if let Some(p) = &self.session.path {
             ui.weak(format!("session: {}", p.display()));
+        }
+        if self.settings.show_timings {
+            ui.weak(format!("UI thread: {:.1} ms per frame (worst in the last second)", self.frame_ms.0));
         }
     }
 

@@ -160,8 +160,12 @@ struct Evaluation {
 
 /// Loss, input gradients and logits of `net` (eval mode on an autodiff device) at a batch.
 struct Oracle {
+    /// The model on the autodiff device, for gradients.
     net: AvNet,
     device: Device,
+    /// The same model off autodiff, for forward-only evaluations (no graph bookkeeping).
+    plain: AvNet,
+    plain_device: Device,
     /// [B, classes] target distribution (CE) or multi-hot vector (BCE).
     targets: Vec<f32>,
     classes: usize,
@@ -174,14 +178,15 @@ impl Oracle {
     fn eval(&self, x: &Inputs, grad: bool) -> Evaluation {
         let s = self.size;
         let b = x.wave.len() / s.samples;
-        let mut w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), &self.device);
-        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), &self.device);
+        let (net, device) = if grad { (&self.net, &self.device) } else { (&self.plain, &self.plain_device) };
+        let mut w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), device);
+        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), device);
         if grad {
             w = w.require_grad();
             p = p.require_grad();
         }
-        let logits = self.net.forward(w.clone(), p.clone()).logits;
-        let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), &self.device);
+        let logits = net.forward(w.clone(), p.clone()).logits;
+        let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), device);
         let per_example = match self.loss {
             Loss::CrossEntropy => (log_softmax(logits.clone(), 1) * t).sum_dim(1).neg(),
             // softplus(z) - t z, written stably: max(z, 0) + ln(1 + e^-|z|) - t z.
@@ -264,7 +269,8 @@ impl CleanPass {
             };
             set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
         }
-        let oracle = Oracle { net: net.valid().fork(&device), device, targets, classes, loss: cfg.loss, size };
+        let plain = net.valid();
+        let oracle = Oracle { net: plain.clone().fork(&device), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
         let clean = Inputs {
             wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
             pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
@@ -425,8 +431,10 @@ fn keep_better(a: (Inputs, Evaluation), b: (Inputs, Evaluation), sets: &[Vec<usi
 /// (audio, pixels); apply them with [`apply_universal`].
 pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &AttackConfig, epochs: usize) -> (Vec<f32>, Vec<f32>) {
     let Some(first) = examples.first() else { return (Vec::new(), Vec::new()) };
-    let device = net.classifier.weight.val().device().autodiff();
-    let valid = net.valid().fork(&device);
+    let base = net.classifier.weight.val().device();
+    let device = base.clone().autodiff();
+    let plain = net.valid();
+    let valid = plain.clone().fork(&device);
     let classes = net.classifier.weight.val().dims()[1];
     let (mut da, mut dv) = (vec![0.0; first.wave.len()], vec![0.0; first.pixels.len()]);
     let zeros_a = vec![0.0; da.len()];
@@ -439,7 +447,16 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
         for (ex, &label) in examples.iter().zip(labels) {
             let mut targets = vec![0.0; classes];
             targets[label.min(classes - 1)] = 1.0;
-            let oracle = Oracle { net: valid.clone(), device: device.clone(), targets, classes, loss: cfg.loss, size: ex.size };
+            let oracle = Oracle {
+                net: valid.clone(),
+                device: device.clone(),
+                plain: plain.clone(),
+                plain_device: base.clone(),
+                targets,
+                classes,
+                loss: cfg.loss,
+                size: ex.size,
+            };
             let x = apply_universal(ex, &da, &dv);
             let Evaluation { ga, gv, .. } = oracle.eval(&Inputs { wave: x.wave, pixels: x.pixels }, true);
             let step = |d: &mut Vec<f32>, g: &[f32], zeros: &[f32], eps: f32, size: f32| {

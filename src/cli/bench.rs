@@ -18,6 +18,9 @@ pub struct Args {
     /// Also time the wgpu backend (lavapipe where there is no GPU; first calls compile kernels).
     #[arg(long)]
     wgpu: bool,
+    /// Run only these parts (forward, workbench, attacks, kernels); default all.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn time_forward(net: &AvNet, samples: usize, pixels: usize, reps: usize, device: &Device) -> f64 {
@@ -33,6 +36,27 @@ fn time_forward(net: &AvNet, samples: usize, pixels: usize, reps: usize, device:
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    const PARTS: [&str; 4] = ["forward", "workbench", "attacks", "kernels"];
+    if let Some(bad) = args.only.iter().find(|p| !PARTS.contains(&p.as_str())) {
+        anyhow::bail!("--only: unknown part '{bad}' (forward, workbench, attacks, kernels)");
+    }
+    let part = |name: &str| args.only.is_empty() || args.only.iter().any(|p| p == name);
+    if part("forward") {
+        forward(args);
+    }
+    if part("workbench") {
+        workbench(args.reps.min(5))?;
+    }
+    if part("attacks") {
+        attacks(args.reps.min(3), args.wgpu)?;
+    }
+    if part("kernels") {
+        kernels(args.reps);
+    }
+    Ok(())
+}
+
+fn forward(args: &Args) {
     let mut backends = vec![("cpu (flex)", Backend::Cpu)];
     if args.wgpu {
         backends.push(("wgpu", Backend::Wgpu));
@@ -59,8 +83,41 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("{name:<12} {:<6} {samples:>8} {pixels:>7} {ms:>10.1}", size.name());
         }
     }
-    attacks(args.reps.min(3), args.wgpu)?;
-    kernels(args.reps);
+}
+
+/// The workbench's model thread (`live::Live`) on the demo clip with the seven zoo models:
+/// a new frame, a slider move under FGSM (the clean passes cached) and PGD-10. Issue 5 asks
+/// for under 150 ms (FGSM) and 1.5 s (PGD-10) from slider release.
+fn workbench(reps: usize) -> anyhow::Result<()> {
+    use crate::attacks::{AttackConfig, Method};
+    use crate::live::{Live, measure};
+    use crate::media::{Job, LoadOptions};
+    use crate::models::input::Example;
+    let device = Device::flex();
+    let models = crate::models::zoo::load_all(&device)?;
+    let path = crate::demo::demo_clip_path()?;
+    let clip = crate::media::open(&path, &LoadOptions::default(), &Job::detached())?;
+    let n = models.len();
+    let mut live = Live::new(models, device);
+    let fgsm = AttackConfig { method: Method::Fgsm, eps_a: 0.005, eps_v: 2.0 / 255.0, ..AttackConfig::default() };
+    let pgd = AttackConfig { method: Method::Pgd, steps: 10, ..fgsm.clone() };
+    println!("\nworkbench update, {n} demo models, demo clip, cpu (flex), ms (median of {reps} frames)");
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    let centre = Example::centre_time(&clip);
+    for k in 0..reps.max(1) {
+        // A different frame each time, so the clean passes are computed afresh.
+        let t = centre + 0.125 * k as f64;
+        for (i, (name, ms)) in measure(&mut live, &clip, t, &fgsm, &pgd).into_iter().enumerate() {
+            if rows.len() <= i {
+                rows.push((name, Vec::new()));
+            }
+            rows[i].1.push(ms);
+        }
+    }
+    for (name, mut ms) in rows {
+        ms.sort_by(f64::total_cmp);
+        println!("{name:<52} {:>8.0}", ms[ms.len() / 2]);
+    }
     Ok(())
 }
 
