@@ -224,26 +224,28 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 fn write_plot(path: &std::path::Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &AttackConfig, universal: bool) -> anyhow::Result<()> {
     use crate::plot::{Series, line_chart};
     let names: Vec<String> = sweep.first().map(|(_, rows)| rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
+    // The eps multiples, with 0 (clean accuracy) first. Sweeps are often geometric (0.5, 1, 4,
+    // 100): equal spacing per point keeps every point readable; the ticks give the values.
+    let mut scales: Vec<f32> = sweep.iter().map(|(s, _)| *s).collect();
+    if !scales.contains(&0.0) {
+        scales.insert(0, 0.0);
+    }
+    let accuracy = |scale: f32, i: usize| -> Option<f64> {
+        let rows = if scale == 0.0 { sweep.iter().find(|(s, _)| *s == 0.0).or(sweep.first()) } else { sweep.iter().find(|(s, _)| *s == scale) };
+        let r = rows?.1.get(i)?;
+        Some(100.0 * f64::from(if scale == 0.0 { r.clean } else { r.both_attacked }))
+    };
     let series: Vec<Series> = names
         .iter()
         .enumerate()
-        .map(|(i, name)| {
-            let mut points: Vec<(f64, f64)> = sweep
-                .iter()
-                .filter_map(|(scale, rows)| rows.get(i).map(|r| (f64::from(*scale), 100.0 * f64::from(if *scale == 0.0 { r.clean } else { r.both_attacked }))))
-                .collect();
-            if !sweep.iter().any(|(s, _)| *s == 0.0)
-                && let Some(r) = sweep.first().and_then(|(_, rows)| rows.get(i))
-            {
-                points.insert(0, (0.0, 100.0 * f64::from(r.clean)));
-            }
-            Series { name: name.clone(), points }
+        .map(|(i, name)| Series {
+            name: name.clone(),
+            points: scales.iter().enumerate().filter_map(|(k, &scale)| accuracy(scale, i).map(|a| (k as f64, a))).collect(),
         })
         .collect();
-    let mut ticks: Vec<(f64, String)> = vec![(0.0, "0".into())];
-    ticks.extend(sweep.iter().filter(|(s, _)| *s > 0.0).map(|(s, _)| (f64::from(*s), format!("{s}"))));
+    let ticks: Vec<(f64, String)> = scales.iter().enumerate().map(|(k, s)| (k as f64, format!("x{s}"))).collect();
     let title = format!("{}{:?} {:?} on audio+video", if universal { "universal " } else { "" }, cfg.method, cfg.norm);
-    let x_label = format!("eps x (eps_a {} / eps_v {})", cfg.eps_a, cfg.eps_v);
+    let x_label = format!("eps multiple (x1 = eps_a {} / eps_v {})", cfg.eps_a, cfg.eps_v);
     let img = line_chart(&title, &x_label, "accuracy %", 100.0, &ticks, &series);
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
