@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod eval;
+pub mod export;
 pub mod dsp;
 pub mod files;
 pub mod kernels;

@@ -23,6 +23,42 @@ pub enum DialogKind {
     SaveSession,
     /// A file a session refers to but which moved: where is it now?
     Locate(std::path::PathBuf),
+    /// Where to write an export.
+    Export(ExportKind),
+}
+
+/// What File > Export writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportKind {
+    AdversarialWav,
+    AdversarialPng,
+    ResultsCsv,
+    ResultsJson,
+    WindowPng,
+}
+
+impl ExportKind {
+    pub const ALL: [ExportKind; 5] = [Self::AdversarialWav, Self::AdversarialPng, Self::ResultsCsv, Self::ResultsJson, Self::WindowPng];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::AdversarialWav => "Adversarial audio (WAV)…",
+            Self::AdversarialPng => "Adversarial model view (PNG)…",
+            Self::ResultsCsv => "Results (CSV)…",
+            Self::ResultsJson => "Results (JSON)…",
+            Self::WindowPng => "Window as shown (PNG)…",
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            Self::AdversarialWav => "adversarial.wav",
+            Self::AdversarialPng => "adversarial.png",
+            Self::ResultsCsv => "results.csv",
+            Self::ResultsJson => "results.json",
+            Self::WindowPng => "mcgurk.png",
+        }
+    }
 }
 
 const VIDEO: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
@@ -42,6 +78,10 @@ pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
             DialogKind::SaveSession => {
                 let dialog = AsyncFileDialog::new().set_title("Save the session").set_file_name(format!("experiment.{}", crate::session::EXTENSION));
                 block_on(dialog.save_file()).map(|f| Command::SaveSession(Some(with_extension(f.path().to_path_buf()))))
+            }
+            DialogKind::Export(kind) => {
+                let dialog = AsyncFileDialog::new().set_title(kind.label().trim_end_matches('…')).set_file_name(kind.file_name());
+                block_on(dialog.save_file()).map(|f| Command::Export { kind, path: f.path().to_path_buf() })
             }
             DialogKind::Locate(old) => {
                 let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());

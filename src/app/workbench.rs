@@ -21,6 +21,7 @@ use crate::dsp::{Colormap, colormap};
 use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
 use crate::models::ModelInfo;
 
+mod exports;
 mod session_io;
 
 /// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
@@ -46,6 +47,9 @@ pub enum Command {
     SessionChecked { session: Box<crate::session::Session>, check: crate::session::ClipCheck },
     ClipHashed { source: Source, clip: crate::session::ClipRef },
     Recover(bool),
+    Export { kind: super::dialogs::ExportKind, path: PathBuf },
+    /// An export finished (on a worker thread): the file, or why not.
+    Exported(Result<PathBuf, String>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,6 +267,9 @@ impl Workbench {
             Command::SessionChecked { session, check } => self.on_session_checked(*session, check),
             Command::ClipHashed { source, clip } => self.on_clip_hashed(source, clip),
             Command::Recover(accept) => self.recover(accept),
+            Command::Export { kind, path } => self.export(kind, path),
+            Command::Exported(Ok(path)) => self.set_status(Level::Info, format!("exported {}", path.display())),
+            Command::Exported(Err(e)) => self.set_status(Level::Error, e),
         }
     }
 
@@ -509,6 +516,15 @@ impl Workbench {
                 if ui.add_enabled(self.clip.is_some(), egui::Button::new("Save session as…")).clicked() {
                     self.commands.push(Command::Dialog(DialogKind::SaveSession));
                 }
+                ui.add_enabled_ui(self.clip.is_some(), |ui| {
+                    ui.menu_button("Export", |ui| {
+                        for kind in super::dialogs::ExportKind::ALL {
+                            if ui.button(kind.label()).clicked() {
+                                self.commands.push(Command::Dialog(DialogKind::Export(kind)));
+                            }
+                        }
+                    });
+                });
                 ui.menu_button("Recent", |ui| {
                     if self.settings.recent.is_empty() {
                         ui.weak("nothing yet");

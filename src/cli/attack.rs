@@ -4,7 +4,7 @@
 //! "probs", "top"}, "adversarial": {...}, "loss": {"clean", "adversarial"}, "norms": {...},
 //! "snr_db", "psnr_db"}]}` (an SNR or PSNR is null when that input was not changed).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args as ClapArgs, ValueEnum};
@@ -12,7 +12,6 @@ use serde_json::json;
 
 use super::inputs::{ClipArgs, ModelArgs};
 use crate::attacks::{AttackConfig, Loss, Method, Modality, Norm, attack};
-use crate::media::MODEL_SAMPLE_RATE;
 use crate::models::input::Example;
 use crate::models::predict::softmax;
 
@@ -198,10 +197,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             );
         }
         if let Some(p) = &args.out_audio {
-            write_wav(p, &r.adversarial.wave)?;
+            crate::export::write_wav(p, &r.adversarial.wave)?;
         }
         if let Some(p) = &args.out_image {
-            write_png(p, &r.adversarial.pixels, r.adversarial.size.pixels)?;
+            crate::export::write_model_view_png(p, &r.adversarial.pixels, r.adversarial.size.pixels)?;
         }
         docs.push(json!({
             "name": m.info.name,
@@ -220,35 +219,4 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     }
     Ok(())
-}
-
-/// 32-bit float mono WAV at the model rate, written atomically.
-fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
-    let data_len = (samples.len() * 4) as u32;
-    let mut b = Vec::with_capacity(44 + samples.len() * 4);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
-    b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&MODEL_SAMPLE_RATE.to_le_bytes());
-    b.extend_from_slice(&(MODEL_SAMPLE_RATE * 4).to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&32u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    samples.iter().for_each(|s| b.extend_from_slice(&s.to_le_bytes()));
-    crate::files::write_atomic(path, &b)
-}
-
-/// CHW floats in [0, 1] to a PNG, written atomically.
-fn write_png(path: &Path, chw: &[f32], side: usize) -> anyhow::Result<()> {
-    let n = side * side;
-    let img = image::RgbImage::from_fn(side as u32, side as u32, |x, y| {
-        let i = y as usize * side + x as usize;
-        let c = |k: usize| (chw[k * n + i].clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([c(0), c(1), c(2)])
-    });
-    crate::files::save_png_atomic(path, &img)
 }

@@ -288,3 +288,46 @@ fn autosave_is_offered_back_at_the_next_start() {
     assert_eq!(h2.state().session().notes, "not saved yet");
     assert!(!recovery.exists(), "the offer was answered");
 }
+
+#[test]
+fn exports_write_the_adversarial_clip_and_the_results() {
+    use mcgurk::app::workbench::Command;
+    use mcgurk::app::dialogs::ExportKind;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    // Before any attack there is no adversarial input: a warning, no file.
+    let wav = dir.path().join("adv.wav");
+    h.state_mut().command(Command::Export { kind: ExportKind::AdversarialWav, path: wav.clone() });
+    h.run_steps(2);
+    assert_eq!(h.state().status.as_ref().unwrap().level, Level::Warning);
+    assert!(!wav.exists());
+    h.get_by_label("attack the models").click();
+    settle(&mut h);
+    let files = [
+        (ExportKind::AdversarialWav, dir.path().join("adv.wav")),
+        (ExportKind::AdversarialPng, dir.path().join("adv.png")),
+        (ExportKind::ResultsCsv, dir.path().join("results.csv")),
+        (ExportKind::ResultsJson, dir.path().join("results.json")),
+    ];
+    for (kind, path) in &files {
+        h.state_mut().command(Command::Export { kind: *kind, path: path.clone() });
+    }
+    let start = Instant::now();
+    while !files.iter().all(|(_, p)| p.exists()) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(20), "exports never appeared");
+    }
+    let wav = std::fs::read(&files[0].1).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(wav.len(), 44 + 4 * 32_767, "the small models' window, f32 mono");
+    let png = image::open(&files[1].1).unwrap();
+    assert_eq!((png.width(), png.height()), (112, 112));
+    let csv = std::fs::read_to_string(&files[2].1).unwrap();
+    assert_eq!(csv.lines().count(), 8, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().starts_with("sum,sum,cow,"), "{csv}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&files[3].1).unwrap()).unwrap();
+    assert_eq!(json["results"].as_array().unwrap().len(), 7);
+    assert_eq!(json["attack"]["method"], "fgsm");
+}
