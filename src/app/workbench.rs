@@ -50,6 +50,9 @@ pub enum Command {
     Export { kind: super::dialogs::ExportKind, path: PathBuf },
     /// An export finished (on a worker thread): the file, or why not.
     Exported(Result<PathBuf, String>),
+    /// Compute the robustness curve of the clip on screen under the panel's attack.
+    Curve,
+    CancelCurve,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +92,10 @@ pub struct Workbench {
     /// second, shown with the update times.
     frame_started: Option<std::time::Instant>,
     frame_ms: (f64, f64, Option<std::time::Instant>),
+    /// The per-clip robustness curve: the running job, the last result, whether it is shown.
+    curve_job: Option<super::curve::CurveJob>,
+    curve: Option<super::curve::Curve>,
+    curve_open: bool,
     /// The attacked model view or the perturbation (see `FrameView`).
     adv_tex: Option<TextureHandle>,
     adv_dirty: bool,
@@ -127,6 +134,9 @@ impl Workbench {
             last_millis: None,
             frame_started: None,
             frame_ms: (0.0, 0.0, None),
+            curve_job: None,
+            curve: None,
+            curve_open: false,
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -194,6 +204,59 @@ impl Workbench {
     pub fn set_frame_view(&mut self, view: FrameView) {
         self.settings.attack.view = view;
         self.adv_dirty = true;
+    }
+
+    fn poll_curve(&mut self) {
+        let Some(job) = &mut self.curve_job else { return };
+        match job.poll() {
+            super::curve::Poll::Running => {}
+            super::curve::Poll::Done(c) => {
+                self.curve = Some(c);
+                self.curve_job = None;
+            }
+            super::curve::Poll::Failed(e) => {
+                self.set_status(Level::Error, e);
+                self.curve_job = None;
+            }
+            super::curve::Poll::Cancelled => self.curve_job = None,
+        }
+    }
+
+    /// The finished per-clip robustness curve, if any.
+    pub fn curve(&self) -> Option<&super::curve::Curve> {
+        self.curve.as_ref()
+    }
+
+    /// Whether the curve is being computed.
+    pub fn curve_running(&self) -> bool {
+        self.curve_job.is_some()
+    }
+
+    fn curve_window(&mut self, ctx: &egui::Context) {
+        if !self.curve_open {
+            return;
+        }
+        let mut open = true;
+        egui::Window::new("Robustness curve (this clip)").open(&mut open).default_width(560.0).show(ctx, |ui| {
+            if let Some(job) = &self.curve_job {
+                let (done, total) = job.progress;
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0).text(format!("{done} / {total} budgets")));
+                    if ui.button("Cancel").clicked() {
+                        self.commands.push(Command::CancelCurve);
+                    }
+                });
+            }
+            match &self.curve {
+                Some(c) => super::curve::plot(ui, c),
+                None if self.curve_job.is_none() => {
+                    ui.weak("no curve yet");
+                }
+                None => {}
+            }
+        });
+        self.curve_open = open;
     }
 
     fn poll_models(&mut self) {
@@ -270,6 +333,23 @@ impl Workbench {
             Command::Export { kind, path } => self.export(kind, path),
             Command::Exported(Ok(path)) => self.set_status(Level::Info, format!("exported {}", path.display())),
             Command::Exported(Err(e)) => self.set_status(Level::Error, e),
+            Command::Curve => {
+                if let Some(clip) = self.clip.clone() {
+                    if let Some(job) = &self.curve_job {
+                        job.cancel();
+                    }
+                    let ctx = self.ctx.clone();
+                    let cfg = self.settings.attack.config.clone();
+                    self.curve_job = Some(super::curve::CurveJob::start(clip, self.centre_s, cfg, Arc::new(move || ctx.request_repaint())));
+                    self.curve_open = true;
+                }
+            }
+            Command::CancelCurve => {
+                if let Some(job) = self.curve_job.take() {
+                    job.cancel();
+                    self.set_status(Level::Info, "robustness curve cancelled");
+                }
+            }
         }
     }
 
@@ -466,6 +546,7 @@ impl eframe::App for Workbench {
             self.apply(cmd);
         }
         self.poll_models();
+        self.poll_curve();
         self.update_textures(ctx);
         self.autosave();
     }
@@ -477,6 +558,7 @@ impl eframe::App for Workbench {
         }
         let ctx = ui.ctx().clone();
         self.locate_window(&ctx);
+        self.curve_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));
@@ -699,6 +781,10 @@ impl Workbench {
         }
         if self.settings.attack.enabled && self.settings.attack.view != FrameView::Frame && self.settings.overlay == Overlay::Off {
             ui.weak("tip: Heatmap (right) draws the model's map over this view");
+        }
+        let can = self.settings.attack.enabled && self.clip.is_some();
+        if ui.add_enabled(can, egui::Button::new("Robustness curve of this clip…")).on_hover_text("every model under this attack at 0 to 16 times its eps").clicked() {
+            self.commands.push(Command::Curve);
         }
         ui.separator();
         let label = ui.label("Notes (saved with the session)");

@@ -331,3 +331,30 @@ fn exports_write_the_adversarial_clip_and_the_results() {
     assert_eq!(json["results"].as_array().unwrap().len(), 7);
     assert_eq!(json["attack"]["method"], "fgsm");
 }
+
+#[test]
+fn the_robustness_curve_of_the_clip_falls_with_eps() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.get_by_label("attack the models").click();
+    settle(&mut h);
+    h.get_by_label("Robustness curve of this clip…").click();
+    let start = Instant::now();
+    while h.state().curve().is_none() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(start.elapsed() < Duration::from_secs(120), "curve never finished");
+    }
+    let c = h.state().curve().unwrap();
+    assert_eq!(c.names.len(), 7);
+    for (i, name) in c.names.iter().enumerate() {
+        // At x0 nothing moves: every model keeps its clean answer.
+        assert!(c.holds[i][0], "{name} at x0");
+        // At 16 times the panel's (FGSM) budget at least as likely to be flipped as at x1.
+        assert!(c.confidence[i][7] <= c.confidence[i][3] + 0.05 || !c.holds[i][7], "{name}: {:?}", c.confidence[i]);
+    }
+    let flipped_at_max = c.holds.iter().filter(|h| !h[7]).count();
+    assert!(flipped_at_max >= 5, "{flipped_at_max} of 7 flipped at x16");
+    h.run_steps(4);
+    h.snapshot("clip_curve");
+}

@@ -1,0 +1,164 @@
+//! The robustness curve of the clip on screen: every model's probability of its clean top class
+//! as the panel's attack is scaled from 0 to 8 times its eps. Runs on its own named thread with
+//! its own copy of the models (so moving the sliders meanwhile does not stop it), reports
+//! progress, and stops on Cancel; the window draws it with egui_plot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+
+use burn::prelude::Device;
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
+
+use super::loader::Waker;
+use crate::attacks::AttackConfig;
+use crate::live::Live;
+use crate::media::Clip;
+use crate::models::zoo;
+
+pub const SCALES: [f32; 8] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+
+pub struct Curve {
+    pub config: AttackConfig,
+    pub time_s: f64,
+    pub names: Vec<String>,
+    /// [model][scale]: probability of the clean top class under the scaled attack.
+    pub confidence: Vec<Vec<f32>>,
+    /// [model][scale]: whether the top class is still the clean one.
+    pub holds: Vec<Vec<bool>>,
+}
+
+enum Msg {
+    Progress(usize, usize),
+    Done(Curve),
+    Failed(String),
+}
+
+pub struct CurveJob {
+    rx: Receiver<Msg>,
+    cancel: Arc<AtomicBool>,
+    pub progress: (usize, usize),
+}
+
+pub enum Poll {
+    Running,
+    Done(Curve),
+    Failed(String),
+    Cancelled,
+}
+
+impl CurveJob {
+    pub fn start(clip: Arc<Clip>, time_s: f64, config: AttackConfig, waker: Waker) -> Self {
+        let (tx, rx) = sync_channel(16);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let spawned = std::thread::Builder::new().name("mcgurk-curve".into()).spawn(move || {
+            let send = |m: Msg| {
+                let _ = tx.send(m);
+                waker();
+            };
+            let device = Device::flex();
+            let models = match zoo::load_all(&device) {
+                Ok(m) => m,
+                Err(e) => return send(Msg::Failed(format!("demo models unavailable: {e}"))),
+            };
+            let names: Vec<String> = models.iter().map(|m| m.info.fusion.label().to_string()).collect();
+            let mut live = Live::new(models, device);
+            let (n, total) = (names.len(), SCALES.len());
+            let mut confidence = vec![Vec::new(); n];
+            let mut holds = vec![Vec::new(); n];
+            let clip_id = Arc::as_ptr(&clip) as usize;
+            for (k, &scale) in SCALES.iter().enumerate() {
+                let cfg = AttackConfig { eps_a: config.eps_a * scale, eps_v: config.eps_v * scale, ..config.clone() };
+                let mut stop = || flag.load(Ordering::Relaxed);
+                let Ok((views, _)) = live.update(&clip, clip_id, time_s, Some(&cfg), usize::MAX, &mut stop) else { return };
+                for (i, v) in views.iter().enumerate() {
+                    let clean = v.clean.best();
+                    let p = v.attacked.as_ref().map_or(&v.clean, |a| &a.prediction);
+                    confidence[i].push(p.probs[clean]);
+                    holds[i].push(p.best() == clean);
+                }
+                send(Msg::Progress(k + 1, total));
+            }
+            send(Msg::Done(Curve { config, time_s, names, confidence, holds }));
+        });
+        let job = Self { rx, cancel, progress: (0, SCALES.len()) };
+        if let Err(e) = spawned {
+            let (tx, rx) = sync_channel(1);
+            let _ = tx.send(Msg::Failed(format!("cannot start the curve thread: {e}")));
+            return Self { rx, ..job };
+        }
+        job
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    pub fn poll(&mut self) -> Poll {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Msg::Progress(d, t)) => self.progress = (d, t),
+                Ok(Msg::Done(c)) => return Poll::Done(c),
+                Ok(Msg::Failed(e)) => return Poll::Failed(e),
+                Err(TryRecvError::Empty) => return Poll::Running,
+                Err(TryRecvError::Disconnected) => return Poll::Cancelled,
+            }
+        }
+    }
+}
+
+/// One colour per model (Tableau 10), so a line and its flip rings match in the legend.
+const PALETTE: [egui::Color32; 7] = [
+    egui::Color32::from_rgb(31, 119, 180),
+    egui::Color32::from_rgb(255, 127, 14),
+    egui::Color32::from_rgb(44, 160, 44),
+    egui::Color32::from_rgb(214, 39, 40),
+    egui::Color32::from_rgb(148, 103, 189),
+    egui::Color32::from_rgb(140, 86, 75),
+    egui::Color32::from_rgb(227, 119, 194),
+];
+
+/// The curve: one line per model, hollow rings where the prediction flipped.
+pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
+    let c = &curve.config;
+    ui.label(format!(
+        "{:?} {:?} on {:?} at t = {:.2} s; x1 = eps_a {} / eps_v {:.4} (the panel's sliders)",
+        c.method, c.norm, c.modality, curve.time_s, c.eps_a, c.eps_v
+    ));
+    Plot::new("clip_curve")
+        .legend(Legend::default())
+        .height(280.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .x_axis_label("eps multiple of the panel's budget")
+        // The points sit at indices 0..7; label them with their multiples, nothing between.
+        .x_axis_formatter(|mark, _| {
+            let k = mark.value.round();
+            if (mark.value - k).abs() < 1e-6 && k >= 0.0 { SCALES.get(k as usize).map_or(String::new(), |s| format!("x{s}")) } else { String::new() }
+        })
+        .y_axis_label("P(clean top class)")
+        .show(ui, |p| {
+            // Points at the multiples' positions on a log-like index axis: 0..7.
+            for (i, name) in curve.names.iter().enumerate() {
+                let pts: Vec<[f64; 2]> = curve.confidence[i].iter().enumerate().map(|(k, v)| [k as f64, f64::from(*v)]).collect();
+                let colour = PALETTE[i % PALETTE.len()];
+                p.line(Line::new(name.clone(), PlotPoints::from(pts.clone())).color(colour).width(2.0));
+                let flipped: Vec<[f64; 2]> = pts.iter().zip(&curve.holds[i]).filter(|(_, h)| !**h).map(|(p, _)| *p).collect();
+                if !flipped.is_empty() {
+                    // Same name as the line: same colour, one legend entry.
+                    p.points(Points::new(name.clone(), PlotPoints::from(flipped)).radius(4.0).filled(false).color(colour));
+                }
+            }
+        });
+    let first_flip: Vec<String> = curve
+        .names
+        .iter()
+        .zip(&curve.holds)
+        .map(|(n, h)| match h.iter().position(|x| !x) {
+            Some(k) => format!("{n} x{}", SCALES[k]),
+            None => format!("{n} never"),
+        })
+        .collect();
+    ui.weak(format!("first flip: {}", first_flip.join(", ")));
+}
