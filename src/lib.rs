@@ -18,6 +18,7 @@ pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod models;
+pub mod playback;
 pub mod plot;
 pub mod session;
 pub mod train;

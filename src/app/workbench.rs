@@ -53,6 +53,18 @@ pub enum Command {
     /// Compute the robustness curve of the clip on screen under the panel's attack.
     Curve,
     CancelCurve,
+    Play(Listen),
+    StopPlayback,
+    PlaybackEnded(Option<String>),
+}
+
+/// What the listen buttons play: the model window of the heatmap model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listen {
+    Clean,
+    Adversarial,
+    /// The perturbation alone, amplified by the view's gain.
+    Perturbation,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +108,7 @@ pub struct Workbench {
     curve_job: Option<super::curve::CurveJob>,
     curve: Option<super::curve::Curve>,
     curve_open: bool,
+    playback: Option<crate::playback::Playback>,
     /// The attacked model view or the perturbation (see `FrameView`).
     adv_tex: Option<TextureHandle>,
     adv_dirty: bool,
@@ -137,6 +150,7 @@ impl Workbench {
             curve_job: None,
             curve: None,
             curve_open: false,
+            playback: None,
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -204,6 +218,39 @@ impl Workbench {
     pub fn set_frame_view(&mut self, view: FrameView) {
         self.settings.attack.view = view;
         self.adv_dirty = true;
+    }
+
+    fn play(&mut self, what: Listen) {
+        if let Some(p) = self.playback.take() {
+            p.stop();
+        }
+        let attacked = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref()).and_then(|a| a.inputs.as_ref());
+        let wave: Vec<f32> = match (what, attacked) {
+            (Listen::Clean, Some((clean, _))) => clean.wave.clone(),
+            (Listen::Clean, None) => {
+                let (Some(clip), Some(m)) = (&self.clip, self.models.first()) else { return };
+                crate::models::input::Example::from_clip(clip, self.centre_s, m.input).0.wave
+            }
+            (Listen::Adversarial, Some((_, adv))) => adv.wave.clone(),
+            (Listen::Perturbation, Some((clean, adv))) => {
+                let gain = self.settings.attack.amplify;
+                adv.wave.iter().zip(&clean.wave).map(|(a, c)| (gain * (a - c)).clamp(-1.0, 1.0)).collect()
+            }
+            (_, None) => {
+                self.set_status(Level::Warning, "turn the attack on to hear the adversarial audio or the perturbation");
+                return;
+            }
+        };
+        let tx = self.dialog_tx.clone();
+        let ctx = self.ctx.clone();
+        let on_end = move |r: Result<(), crate::playback::PlaybackError>| {
+            let _ = tx.send(Command::PlaybackEnded(r.err().map(|e| e.to_string())));
+            ctx.request_repaint();
+        };
+        match crate::playback::play(wave, MODEL_SAMPLE_RATE, "default", on_end) {
+            Ok(p) => self.playback = Some(p),
+            Err(e) => self.set_status(Level::Error, e.to_string()),
+        }
     }
 
     fn poll_curve(&mut self) {
@@ -342,6 +389,18 @@ impl Workbench {
                     let cfg = self.settings.attack.config.clone();
                     self.curve_job = Some(super::curve::CurveJob::start(clip, self.centre_s, cfg, Arc::new(move || ctx.request_repaint())));
                     self.curve_open = true;
+                }
+            }
+            Command::Play(what) => self.play(what),
+            Command::StopPlayback => {
+                if let Some(p) = self.playback.take() {
+                    p.stop();
+                }
+            }
+            Command::PlaybackEnded(error) => {
+                self.playback = None;
+                if let Some(e) = error {
+                    self.set_status(Level::Error, e);
                 }
             }
             Command::CancelCurve => {
@@ -782,6 +841,17 @@ impl Workbench {
         if self.settings.attack.enabled && self.settings.attack.view != FrameView::Frame && self.settings.overlay == Overlay::Off {
             ui.weak("tip: Heatmap (right) draws the model's map over this view");
         }
+        ui.horizontal(|ui| {
+            ui.label("listen");
+            for (what, label) in [(Listen::Clean, "clean"), (Listen::Adversarial, "adversarial"), (Listen::Perturbation, "perturbation")] {
+                if ui.add_enabled(self.clip.is_some(), egui::Button::new(label).small()).clicked() {
+                    self.commands.push(Command::Play(what));
+                }
+            }
+            if self.playback.is_some() && ui.small_button("stop").clicked() {
+                self.commands.push(Command::StopPlayback);
+            }
+        });
         let can = self.settings.attack.enabled && self.clip.is_some();
         if ui.add_enabled(can, egui::Button::new("Robustness curve of this clip…")).on_hover_text("every model under this attack at 0 to 16 times its eps").clicked() {
             self.commands.push(Command::Curve);

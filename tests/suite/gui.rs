@@ -358,3 +358,22 @@ fn the_robustness_curve_of_the_clip_falls_with_eps() {
     h.run_steps(4);
     h.snapshot("clip_curve");
 }
+
+#[test]
+fn listening_without_an_audio_device_says_so() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    // Before an attack only the clean audio can be heard.
+    h.get_by_label("adversarial").click();
+    h.run_steps(2);
+    assert_eq!(h.state().status.as_ref().unwrap().level, Level::Warning);
+    h.get_by_label("clean").click();
+    h.run_steps(2);
+    // A machine with a sound card plays 3 s of cow; one without (CI) gets a message naming the
+    // problem. Either way the window keeps running.
+    let status = h.state().status.clone().unwrap();
+    if status.level == Level::Error {
+        assert!(status.text.contains("no audio output"), "{}", status.text);
+    }
+    h.run_steps(3);
+}
