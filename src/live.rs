@@ -21,6 +21,24 @@ use crate::models::predict::{Prediction, predict};
 pub struct ModelView {
     pub clean: Prediction,
     pub attacked: Option<Attacked>,
+    /// The model's clean input (for the models whose maps are shown).
+    pub input: Option<Example>,
+}
+
+/// Which models get localization maps of their attacked input (one more forward pass each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Maps {
+    One(usize),
+    All,
+}
+
+impl Maps {
+    pub fn includes(self, i: usize) -> bool {
+        match self {
+            Self::One(k) => k == i,
+            Self::All => true,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -63,8 +81,8 @@ impl Live {
     }
 
     /// Every model at `time_s` of `clip`, clean and (with `attack`) attacked, away from its own
-    /// clean prediction. Localization maps of attacked inputs are computed for model `maps_for`
-    /// only (one more forward pass). Models run in parallel, one per core (burn's CPU backend
+    /// clean prediction. Localization maps of attacked inputs are computed for the models in
+    /// `maps` only (one more forward pass each). Models run in parallel, one per core (burn's CPU backend
     /// keeps about one core busy per model); `stop()` is polled while they run: a newer request
     /// or a cancel ends the update as soon as the running models finish. Also returns which modalities the clip lacks.
     pub fn update(
@@ -73,7 +91,7 @@ impl Live {
         clip_id: usize,
         time_s: f64,
         attack: Option<&AttackConfig>,
-        maps_for: usize,
+        maps: Maps,
         stop: &mut dyn FnMut() -> bool,
     ) -> Result<(Vec<ModelView>, Vec<&'static str>), Interrupted> {
         let moment = (clip_id, time_s.to_bits());
@@ -92,7 +110,7 @@ impl Live {
                             return;
                         }
                         let Some((i, (m, entry))) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
-                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, i == maps_for);
+                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, maps.includes(i));
                         if let Ok(mut d) = done.lock() {
                             d.push((i, view, miss));
                         }
@@ -164,7 +182,7 @@ fn one_model(
             inputs: show.then(|| (cached.example.clone(), r.adversarial)),
         }
     });
-    (ModelView { clean: cached.clean.clone(), attacked }, missing)
+    (ModelView { clean: cached.clean.clone(), attacked, input: show.then(|| cached.example.clone()) }, missing)
 }
 
 /// Times `update` the way the workbench drives it: the first call at a moment (clean passes),
@@ -173,7 +191,7 @@ pub fn measure(live: &mut Live, clip: &Clip, time_s: f64, fgsm: &AttackConfig, p
     let mut never = || false;
     let mut time = |live: &mut Live, cfg: &AttackConfig| {
         let start = Instant::now();
-        let _ = live.update(clip, 1, time_s, Some(cfg), 0, &mut never);
+        let _ = live.update(clip, 1, time_s, Some(cfg), Maps::One(0), &mut never);
         start.elapsed().as_secs_f64() * 1000.0
     };
     let first = time(live, fgsm);

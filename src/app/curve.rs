@@ -71,7 +71,7 @@ impl CurveJob {
             for (k, &scale) in SCALES.iter().enumerate() {
                 let cfg = AttackConfig { eps_a: config.eps_a * scale, eps_v: config.eps_v * scale, ..config.clone() };
                 let mut stop = || flag.load(Ordering::Relaxed);
-                let Ok((views, _)) = live.update(&clip, clip_id, time_s, Some(&cfg), usize::MAX, &mut stop) else { return };
+                let Ok((views, _)) = live.update(&clip, clip_id, time_s, Some(&cfg), crate::live::Maps::One(usize::MAX), &mut stop) else { return };
                 for (i, v) in views.iter().enumerate() {
                     let clean = v.clean.best();
                     let p = v.attacked.as_ref().map_or(&v.clean, |a| &a.prediction);

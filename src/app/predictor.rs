@@ -13,7 +13,7 @@ use burn::prelude::Device;
 
 use super::loader::Waker;
 use crate::attacks::AttackConfig;
-use crate::live::{Live, ModelView};
+use crate::live::{Live, Maps, ModelView};
 use crate::media::Clip;
 use crate::models::{ModelInfo, zoo};
 
@@ -22,8 +22,8 @@ pub struct Request {
     pub clip: Arc<Clip>,
     pub time_s: f64,
     pub attack: Option<AttackConfig>,
-    /// The model whose localization maps are shown.
-    pub maps_for: usize,
+    /// The models whose localization maps are shown.
+    pub maps: Maps,
 }
 
 /// One model's answer for one frame.
@@ -67,12 +67,12 @@ impl Predictor {
 
     /// Ask for predictions at `time_s` (attacked with `attack`); anything older still queued or
     /// running is superseded.
-    pub fn request(&mut self, clip: Arc<Clip>, time_s: f64, attack: Option<AttackConfig>, maps_for: usize) {
+    pub fn request(&mut self, clip: Arc<Clip>, time_s: f64, attack: Option<AttackConfig>, maps: Maps) {
         self.generation += 1;
         self.pending = Some(self.generation);
         self.cancel.store(false, Ordering::Relaxed);
         // A full queue means the worker is behind; it serves only the newest anyway.
-        let _ = self.tx.try_send(Request { generation: self.generation, clip, time_s, attack, maps_for });
+        let _ = self.tx.try_send(Request { generation: self.generation, clip, time_s, attack, maps });
     }
 
     /// Stop the running request (Esc). The last results stay on screen.
@@ -163,7 +163,7 @@ fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker, 
                 Err(_) => false,
             }
         };
-        let reply = match live.update(&req.clip, clip_id, req.time_s, req.attack.as_ref(), req.maps_for, &mut stop) {
+        let reply = match live.update(&req.clip, clip_id, req.time_s, req.attack.as_ref(), req.maps, &mut stop) {
             Ok((views, missing)) => Reply::Results {
                 generation: req.generation,
                 results: infos.iter().cloned().zip(views).map(|(info, view)| ModelResult { info, view }).collect(),

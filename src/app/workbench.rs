@@ -15,6 +15,7 @@ use super::predictor::{ModelResult, Predictor, Reply};
 use super::settings::{FrameView, Overlay, STORAGE_KEY, Settings, Source};
 use super::attack_panel;
 use crate::attacks::AttackConfig;
+use crate::live::Maps;
 use super::views;
 use crate::analysis::ClipAnalysis;
 use crate::dsp::{Colormap, colormap};
@@ -22,6 +23,7 @@ use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
 use crate::models::ModelInfo;
 
 mod exports;
+mod grid;
 mod session_io;
 
 /// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
@@ -109,6 +111,10 @@ pub struct Workbench {
     curve: Option<super::curve::Curve>,
     curve_open: bool,
     playback: Option<crate::playback::Playback>,
+    /// The fusion comparison window: open, and its per-model textures (view, heatmap).
+    grid_open: bool,
+    grid_tex: Vec<(Option<TextureHandle>, Option<TextureHandle>)>,
+    grid_dirty: bool,
     /// The attacked model view or the perturbation (see `FrameView`).
     adv_tex: Option<TextureHandle>,
     adv_dirty: bool,
@@ -151,6 +157,9 @@ impl Workbench {
             curve: None,
             curve_open: false,
             playback: None,
+            grid_open: false,
+            grid_tex: Vec::new(),
+            grid_dirty: false,
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -204,8 +213,8 @@ impl Workbench {
 
     fn wanted_prediction(&self) -> Option<Wanted> {
         let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
-        let maps_for = if attack.is_some() { self.settings.overlay_model } else { 0 };
-        self.clip.as_ref().map(|c| Wanted { clip: Arc::as_ptr(c) as usize, time_s: self.centre_s, attack, maps_for })
+        let maps = if self.grid_open { Maps::All } else { Maps::One(if attack.is_some() { self.settings.overlay_model } else { 0 }) };
+        self.clip.as_ref().map(|c| Wanted { clip: Arc::as_ptr(c) as usize, time_s: self.centre_s, attack, maps })
     }
 
     /// Turn the attack on or off with `config` (as the attack panel does).
@@ -318,6 +327,7 @@ impl Workbench {
                     self.results = results;
                     self.last_millis = Some(millis);
                     self.adv_dirty = true;
+                    self.grid_dirty = true;
                     self.heat_dirty = true;
                     if !missing.is_empty() {
                         self.set_status(Level::Warning, format!("the clip has no {}: the models see silence / a grey frame there", missing.join(" or ")));
@@ -334,9 +344,9 @@ impl Workbench {
             && let Some(clip) = self.clip.clone()
         {
             let wanted = self.wanted_prediction();
-            let (attack, maps_for) = wanted.as_ref().map_or((None, 0), |w| (w.attack.clone(), w.maps_for));
+            let (attack, maps) = wanted.as_ref().map_or((None, Maps::One(0)), |w| (w.attack.clone(), w.maps));
             self.predicted_for = wanted;
-            self.predictor.request(clip, self.centre_s, attack, maps_for);
+            self.predictor.request(clip, self.centre_s, attack, maps);
         }
     }
 
@@ -533,6 +543,7 @@ impl Workbench {
                 }
             };
         }
+        self.update_grid_textures(ctx);
         if self.spec_dirty {
             self.spec_dirty = false;
             self.spec_tex = self.analysis.as_ref().map(|a| {
@@ -562,7 +573,7 @@ struct Wanted {
     clip: usize,
     time_s: f64,
     attack: Option<AttackConfig>,
-    maps_for: usize,
+    maps: Maps,
 }
 
 fn to_color_image(img: &RgbImage) -> ColorImage {
@@ -618,6 +629,7 @@ impl eframe::App for Workbench {
         let ctx = ui.ctx().clone();
         self.locate_window(&ctx);
         self.curve_window(&ctx);
+        self.grid_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));
@@ -691,6 +703,10 @@ impl Workbench {
     fn view_menu(&mut self, ui: &mut egui::Ui) {
         ui.checkbox(&mut self.settings.show_crop, "Outline the model's crop");
         ui.checkbox(&mut self.settings.show_timings, "Show update times");
+        let mut grid = self.grid_open;
+        if ui.checkbox(&mut grid, "Fusion comparison (all models side by side)").changed() {
+            self.set_grid_open(grid);
+        }
         ui.separator();
         ui.label("Spectrogram colours");
         for map in Colormap::ALL {
@@ -898,6 +914,7 @@ impl Workbench {
             }
             if changed {
                 self.heat_dirty = true;
+                self.grid_dirty = true;
             }
         });
         if self.settings.overlay != Overlay::Off && self.heat_tex.is_none() && !self.results.is_empty() {

@@ -377,3 +377,19 @@ fn listening_without_an_audio_device_says_so() {
     }
     h.run_steps(3);
 }
+
+#[test]
+fn the_fusion_grid_shows_every_model_with_its_map_under_attack() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.get_by_label("attack the models").click();
+    h.state_mut().set_grid_open(true);
+    settle(&mut h);
+    // Every model gets a tile with the picture it is given (the audio-only model ignores its).
+    assert_eq!(h.state().grid_views(), 7);
+    // Maps were computed for all of them (CAM needs a visual net: six of seven).
+    let with_cam = h.state().results.iter().filter(|r| r.view.attacked.as_ref().is_some_and(|a| a.prediction.cam.is_some())).count();
+    assert_eq!(with_cam, 6);
+    assert!(h.query_by_label_contains("Fusion comparison").is_some());
+    h.snapshot("fusion_grid");
+}
