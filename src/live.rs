@@ -80,6 +80,12 @@ impl Live {
         Self { models, device, cache }
     }
 
+    /// One more model (loaded by the user), shown after the others.
+    pub fn add(&mut self, model: LoadedModel) {
+        self.models.push(model);
+        self.cache.push(None);
+    }
+
     /// Every model at `time_s` of `clip`, clean and (with `attack`) attacked, away from its own
     /// clean prediction. Localization maps of attacked inputs are computed for the models in
     /// `maps` only (one more forward pass each). Models run in parallel, one per core (burn's CPU backend

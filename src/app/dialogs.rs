@@ -25,6 +25,8 @@ pub enum DialogKind {
     Locate(std::path::PathBuf),
     /// Where to write an export.
     Export(ExportKind),
+    /// A model file to add.
+    AddModel,
 }
 
 /// What File > Export writes.
@@ -83,6 +85,7 @@ pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
                 let dialog = AsyncFileDialog::new().set_title(kind.label().trim_end_matches('…')).set_file_name(kind.file_name());
                 block_on(dialog.save_file()).map(|f| Command::Export { kind, path: f.path().to_path_buf() })
             }
+            DialogKind::AddModel => pick("Add a model (safetensors)", &["safetensors"]).map(Command::PickedModel),
             DialogKind::Locate(old) => {
                 let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());
                 pick(&format!("Where is {name} now?"), &[]).map(|new| Command::Relocate { old, new })

@@ -26,6 +26,13 @@ pub struct Request {
     pub maps: Maps,
 }
 
+/// What the model thread is asked to do.
+enum Job {
+    Predict(Request),
+    /// Load a model file (PyTorch reference layout or McGurk's own) and show it with the others.
+    AddModel { path: std::path::PathBuf, fusion: Option<crate::models::FusionKind> },
+}
+
 /// One model's answer for one frame.
 pub struct ModelResult {
     pub info: ModelInfo,
@@ -38,11 +45,13 @@ pub enum Reply {
     Results { generation: u64, results: Vec<ModelResult>, missing: Vec<&'static str>, millis: f64 },
     /// The request `generation` was cancelled (Esc) before it finished.
     Cancelled(u64),
+    /// A model file the user picked could not be loaded (the others carry on).
+    ModelRejected(String),
     Failed(String),
 }
 
 pub struct Predictor {
-    tx: SyncSender<Request>,
+    tx: SyncSender<Job>,
     rx: Receiver<Reply>,
     generation: u64,
     pending: Option<u64>,
@@ -51,7 +60,7 @@ pub struct Predictor {
 
 impl Predictor {
     pub fn spawn(waker: Waker) -> Self {
-        let (tx, requests) = sync_channel::<Request>(8);
+        let (tx, requests) = sync_channel::<Job>(8);
         let (reply_tx, rx) = sync_channel::<Reply>(8);
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
@@ -72,7 +81,14 @@ impl Predictor {
         self.pending = Some(self.generation);
         self.cancel.store(false, Ordering::Relaxed);
         // A full queue means the worker is behind; it serves only the newest anyway.
-        let _ = self.tx.try_send(Request { generation: self.generation, clip, time_s, attack, maps });
+        let _ = self.tx.try_send(Job::Predict(Request { generation: self.generation, clip, time_s, attack, maps }));
+    }
+
+    /// Load `path` as one more model; a `Ready` with the longer list (or `ModelRejected`) comes
+    /// back.
+    pub fn add_model(&mut self, path: std::path::PathBuf, fusion: Option<crate::models::FusionKind>) {
+        // Blocking send: loading must not be dropped like a superseded frame request.
+        let _ = self.tx.send(Job::AddModel { path, fusion });
     }
 
     /// Stop the running request (Esc). The last results stay on screen.
@@ -112,7 +128,7 @@ impl Predictor {
     }
 }
 
-fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker, cancel: Arc<AtomicBool>) {
+fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, cancel: Arc<AtomicBool>) {
     let device = Device::flex();
     let send = |r: Reply| {
         let ok = replies.send(r).is_ok();
@@ -126,28 +142,52 @@ fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker, 
             return;
         }
     };
-    let infos: Vec<ModelInfo> = models.iter().map(|m| m.info.clone()).collect();
+    let mut infos: Vec<ModelInfo> = models.iter().map(|m| m.info.clone()).collect();
     if !send(Reply::Ready(infos.clone())) {
         return;
     }
-    let mut live = Live::new(models, device);
+    let mut live = Live::new(models, device.clone());
     let mut next: Option<Request> = None;
+    // Model files to load, taken before the next prediction.
+    let mut adds: Vec<(std::path::PathBuf, Option<crate::models::FusionKind>)> = Vec::new();
     loop {
         let mut req = match next.take() {
-            Some(r) => r,
+            Some(r) => Some(r),
             None => match requests.recv() {
-                Ok(r) => r,
+                Ok(Job::Predict(r)) => Some(r),
+                Ok(Job::AddModel { path, fusion }) => {
+                    adds.push((path, fusion));
+                    None
+                }
                 Err(_) => return,
             },
         };
         // Newest wins: skip whatever queued up while the last batch ran.
         loop {
             match requests.try_recv() {
-                Ok(newer) => req = newer,
+                Ok(Job::Predict(newer)) => req = Some(newer),
+                Ok(Job::AddModel { path, fusion }) => adds.push((path, fusion)),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
         }
+        for (path, fusion) in adds.drain(..) {
+            match crate::models::file::load(&path, fusion, &device) {
+                Ok(m) => {
+                    infos.push(m.info.clone());
+                    live.add(m);
+                    if !send(Reply::Ready(infos.clone())) {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    if !send(Reply::ModelRejected(e.to_string())) {
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(req) = req else { continue };
         let started = Instant::now();
         let clip_id = Arc::as_ptr(&req.clip) as usize;
         // Between models: give up for a cancel, or for a newer request (served next).
@@ -156,9 +196,14 @@ fn serve(requests: Receiver<Request>, replies: SyncSender<Reply>, waker: Waker, 
                 return true;
             }
             match requests.try_recv() {
-                Ok(newer) => {
+                Ok(Job::Predict(newer)) => {
                     next = Some(newer);
                     true
+                }
+                Ok(Job::AddModel { path, fusion }) => {
+                    // Finish this update; the model is loaded before the next one.
+                    adds.push((path, fusion));
+                    false
                 }
                 Err(_) => false,
             }

@@ -56,6 +56,9 @@ pub enum Command {
     Curve,
     CancelCurve,
     Play(Listen),
+    /// A model file was picked: ask for its fusion, then add it.
+    PickedModel(PathBuf),
+    AddModel { path: PathBuf, fusion: Option<crate::models::FusionKind> },
     StopPlayback,
     PlaybackEnded(Option<String>),
 }
@@ -115,6 +118,8 @@ pub struct Workbench {
     grid_open: bool,
     grid_tex: Vec<(Option<TextureHandle>, Option<TextureHandle>)>,
     grid_dirty: bool,
+    /// A picked model file waiting for its fusion to be confirmed.
+    adding: Option<(PathBuf, Option<crate::models::FusionKind>)>,
     /// The attacked model view or the perturbation (see `FrameView`).
     adv_tex: Option<TextureHandle>,
     adv_dirty: bool,
@@ -160,6 +165,7 @@ impl Workbench {
             grid_open: false,
             grid_tex: Vec::new(),
             grid_dirty: false,
+            adding: None,
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -262,6 +268,33 @@ impl Workbench {
         }
     }
 
+    /// Confirms a picked model file: its fusion is read from the file when it says, else chosen
+    /// here (Sum, Concat and the gated fusions have the same tensors).
+    fn add_model_window(&mut self, ctx: &egui::Context) {
+        let Some((path, fusion)) = &mut self.adding else { return };
+        let mut open = true;
+        let mut add = None;
+        egui::Window::new("Add model").open(&mut open).collapsible(false).show(ctx, |ui| {
+            ui.label(path.display().to_string());
+            let name = |f: &Option<crate::models::FusionKind>| f.map_or("from the file", |k| k.label());
+            egui::ComboBox::from_label("fusion").selected_text(name(fusion)).show_ui(ui, |ui| {
+                ui.selectable_value(fusion, None, "from the file");
+                for k in crate::models::FusionKind::ALL {
+                    ui.selectable_value(fusion, Some(k), k.label());
+                }
+            });
+            ui.weak("McGurk files and FiLM / audio-only / visual-only weights say it; Sum, Concat and the gated fusions need it chosen.");
+            if ui.button("Add").clicked() {
+                add = Some((path.clone(), *fusion));
+            }
+        });
+        if let Some((path, fusion)) = add {
+            self.commands.push(Command::AddModel { path, fusion });
+        } else if !open {
+            self.adding = None;
+        }
+    }
+
     fn poll_curve(&mut self) {
         let Some(job) = &mut self.curve_job else { return };
         match job.poll() {
@@ -318,7 +351,16 @@ impl Workbench {
     fn poll_models(&mut self) {
         for reply in self.predictor.poll() {
             match reply {
-                Reply::Ready(models) => self.models = models,
+                Reply::Ready(models) => {
+                    if !self.models.is_empty() && models.len() > self.models.len() {
+                        let m = &models[models.len() - 1];
+                        self.set_status(Level::Info, format!("added model {} ({}, {} classes)", m.name, m.fusion.label(), m.classes.len()));
+                    }
+                    self.models = models;
+                    // Ask again: the new model has no answer yet.
+                    self.predicted_for = None;
+                }
+                Reply::ModelRejected(e) => self.set_status(Level::Error, e),
                 Reply::Cancelled(_) => {
                     // The request stays "served": nothing is re-run until a setting changes.
                     self.set_status(Level::Info, "attack cancelled; the predictions shown are from the previous settings");
@@ -402,6 +444,11 @@ impl Workbench {
                 }
             }
             Command::Play(what) => self.play(what),
+            Command::PickedModel(path) => self.adding = Some((path, None)),
+            Command::AddModel { path, fusion } => {
+                self.adding = None;
+                self.predictor.add_model(path, fusion);
+            }
             Command::StopPlayback => {
                 if let Some(p) = self.playback.take() {
                     p.stop();
@@ -630,6 +677,7 @@ impl eframe::App for Workbench {
         self.locate_window(&ctx);
         self.curve_window(&ctx);
         self.grid_window(&ctx);
+        self.add_model_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));
@@ -658,6 +706,9 @@ impl Workbench {
                 }
                 if ui.button("Open demo clip").clicked() {
                     self.commands.push(Command::OpenDemo);
+                }
+                if ui.button("Add model…").on_hover_text("a McGurk model or a PyTorch state dict in the reference layout (safetensors)").clicked() {
+                    self.commands.push(Command::Dialog(DialogKind::AddModel));
                 }
                 ui.separator();
                 if ui.button("Open session…").clicked() {

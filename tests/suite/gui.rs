@@ -393,3 +393,33 @@ fn the_fusion_grid_shows_every_model_with_its_map_under_attack() {
     assert!(h.query_by_label_contains("Fusion comparison").is_some());
     h.snapshot("fusion_grid");
 }
+
+#[test]
+fn a_model_file_can_be_added_from_the_window() {
+    use mcgurk::app::workbench::Command;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    // A broken file: an error naming it, the zoo keeps working.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "broken.safetensors", b"not weights");
+    h.state_mut().command(Command::AddModel { path: bad, fusion: None });
+    let start = Instant::now();
+    while h.state().status.as_ref().is_none_or(|s| s.level != Level::Error) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(30), "no error for a broken model file");
+    }
+    assert!(h.state().status.as_ref().unwrap().text.contains("broken.safetensors"));
+    // PyTorch weights in the reference layout (a tiny FiLM from the import fixtures).
+    let film = root().join("tests/fixtures/torch/tiny_film.safetensors");
+    h.state_mut().command(Command::AddModel { path: film, fusion: None });
+    let start = Instant::now();
+    while h.state().models.len() < 8 || h.state().results.len() < 8 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "the model never answered");
+    }
+    settle(&mut h);
+    assert_eq!(h.state().models[7].name, "tiny_film");
+    assert!(h.state().status.as_ref().unwrap().text.contains("added model tiny_film"));
+}
