@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use burn::prelude::Device;
 
 use crate::attacks::{AttackConfig, CleanPass, Norms};
+use crate::dsp::colormap::{self, Colormap};
+use crate::dsp::{MelAnalyzer, MelConfig};
+use crate::media::RgbImage;
 use crate::media::Clip;
 use crate::models::LoadedModel;
 use crate::models::input::Example;
@@ -52,6 +55,36 @@ pub struct Attacked {
     /// The model's clean and adversarial inputs (kept for the model whose maps are shown, for
     /// the perturbation views and export).
     pub inputs: Option<(Example, Example)>,
+    /// Log-mel pictures of its audio window (the models whose maps are shown).
+    pub audio: Option<AudioViews>,
+}
+
+/// The model's audio window as log-mel images: clean, adversarial and the perturbation alone.
+/// Clean and adversarial share the clean window's dB scale; the perturbation has its own, and
+/// `delta_below_db` says how far its loudest bin sits below the clean window's loudest.
+#[derive(Clone, Debug)]
+pub struct AudioViews {
+    pub clean: RgbImage,
+    pub adversarial: RgbImage,
+    pub delta: RgbImage,
+    pub delta_below_db: f32,
+}
+
+impl AudioViews {
+    fn of(clean: &[f32], adversarial: &[f32]) -> Option<Self> {
+        let mel = MelAnalyzer::new(MelConfig::default(), crate::media::MODEL_SAMPLE_RATE).ok()?;
+        let delta: Vec<f32> = adversarial.iter().zip(clean).map(|(a, c)| a - c).collect();
+        let (c, a, d) = (mel.compute(clean), mel.compute(adversarial), mel.compute(&delta));
+        let range = 80.0;
+        let (cmax, dmax) = (c.max_db(), d.max_db());
+        // The adversarial picture on the clean one's scale, so added energy shows as brighter.
+        Some(Self {
+            clean: colormap::render(&c, 0, c.n_frames, range, Colormap::Viridis),
+            adversarial: colormap::render_from(&a, 0, a.n_frames, cmax, range, Colormap::Viridis),
+            delta: colormap::render(&d, 0, d.n_frames, range, Colormap::Magma),
+            delta_below_db: cmax - dmax,
+        })
+    }
 }
 
 /// The moment a cache entry is for: which clip (by identity) at which time.
@@ -185,6 +218,7 @@ fn one_model(
             psnr_db: r.psnr_db,
             loss_clean: r.loss_clean,
             loss_adv: r.loss_adv,
+            audio: if show { AudioViews::of(&cached.example.wave, &r.adversarial.wave) } else { None },
             inputs: show.then(|| (cached.example.clone(), r.adversarial)),
         }
     });

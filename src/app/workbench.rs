@@ -22,6 +22,7 @@ use crate::dsp::{Colormap, colormap};
 use crate::media::{ANALYSIS_WINDOW, Clip, MODEL_SAMPLE_RATE, RgbImage, sniff};
 use crate::models::ModelInfo;
 
+mod audio_view;
 mod exports;
 mod grid;
 mod session_io;
@@ -118,6 +119,10 @@ pub struct Workbench {
     grid_open: bool,
     grid_tex: Vec<(Option<TextureHandle>, Option<TextureHandle>)>,
     grid_dirty: bool,
+    /// The audio-under-attack window: open, its textures (clean, adversarial, delta, dB gap).
+    audio_open: bool,
+    audio_tex: Option<(TextureHandle, TextureHandle, TextureHandle, f32)>,
+    audio_dirty: bool,
     /// A picked model file waiting for its fusion to be confirmed.
     adding: Option<(PathBuf, Option<crate::models::FusionKind>)>,
     /// The attacked model view or the perturbation (see `FrameView`).
@@ -166,6 +171,9 @@ impl Workbench {
             grid_tex: Vec::new(),
             grid_dirty: false,
             adding: None,
+            audio_open: false,
+            audio_tex: None,
+            audio_dirty: false,
             adv_tex: None,
             adv_dirty: false,
             heat_tex: None,
@@ -370,6 +378,7 @@ impl Workbench {
                     self.last_millis = Some(millis);
                     self.adv_dirty = true;
                     self.grid_dirty = true;
+                    self.audio_dirty = true;
                     self.heat_dirty = true;
                     if !missing.is_empty() {
                         self.set_status(Level::Warning, format!("the clip has no {}: the models see silence / a grey frame there", missing.join(" or ")));
@@ -591,6 +600,7 @@ impl Workbench {
             };
         }
         self.update_grid_textures(ctx);
+        self.update_audio_textures(ctx);
         if self.spec_dirty {
             self.spec_dirty = false;
             self.spec_tex = self.analysis.as_ref().map(|a| {
@@ -677,6 +687,7 @@ impl eframe::App for Workbench {
         self.locate_window(&ctx);
         self.curve_window(&ctx);
         self.grid_window(&ctx);
+        self.audio_window(&ctx);
         self.add_model_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
@@ -754,6 +765,10 @@ impl Workbench {
     fn view_menu(&mut self, ui: &mut egui::Ui) {
         ui.checkbox(&mut self.settings.show_crop, "Outline the model's crop");
         ui.checkbox(&mut self.settings.show_timings, "Show update times");
+        let mut audio = self.audio_open;
+        if ui.checkbox(&mut audio, "Audio under attack (spectrograms)").changed() {
+            self.set_audio_open(audio);
+        }
         let mut grid = self.grid_open;
         if ui.checkbox(&mut grid, "Fusion comparison (all models side by side)").changed() {
             self.set_grid_open(grid);
@@ -966,6 +981,7 @@ impl Workbench {
             if changed {
                 self.heat_dirty = true;
                 self.grid_dirty = true;
+                self.audio_dirty = true;
             }
         });
         if self.settings.overlay != Overlay::Off && self.heat_tex.is_none() && !self.results.is_empty() {

@@ -62,7 +62,12 @@ impl Colormap {
 /// Render columns `[first, first + count)` of a spectrogram: low frequencies at the bottom,
 /// `range_db` below the loudest value of the whole spectrogram mapped to the darkest colour.
 pub fn render(spec: &Spectrogram, first: usize, count: usize, range_db: f32, map: Colormap) -> RgbImage {
-    let top = spec.max_db();
+    render_from(spec, first, count, spec.max_db(), range_db, map)
+}
+
+/// [`render`] with the brightest colour at `top` dB instead of the spectrogram's own maximum
+/// (to draw two spectrograms on one scale).
+pub fn render_from(spec: &Spectrogram, first: usize, count: usize, top: f32, range_db: f32, map: Colormap) -> RgbImage {
     let floor = top - range_db.max(1.0);
     let (w, h) = (count.max(1), spec.n_mels);
     let mut pixels = vec![0u8; w * h * 3];
@@ -71,7 +76,7 @@ pub fn render(spec: &Spectrogram, first: usize, count: usize, range_db: f32, map
         for row in 0..h {
             let mel = h - 1 - row;
             let v = if frame < spec.n_frames { spec.at(frame, mel) } else { floor };
-            let rgb = map.rgb((v - floor) / (top - floor));
+            let rgb = map.rgb(((v - floor) / (top - floor)).clamp(0.0, 1.0));
             let i = (row * w + x) * 3;
             pixels[i..i + 3].copy_from_slice(&rgb);
         }

@@ -423,3 +423,21 @@ fn a_model_file_can_be_added_from_the_window() {
     assert_eq!(h.state().models[7].name, "tiny_film");
     assert!(h.state().status.as_ref().unwrap().text.contains("added model tiny_film"));
 }
+
+#[test]
+fn the_audio_under_attack_shows_the_perturbation_spectrogram() {
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().set_audio_open(true);
+    h.state_mut().set_attack(true, AttackConfig { method: Method::Fgsm, modality: Modality::Audio, eps_a: 0.005, ..Default::default() });
+    h.state_mut().set_overlay(Overlay::Off, 5);
+    settle(&mut h);
+    assert!(h.state().has_audio_views());
+    let audio = h.state().results[5].view.attacked.as_ref().unwrap().audio.as_ref().unwrap();
+    // eps 0.005 L-inf is 46 dB below full scale per sample; the demo window peaks near 0.9.
+    assert!((15.0..60.0).contains(&audio.delta_below_db), "{}", audio.delta_below_db);
+    assert_eq!(audio.clean.height, 64, "64 mel bands");
+    assert!(h.query_by_label_contains("perturbation alone").is_some());
+    h.snapshot("audio_under_attack");
+}

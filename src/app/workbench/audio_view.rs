@@ -1,0 +1,58 @@
+//! The audio under attack (View > Audio under attack): log-mel pictures of the heatmap model's
+//! audio window, clean and adversarial on one scale, and the perturbation alone on its own.
+
+use egui::TextureOptions;
+
+use super::{Workbench, to_color_image};
+
+impl Workbench {
+    pub fn set_audio_open(&mut self, open: bool) {
+        self.audio_open = open;
+        self.audio_dirty = true;
+    }
+
+    /// Whether the three spectrogram textures are ready.
+    pub fn has_audio_views(&self) -> bool {
+        self.audio_tex.is_some()
+    }
+
+    pub(super) fn update_audio_textures(&mut self, ctx: &egui::Context) {
+        if !self.audio_dirty || !self.audio_open {
+            return;
+        }
+        self.audio_dirty = false;
+        let views = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref()).and_then(|a| a.audio.as_ref());
+        self.audio_tex = views.map(|v| {
+            let load = |name: &str, img: &crate::media::RgbImage| ctx.load_texture(name, to_color_image(img), TextureOptions::NEAREST);
+            (load("mel-clean", &v.clean), load("mel-adv", &v.adversarial), load("mel-delta", &v.delta), v.delta_below_db)
+        });
+    }
+
+    pub(super) fn audio_window(&mut self, ctx: &egui::Context) {
+        if !self.audio_open {
+            return;
+        }
+        let mut open = true;
+        egui::Window::new("Audio under attack").open(&mut open).default_width(520.0).show(ctx, |ui| {
+            let model = self.models.get(self.settings.overlay_model).map_or("?", |m| m.fusion.label());
+            match &self.audio_tex {
+                None => {
+                    ui.weak(format!("turn the attack on: the window shows the audio {model} hears (the Heatmap model)"));
+                }
+                Some((clean, adv, delta, below)) => {
+                    ui.weak(format!("{model}'s audio window, log-mel, low frequencies at the bottom"));
+                    let w = ui.available_width();
+                    for (label, tex) in [("clean", clean), ("adversarial (same scale as clean)", adv)] {
+                        ui.label(label);
+                        ui.add(egui::Image::new((tex.id(), egui::vec2(w, 90.0))));
+                    }
+                    ui.label(format!("perturbation alone (own scale: its loudest bin is {below:.1} dB below the clean window's)"));
+                    ui.add(egui::Image::new((delta.id(), egui::vec2(w, 90.0))));
+                }
+            }
+        });
+        if !open {
+            self.audio_open = false;
+        }
+    }
+}
