@@ -209,8 +209,23 @@ fn one_model(
         if cached.pass.is_none() {
             cached.pass = CleanPass::new(&m.net, std::slice::from_ref(&cached.example), &[vec![label]], cfg);
         }
-        let r = cached.pass.as_ref().map(|p| p.attack(cfg).remove(0)).expect("one example");
-        let prediction = if show { predict(m, &r.adversarial, device) } else { Prediction::from_logits(r.logits_adv.clone()) };
+        let pass = cached.pass.as_ref().expect("one example");
+        let plain_ce = cfg.loss == crate::attacks::Loss::CrossEntropy && cfg.target.is_none();
+        let (r, prediction) = if show && plain_ce {
+            // The map model runs on the adversarial input anyway: its logits and loss come from
+            // that pass (one forward pass fewer).
+            let mut r = pass.attack_unevaluated(cfg).remove(0);
+            let p = predict(m, &r.adversarial, device);
+            if r.logits_adv.is_empty() {
+                r.logits_adv = p.logits.clone();
+                r.loss_adv = -p.probs[label].max(f32::MIN_POSITIVE).ln();
+            }
+            (r, p)
+        } else {
+            let r = pass.attack(cfg).remove(0);
+            let p = if show { predict(m, &r.adversarial, device) } else { Prediction::from_logits(r.logits_adv.clone()) };
+            (r, p)
+        };
         Attacked {
             prediction,
             norms: r.norms,

@@ -287,6 +287,17 @@ impl CleanPass {
 
     /// Runs `cfg` from this clean pass (rebuilt first if `cfg` has another objective).
     pub fn attack(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
+        self.run(cfg, true)
+    }
+
+    /// [`Self::attack`] without the forward pass at the end point when one run decides it:
+    /// `logits_adv` is then empty and `loss_adv` NaN, for a caller that runs the model on the
+    /// adversarial input anyway (the workbench's map model).
+    pub fn attack_unevaluated(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
+        self.run(cfg, false)
+    }
+
+    fn run(&self, cfg: &AttackConfig, evaluate: bool) -> Vec<AttackResult> {
         if cfg.loss != self.loss || cfg.target != self.target {
             let net = self.oracle.net.clone();
             return attack_sets(&net, &self.examples, &self.labels, cfg);
@@ -298,8 +309,13 @@ impl CleanPass {
         for run in 0..runs {
             let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
             let x = iterate(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir);
-            // The end point needs logits and losses only: no backward pass.
-            let e = oracle.eval(&x, false);
+            // The end point needs logits and losses only: no backward pass (and none at all
+            // when the caller evaluates it and no other run competes).
+            let e = if evaluate || runs > 1 {
+                oracle.eval(&x, false)
+            } else {
+                Evaluation { losses: vec![f32::NAN; self.examples.len()], ga: Vec::new(), gv: Vec::new(), logits: Vec::new() }
+            };
             best = Some(match best {
                 None => (x, e),
                 Some(b) => keep_better(b, (x, e), &self.sets, classes, cfg.target.is_some(), dir, size),
@@ -319,7 +335,7 @@ impl CleanPass {
                     snr_db: lp::snr_db(&ex.wave, &adversarial.wave),
                     psnr_db: lp::psnr_db(&ex.pixels, &adversarial.pixels),
                     logits_clean: self.eval.logits[i * classes..(i + 1) * classes].to_vec(),
-                    logits_adv: last.logits[i * classes..(i + 1) * classes].to_vec(),
+                    logits_adv: last.logits.get(i * classes..(i + 1) * classes).map_or_else(Vec::new, <[f32]>::to_vec),
                     loss_clean: self.eval.losses[i],
                     loss_adv: last.losses[i],
                     norms,
