@@ -32,6 +32,13 @@ pub enum ClipRef {
     Pair { audio: FileRef, image: FileRef },
 }
 
+/// A model file added to the session, with the fusion chosen for it (None: from the file).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub path: PathBuf,
+    pub fusion: Option<String>,
+}
+
 /// How the GUI showed things (names, so the engine needs no GUI types).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -67,8 +74,11 @@ pub struct Session {
     pub format_version: u32,
     pub clip: Option<ClipRef>,
     pub time_s: f64,
-    /// Model names (zoo names or file paths), in display order.
+    /// Model names, in display order.
     pub models: Vec<String>,
+    /// Model files the user added (loaded again when the session opens).
+    #[serde(default)]
+    pub model_files: Vec<ModelFile>,
     pub attack_enabled: bool,
     pub attack: AttackConfig,
     #[serde(default)]
@@ -86,6 +96,7 @@ impl Default for Session {
             clip: None,
             time_s: 0.0,
             models: Vec::new(),
+            model_files: Vec::new(),
             attack_enabled: false,
             attack: AttackConfig::default(),
             display: Display::default(),

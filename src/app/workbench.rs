@@ -123,6 +123,9 @@ pub struct Workbench {
     audio_open: bool,
     audio_tex: Option<(TextureHandle, TextureHandle, TextureHandle, f32)>,
     audio_dirty: bool,
+    /// Model files asked for (saved with the session; a file that fails to load stays listed
+    /// until the error is seen, then is dropped when the next session is saved).
+    model_files: Vec<(PathBuf, Option<crate::models::FusionKind>)>,
     /// A picked model file waiting for its fusion to be confirmed.
     adding: Option<(PathBuf, Option<crate::models::FusionKind>)>,
     /// The attacked model view or the perturbation (see `FrameView`).
@@ -171,6 +174,7 @@ impl Workbench {
             grid_tex: Vec::new(),
             grid_dirty: false,
             adding: None,
+            model_files: Vec::new(),
             audio_open: false,
             audio_tex: None,
             audio_dirty: false,
@@ -303,6 +307,14 @@ impl Workbench {
         }
     }
 
+    /// Loads one more model on the model thread (File > Add model, or a session's model list).
+    pub(crate) fn add_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
+        if !self.model_files.iter().any(|(p, _)| *p == path) {
+            self.model_files.push((path.clone(), fusion));
+        }
+        self.predictor.add_model(path, fusion);
+    }
+
     fn poll_curve(&mut self) {
         let Some(job) = &mut self.curve_job else { return };
         match job.poll() {
@@ -368,7 +380,11 @@ impl Workbench {
                     // Ask again: the new model has no answer yet.
                     self.predicted_for = None;
                 }
-                Reply::ModelRejected(e) => self.set_status(Level::Error, e),
+                Reply::ModelRejected(e) => {
+                    // Not loaded: not part of the session either.
+                    self.model_files.retain(|(p, _)| !e.contains(&p.display().to_string()));
+                    self.set_status(Level::Error, e);
+                }
                 Reply::Cancelled(_) => {
                     // The request stays "served": nothing is re-run until a setting changes.
                     self.set_status(Level::Info, "attack cancelled; the predictions shown are from the previous settings");
@@ -456,7 +472,7 @@ impl Workbench {
             Command::PickedModel(path) => self.adding = Some((path, None)),
             Command::AddModel { path, fusion } => {
                 self.adding = None;
-                self.predictor.add_model(path, fusion);
+                self.add_model_file(path, fusion);
             }
             Command::StopPlayback => {
                 if let Some(p) = self.playback.take() {

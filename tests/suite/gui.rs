@@ -422,6 +422,22 @@ fn a_model_file_can_be_added_from_the_window() {
     settle(&mut h);
     assert_eq!(h.state().models[7].name, "tiny_film");
     assert!(h.state().status.as_ref().unwrap().text.contains("added model tiny_film"));
+    // The session remembers the added file (not the broken one) and loads it again.
+    let path = dir.path().join("with_model.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(path.clone())));
+    h.run_steps(2);
+    let saved = mcgurk::session::Session::load(&path).unwrap();
+    assert_eq!(saved.model_files.len(), 1, "{:?}", saved.model_files);
+    let mut h2 = harness(Launch::Empty);
+    h2.run_steps(2);
+    h2.state_mut().command(Command::OpenSession(path));
+    let start = Instant::now();
+    while h2.state().models.len() < 8 {
+        h2.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "the session's model was not loaded");
+    }
+    assert_eq!(h2.state().models[7].name, "tiny_film");
 }
 
 #[test]

@@ -81,6 +81,11 @@ impl Workbench {
             clip,
             time_s: self.centre_s,
             models: self.models.iter().map(|m| m.name.clone()).collect(),
+            model_files: self
+                .model_files
+                .iter()
+                .map(|(path, fusion)| crate::session::ModelFile { path: path.clone(), fusion: fusion.map(|f| f.name().to_string()) })
+                .collect(),
             attack_enabled: self.settings.attack.enabled,
             attack: self.settings.attack.config.clone(),
             display: Display {
@@ -209,6 +214,13 @@ impl Workbench {
         self.settings.attack.view = parse::<FrameView>(&session.display.frame_view);
         self.settings.attack.amplify = session.display.amplify;
         self.session.notes = session.notes.clone();
+        // Model files of the session that are not loaded yet.
+        for f in &session.model_files {
+            if !self.model_files.iter().any(|(p, _)| *p == f.path) {
+                let fusion = f.fusion.as_deref().and_then(crate::models::FusionKind::from_name);
+                self.add_model_file(f.path.clone(), fusion);
+            }
+        }
         self.heat_dirty = true;
         self.adv_dirty = true;
         self.session.pending = session.clip.is_some().then_some(session);
