@@ -346,7 +346,7 @@ impl Workbench {
             return;
         }
         let mut open = true;
-        egui::Window::new("Robustness curve (this clip)").open(&mut open).default_width(560.0).show(ctx, |ui| {
+        egui::Window::new("Robustness curve (this clip)").open(&mut open).default_pos([330.0, 80.0]).default_width(560.0).show(ctx, |ui| {
             if let Some(job) = &self.curve_job {
                 let (done, total) = job.progress;
                 ui.horizontal(|ui| {

@@ -33,7 +33,7 @@ impl Workbench {
             return;
         }
         let mut open = true;
-        egui::Window::new("Audio under attack").open(&mut open).default_width(520.0).show(ctx, |ui| {
+        egui::Window::new("Audio under attack").open(&mut open).default_pos([330.0, 60.0]).default_width(520.0).show(ctx, |ui| {
             let model = self.models.get(self.settings.overlay_model).map_or("?", |m| m.fusion.label());
             match &self.audio_tex {
                 None => {

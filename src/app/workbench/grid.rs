@@ -53,7 +53,7 @@ impl Workbench {
             return;
         }
         let mut open = true;
-        egui::Window::new("Fusion comparison").open(&mut open).default_width(4.0 * (SIDE + 24.0)).show(ctx, |ui| {
+        egui::Window::new("Fusion comparison").open(&mut open).default_pos([330.0, 40.0]).default_width(4.0 * (SIDE + 24.0)).show(ctx, |ui| {
             let overlay = if self.settings.overlay == Overlay::Off { Overlay::Cam } else { self.settings.overlay };
             let what = if self.settings.attack.enabled { "under the panel's attack" } else { "clean (turn the attack on to compare under attack)" };
             ui.weak(format!("every model {what}; map: {}", overlay.name()));
