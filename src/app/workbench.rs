@@ -129,7 +129,8 @@ pub struct Workbench {
     /// A picked model file waiting for its fusion to be confirmed.
     adding: Option<(PathBuf, Option<crate::models::FusionKind>)>,
     /// The attacked model view or the perturbation (see `FrameView`).
-    adv_tex: Option<TextureHandle>,
+    /// (clean model view, adversarial view or perturbation), drawn side by side.
+    adv_tex: Option<(TextureHandle, TextureHandle)>,
     adv_dirty: bool,
     heat_tex: Option<TextureHandle>,
     heat_dirty: bool,
@@ -611,7 +612,8 @@ impl Workbench {
                 (view, Some((clean, adv))) => {
                     let gain = self.settings.attack.amplify;
                     let img = model_view_image(clean, adv, view == FrameView::Perturbation, gain);
-                    Some(ctx.load_texture("adversarial", img, TextureOptions::NEAREST))
+                    let plain = model_view_image(clean, clean, false, 1.0);
+                    Some((ctx.load_texture("clean-view", plain, TextureOptions::NEAREST), ctx.load_texture("adversarial", img, TextureOptions::NEAREST)))
                 }
             };
         }
@@ -864,15 +866,25 @@ impl Workbench {
                 ui.set_width(frame_w);
                 let adversarial = self.settings.attack.enabled && self.settings.attack.view != FrameView::Frame;
                 match (&self.frame_tex, &self.adv_tex) {
-                    (Some(_), Some(adv)) if adversarial => {
-                        let side = frame_w.min(top_h);
-                        let resp = ui.add(egui::Image::new((adv.id(), egui::vec2(side, side))));
-                        if self.settings.overlay != Overlay::Off
-                            && let Some(heat) = &self.heat_tex
-                        {
-                            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                            ui.painter().image(heat.id(), resp.rect, uv, Color32::WHITE);
-                        }
+                    (Some(_), Some((clean, adv))) if adversarial => {
+                        // Clean beside attacked: what the heatmap model sees, before and after.
+                        let side = (frame_w / 2.0 - 8.0).min(top_h - 20.0).max(40.0);
+                        ui.horizontal(|ui| {
+                            ui.vertical(|ui| {
+                                ui.weak("clean model view");
+                                ui.add(egui::Image::new((clean.id(), egui::vec2(side, side))));
+                            });
+                            ui.vertical(|ui| {
+                                ui.weak(self.settings.attack.view.name());
+                                let resp = ui.add(egui::Image::new((adv.id(), egui::vec2(side, side))));
+                                if self.settings.overlay != Overlay::Off
+                                    && let Some(heat) = &self.heat_tex
+                                {
+                                    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                                    ui.painter().image(heat.id(), resp.rect, uv, Color32::WHITE);
+                                }
+                            });
+                        });
                     }
                     (Some((_, tex)), _) => {
                         let crop = views::frame(ui, tex, self.settings.show_crop, egui::vec2(frame_w, top_h));
