@@ -137,7 +137,11 @@ impl Live {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(self.models.len().max(1));
         let device = &self.device;
         // A queue of models that `threads` workers take from; this thread watches `stop`.
-        let queue = Mutex::new(self.models.iter().zip(self.cache.iter_mut()).enumerate().collect::<Vec<_>>());
+        // Heaviest first (workers pop from the end), so the last job on each core is a cheap one:
+        // both encoders, then the ResNet alone, then the audio net alone.
+        let mut jobs: Vec<_> = self.models.iter().zip(self.cache.iter_mut()).enumerate().collect();
+        jobs.sort_by_key(|(_, (m, _))| u8::from(m.info.fusion.uses_audio()) + 2 * u8::from(m.info.fusion.uses_visual()));
+        let queue = Mutex::new(jobs);
         let abort = AtomicBool::new(false);
         let done: Mutex<Vec<(usize, ModelView, Vec<&'static str>)>> = Mutex::new(Vec::new());
         let total = self.models.len();

@@ -270,7 +270,9 @@ impl CleanPass {
             set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
         }
         let plain = net.valid();
-        let oracle = Oracle { net: plain.clone().fork(&device), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
+        // Input gradients only: parameters loaded for training carry require_grad, and their
+        // gradients would cost as much again in every backward pass.
+        let oracle = Oracle { net: plain.clone().fork(&device).no_grad(), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
         let clean = Inputs {
             wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
             pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
@@ -450,7 +452,7 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
     let base = net.classifier.weight.val().device();
     let device = base.clone().autodiff();
     let plain = net.valid();
-    let valid = plain.clone().fork(&device);
+    let valid = plain.clone().fork(&device).no_grad();
     let classes = net.classifier.weight.val().dims()[1];
     let (mut da, mut dv) = (vec![0.0; first.wave.len()], vec![0.0; first.pixels.len()]);
     let zeros_a = vec![0.0; da.len()];
