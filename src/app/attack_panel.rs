@@ -95,8 +95,9 @@ pub fn show(ui: &mut Ui, s: &mut AttackSettings, shown: &Shown) -> bool {
     });
     ui.horizontal(|ui| {
         if shown.busy {
-            ui.spinner();
-            ui.weak("computing… (Esc cancels)");
+            // No spinner: an animation repaints every frame, and on a software renderer
+            // (lavapipe) that takes a core away from the models. The bars dim instead.
+            ui.label(RichText::new("computing… (Esc cancels)").color(ui.visuals().warn_fg_color));
         } else if let Some(ms) = shown.millis {
             ui.weak(format!("last update {ms:.0} ms"));
         }
