@@ -153,7 +153,7 @@ impl Live {
                             return;
                         }
                         let Some((i, (m, entry))) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
-                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, maps.includes(i));
+                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, maps.includes(i), &abort);
                         if let Ok(mut d) = done.lock() {
                             d.push((i, view, miss));
                         }
@@ -199,6 +199,7 @@ fn one_model(
     time_s: f64,
     attack: Option<&AttackConfig>,
     show: bool,
+    abort: &AtomicBool,
 ) -> (ModelView, Vec<&'static str>) {
     let mut missing = Vec::new();
     if entry.as_ref().is_none_or(|c| c.moment != moment) {
@@ -218,7 +219,7 @@ fn one_model(
         let (r, prediction) = if show && plain_ce {
             // The map model runs on the adversarial input anyway: its logits and loss come from
             // that pass (one forward pass fewer).
-            let mut r = pass.attack_unevaluated(cfg).remove(0);
+            let mut r = pass.attack_until(cfg, false, abort).remove(0);
             let p = predict(m, &r.adversarial, device);
             if r.logits_adv.is_empty() {
                 r.logits_adv = p.logits.clone();
@@ -226,7 +227,7 @@ fn one_model(
             }
             (r, p)
         } else {
-            let r = pass.attack(cfg).remove(0);
+            let r = pass.attack_until(cfg, true, abort).remove(0);
             let p = if show { predict(m, &r.adversarial, device) } else { Prediction::from_logits(r.logits_adv.clone()) };
             (r, p)
         };

@@ -10,6 +10,8 @@
 pub mod lp;
 mod vector;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -289,17 +291,23 @@ impl CleanPass {
 
     /// Runs `cfg` from this clean pass (rebuilt first if `cfg` has another objective).
     pub fn attack(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
-        self.run(cfg, true)
+        self.run(cfg, true, None)
+    }
+
+    /// [`Self::attack`] that stops between steps once `cancel` is set (the result is then
+    /// partial: for a caller that throws it away).
+    pub fn attack_until(&self, cfg: &AttackConfig, evaluate: bool, cancel: &AtomicBool) -> Vec<AttackResult> {
+        self.run(cfg, evaluate, Some(cancel))
     }
 
     /// [`Self::attack`] without the forward pass at the end point when one run decides it:
     /// `logits_adv` is then empty and `loss_adv` NaN, for a caller that runs the model on the
     /// adversarial input anyway (the workbench's map model).
     pub fn attack_unevaluated(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
-        self.run(cfg, false)
+        self.run(cfg, false, None)
     }
 
-    fn run(&self, cfg: &AttackConfig, evaluate: bool) -> Vec<AttackResult> {
+    fn run(&self, cfg: &AttackConfig, evaluate: bool, cancel: Option<&AtomicBool>) -> Vec<AttackResult> {
         if cfg.loss != self.loss || cfg.target != self.target {
             let net = self.oracle.net.clone();
             return attack_sets(&net, &self.examples, &self.labels, cfg);
@@ -310,7 +318,7 @@ impl CleanPass {
         let mut best: Option<(Inputs, Evaluation)> = None;
         for run in 0..runs {
             let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
-            let x = iterate(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir);
+            let x = iterate(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir, cancel);
             // The end point needs logits and losses only: no backward pass (and none at all
             // when the caller evaluates it and no other run competes).
             let e = if evaluate || runs > 1 {
@@ -350,7 +358,17 @@ impl CleanPass {
 
 /// One run of FGSM / PGD / MIM from the clean input (or a random start in the ball).
 #[allow(clippy::too_many_arguments)]
-fn iterate(oracle: &Oracle, vector: &Vector, clean: &Inputs, clean_eval: &Evaluation, cfg: &AttackConfig, random_start: bool, seed: u64, dir: f32) -> Inputs {
+fn iterate(
+    oracle: &Oracle,
+    vector: &Vector,
+    clean: &Inputs,
+    clean_eval: &Evaluation,
+    cfg: &AttackConfig,
+    random_start: bool,
+    seed: u64,
+    dir: f32,
+    cancel: Option<&AtomicBool>,
+) -> Inputs {
     let (na, nv) = (oracle.size.samples, 3 * oracle.size.pixels * oracle.size.pixels);
     let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps.max(1) };
     let step_of = |eps: f32, given: Option<f32>| match cfg.method {
@@ -383,6 +401,9 @@ fn iterate(oracle: &Oracle, vector: &Vector, clean: &Inputs, clean_eval: &Evalua
     }
     let (mut mom_a, mut mom_v) = (vec![0.0; x.wave.len()], vec![0.0; x.pixels.len()]);
     for step in 0..steps {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            break;
+        }
         // Without a random start the first step is taken at the clean input, whose gradient
         // the clean evaluation has already computed: one forward-backward pass fewer.
         let fresh;

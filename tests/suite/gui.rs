@@ -457,3 +457,27 @@ fn the_audio_under_attack_shows_the_perturbation_spectrogram() {
     assert!(h.query_by_label_contains("perturbation alone").is_some());
     h.snapshot("audio_under_attack");
 }
+
+#[test]
+fn escape_cancels_a_long_attack_and_keeps_the_last_results() {
+    use mcgurk::attacks::{AttackConfig, Method};
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    let before: Vec<usize> = h.state().results.iter().map(|r| r.view.clean.best()).collect();
+    // PGD-200 on seven models takes many seconds here: long enough to press Esc during it.
+    h.state_mut().set_attack(true, AttackConfig { method: Method::Pgd, steps: 200, ..Default::default() });
+    h.run_steps(2);
+    std::thread::sleep(Duration::from_millis(300));
+    h.key_press(egui::Key::Escape);
+    let start = Instant::now();
+    while !h.state().status.as_ref().is_some_and(|s| s.text.contains("attack cancelled")) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        // Workers stop between attack steps, so this takes about one step, not one attack.
+        assert!(start.elapsed() < Duration::from_secs(5), "Esc did not cancel promptly: {:?}", h.state().status);
+    }
+    // The clean results from before are still on screen, nothing attacked arrived.
+    let after: Vec<usize> = h.state().results.iter().map(|r| r.view.clean.best()).collect();
+    assert_eq!(before, after);
+    assert!(h.state().results.iter().all(|r| r.view.attacked.is_none()));
+}
