@@ -2,7 +2,9 @@
 //! SCIENCE.md): with d_i = ||l_i - o_c||_p the distances of the class's embeddings to their
 //! centroid, R_c = max d_i, R_tau = the tau-quantile of the d_i and n_tau = tau * n_c,
 //!
-//!     rho_c = (n_c - n_tau) / (log V(R_c) - log V(R_tau)) = (n_c - n_tau) / (d * ln(R_c / R_tau))
+//! ```text
+//! rho_c = (n_c - n_tau) / (log V(R_c) - log V(R_tau)) = (n_c - n_tau) / (d * ln(R_c / R_tau))
+//! ```
 //!
 //! since the Gamma terms of the Lp-ball volume cancel. Computed in log space. The distances come
 //! from the WGSL kernel on the shared GPU when there is one, else from its CPU reference.
