@@ -176,7 +176,7 @@ struct Oracle {
 }
 
 impl Oracle {
-    /// Losses and logits at `x`, and the input gradients when `grad` (else zeros).
+    /// Losses and logits at `x`, and the input gradients when `grad` (else empty).
     fn eval(&self, x: &Inputs, grad: bool) -> Evaluation {
         let s = self.size;
         let b = x.wave.len() / s.samples;
@@ -200,7 +200,8 @@ impl Oracle {
         let losses = per_example.clone().try_to_vec_as::<f32>().expect("f32");
         let logits = logits.try_to_vec_as::<f32>().expect("f32");
         if !grad {
-            return Evaluation { losses, ga: vec![0.0; x.wave.len()], gv: vec![0.0; x.pixels.len()], logits };
+            // No gradients were asked for; nothing reads them.
+            return Evaluation { losses, ga: Vec::new(), gv: Vec::new(), logits };
         }
         // Examples are independent (BatchNorm in inference mode): the sum's gradient is each
         // example's own gradient.
@@ -295,16 +296,11 @@ impl CleanPass {
     }
 
     /// [`Self::attack`] that stops between steps once `cancel` is set (the result is then
-    /// partial: for a caller that throws it away).
+    /// partial: for a caller that throws it away). Without `evaluate`, a single run skips the
+    /// forward pass at its end point: `logits_adv` is then empty and `loss_adv` NaN, for a
+    /// caller that runs the model on the adversarial input anyway (the workbench's map model).
     pub fn attack_until(&self, cfg: &AttackConfig, evaluate: bool, cancel: &AtomicBool) -> Vec<AttackResult> {
         self.run(cfg, evaluate, Some(cancel))
-    }
-
-    /// [`Self::attack`] without the forward pass at the end point when one run decides it:
-    /// `logits_adv` is then empty and `loss_adv` NaN, for a caller that runs the model on the
-    /// adversarial input anyway (the workbench's map model).
-    pub fn attack_unevaluated(&self, cfg: &AttackConfig) -> Vec<AttackResult> {
-        self.run(cfg, false, None)
     }
 
     fn run(&self, cfg: &AttackConfig, evaluate: bool, cancel: Option<&AtomicBool>) -> Vec<AttackResult> {
