@@ -46,7 +46,7 @@ pub enum Reply {
     /// The request `generation` was cancelled (Esc) before it finished.
     Cancelled(u64),
     /// A model file the user picked could not be loaded (the others carry on).
-    ModelRejected(String),
+    ModelRejected { path: std::path::PathBuf, error: String },
     Failed(String),
 }
 
@@ -181,7 +181,7 @@ fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, canc
                     }
                 }
                 Err(e) => {
-                    if !send(Reply::ModelRejected(e.to_string())) {
+                    if !send(Reply::ModelRejected { path, error: e.to_string() }) {
                         return;
                     }
                 }

@@ -381,10 +381,10 @@ impl Workbench {
                     // Ask again: the new model has no answer yet.
                     self.predicted_for = None;
                 }
-                Reply::ModelRejected(e) => {
+                Reply::ModelRejected { path, error } => {
                     // Not loaded: not part of the session either.
-                    self.model_files.retain(|(p, _)| !e.contains(&p.display().to_string()));
-                    self.set_status(Level::Error, e);
+                    self.model_files.retain(|(p, _)| *p != path);
+                    self.set_status(Level::Error, error);
                 }
                 Reply::Cancelled(_) => {
                     // The request stays "served": nothing is re-run until a setting changes.

@@ -119,11 +119,12 @@ impl Workbench {
             self.commands.push(Command::Dialog(DialogKind::SaveSession));
             return;
         };
-        match self.session().save(&path) {
+        let session = self.session();
+        match session.save(&path) {
             Ok(()) => {
                 self.set_status(Level::Info, format!("session saved to {}", path.display()));
                 self.session.path = Some(path);
-                self.session.saved = serde_json::to_string(&self.session()).ok();
+                self.session.saved = serde_json::to_string(&session).ok();
                 // Saved on purpose: nothing to recover.
                 let _ = std::fs::remove_file(&self.session.recovery_file);
             }
@@ -266,21 +267,21 @@ impl Workbench {
             return;
         }
         self.session.last_autosave = Some(now);
-        let Ok(text) = serde_json::to_string(&self.session()) else { return };
+        let session = self.session();
+        let Ok(text) = serde_json::to_string(&session) else { return };
         if self.session.autosaved.as_ref() == Some(&text) {
             return;
         }
         self.session.autosaved = Some(text);
-        let session = self.session();
         let path = self.session.recovery_file.clone();
         let _ = std::thread::Builder::new().name("mcgurk-autosave".into()).spawn(move || write_recovery(&session, &path));
     }
 
     /// Unsaved work goes to the recovery file as the window closes; none, and it is removed.
     pub(super) fn on_close(&mut self) {
-        let now = serde_json::to_string(&self.session()).ok();
-        if self.clip.is_some() && now != self.session.saved {
-            write_recovery(&self.session(), &self.session.recovery_file);
+        let session = self.session();
+        if self.clip.is_some() && serde_json::to_string(&session).ok() != self.session.saved {
+            write_recovery(&session, &self.session.recovery_file);
         } else {
             let _ = std::fs::remove_file(&self.session.recovery_file);
         }
