@@ -7,11 +7,12 @@
 //! ```
 //!
 //! since the Gamma terms of the Lp-ball volume cancel. Computed in log space. The distances come
-//! from the WGSL kernel on the shared GPU when there is one, else from its CPU reference.
+//! from the WGSL kernel when the caller has one (its model sits on the shared GPU:
+//! `kernels::for_device`), else from its CPU reference; nothing opens a GPU just for this.
 
 use serde::Serialize;
 
-use crate::kernels::{self, reference};
+use crate::kernels::{Kernels, reference};
 
 /// A class's density, or why it has none.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,11 +49,10 @@ pub fn centroids(emb: &[f32], dim: usize, labels: &[u32], classes: usize) -> Vec
 }
 
 /// rho_c for every class; `tau` in (0, 1), `p` >= 1 or infinity.
-pub fn class_density(emb: &[f32], dim: usize, labels: &[u32], classes: usize, tau: f64, p: f32) -> Vec<Density> {
+pub fn class_density(emb: &[f32], dim: usize, labels: &[u32], classes: usize, tau: f64, p: f32, kernels: Option<&Kernels>) -> Vec<Density> {
     let cents = centroids(emb, dim, labels, classes);
-    let dist = kernels::shared()
-        .ok()
-        .and_then(|gpu| gpu.kernels.centroid_distances(emb, dim, &cents, labels, p).ok())
+    let dist = kernels
+        .and_then(|k| k.centroid_distances(emb, dim, &cents, labels, p).ok())
         .unwrap_or_else(|| reference::centroid_distances(emb, dim, &cents, labels, p));
     (0..classes)
         .map(|c| {
@@ -108,7 +108,7 @@ mod tests {
             }
         }
         let expected = n as f64 * (1.0 - tau) / -tau.ln();
-        for d in class_density(&emb, dim, &labels, 2, tau, 2.0) {
+        for d in class_density(&emb, dim, &labels, 2, tau, 2.0, None) {
             let rho = d.rho().expect("defined");
             assert!((rho / expected - 1.0).abs() < 0.05, "rho {rho} vs {expected}");
         }
@@ -119,7 +119,7 @@ mod tests {
         let emb = vec![0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
         // Class 0: one sample. Class 1: three samples at the same point (R_c = R_tau = 0).
         let labels = vec![0, 1, 1, 1];
-        let d = class_density(&emb, 2, &labels, 3, 0.6, 2.0);
+        let d = class_density(&emb, 2, &labels, 3, 0.6, 2.0, None);
         assert!(matches!(&d[0], Density::Undefined { n: 1, .. }));
         assert!(matches!(&d[1], Density::Undefined { n: 3, .. }));
         assert!(matches!(&d[2], Density::Undefined { n: 0, .. }), "a class with no samples");
