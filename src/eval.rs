@@ -58,7 +58,7 @@ pub type OnProgress<'a> = dyn FnMut(usize, usize, usize) + 'a;
 /// attack per clip. Stops between clips when `cancel` is set; rows then hold what was measured
 /// so far (`clips` says how many).
 pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig, cancel: &AtomicBool, progress: &mut OnProgress) -> Vec<ModelRow> {
-    tally(models, items, cancel, progress, &mut |m, ex, label, modality| {
+    tally(models, items, cancel, progress, &mut |_, m, ex, label, modality| {
         let r = attack(&m.net, ex, label, &AttackConfig { modality, ..cfg.clone() });
         let dead = r.norms.audio_linf + r.norms.video_linf == 0.0 || !r.loss_adv.is_finite();
         (r.logits_adv, dead)
@@ -80,11 +80,15 @@ pub fn evaluate_universal(
     progress: &mut OnProgress,
 ) -> Vec<ModelRow> {
     let mut deltas: Vec<Option<[(Vec<f32>, Vec<f32>); 3]>> = vec![None; models.len()];
-    tally(models, items, cancel, progress, &mut |m, ex, _, modality| {
-        let mi = models.iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
+    tally(models, items, cancel, progress, &mut |mi, m, ex, _, modality| {
         let fitted = deltas[mi].get_or_insert_with(|| {
+            let size = m.info.input;
+            if cfg.eps_a == 0.0 && cfg.eps_v == 0.0 {
+                // A zero budget fits a zero perturbation: no passes needed (the x0 of a sweep).
+                return std::array::from_fn(|_| (vec![0.0; size.samples], vec![0.0; 3 * size.pixels * size.pixels]));
+            }
             fitting(mi);
-            let examples: Vec<_> = fit.iter().map(|p| p.example(m.info.input, None)).collect();
+            let examples: Vec<_> = fit.iter().map(|p| p.example(size, None)).collect();
             let labels: Vec<usize> = fit.iter().map(|p| p.label).collect();
             [Modality::Audio, Modality::Video, Modality::Both]
                 .map(|modality| universal(&m.net, &examples, &labels, &AttackConfig { modality, ..cfg.clone() }, epochs))
@@ -101,9 +105,9 @@ pub fn evaluate_universal(
     })
 }
 
-/// What the attacker returns for one clip and modality: adversarial logits, and whether the
-/// attack could not move the input (zero or non-finite gradient).
-type Adversary<'a> = dyn FnMut(&LoadedModel, &Example, usize, Modality) -> (Vec<f32>, bool) + 'a;
+/// What the attacker returns for model `index` on one clip and modality: adversarial logits, and
+/// whether the attack could not move the input (zero or non-finite gradient).
+type Adversary<'a> = dyn FnMut(usize, &LoadedModel, &Example, usize, Modality) -> (Vec<f32>, bool) + 'a;
 
 fn tally(models: &[LoadedModel], items: &[&Prepared], cancel: &AtomicBool, progress: &mut OnProgress, adversary: &mut Adversary) -> Vec<ModelRow> {
     let mut rows = Vec::new();
@@ -126,7 +130,7 @@ fn tally(models: &[LoadedModel], items: &[&Prepared], cancel: &AtomicBool, progr
             labels.push(item.label);
             let mut survived = [false; 3];
             for (slot, modality) in [Modality::Audio, Modality::Video, Modality::Both].into_iter().enumerate() {
-                let (logits, dead) = adversary(m, &ex, item.label, modality);
+                let (logits, dead) = adversary(mi, m, &ex, item.label, modality);
                 let uses = match modality {
                     Modality::Audio => m.info.fusion.uses_audio(),
                     Modality::Video => m.info.fusion.uses_visual(),
