@@ -8,12 +8,7 @@ pub const DEMO_MP4: &[u8] = include_bytes!("../assets/demo/cow.mp4");
 pub const DEMO_NAME: &str = "cow.mp4";
 
 fn cache_dir() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("mcgurk")
-        .join("demo")
+    crate::files::cache_dir().join("demo")
 }
 
 /// Where the demo clip lives on disk (no I/O: use this to recognise it).

@@ -28,12 +28,8 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
 
 /// CHW floats in [0, 1] (a model's view, `side` x `side`) to a PNG.
 pub fn write_model_view_png(path: &Path, chw: &[f32], side: usize) -> anyhow::Result<()> {
-    let n = side * side;
-    let img = image::RgbImage::from_fn(side as u32, side as u32, |x, y| {
-        let i = y as usize * side + x as usize;
-        let c = |k: usize| (chw[k * n + i].clamp(0.0, 1.0) * 255.0).round() as u8;
-        image::Rgb([c(0), c(1), c(2)])
-    });
+    let img = image::RgbImage::from_raw(side as u32, side as u32, crate::models::input::rgb_bytes(chw, side))
+        .ok_or_else(|| anyhow::anyhow!("a model view of {} values is not {side}x{side} RGB", chw.len()))?;
     crate::files::save_png_atomic(path, &img)
 }
 

@@ -9,8 +9,9 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Distinct colours that survive greyscale printing reasonably (Tableau 10).
-const PALETTE: [[u8; 3]; 10] = [
+/// Distinct colours that survive greyscale printing reasonably (Tableau 10); the workbench's
+/// curve window uses them too.
+pub const PALETTE: [[u8; 3]; 10] = [
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],

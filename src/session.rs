@@ -290,12 +290,7 @@ impl ClipRef {
 
 /// The recovery file autosave writes and the next start offers.
 pub fn recovery_path() -> PathBuf {
-    std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("mcgurk")
-        .join(format!("recovery.{EXTENSION}"))
+    crate::files::cache_dir().join(format!("recovery.{EXTENSION}"))
 }
 
 #[cfg(test)]

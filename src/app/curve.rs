@@ -108,17 +108,6 @@ impl CurveJob {
     }
 }
 
-/// One colour per model (Tableau 10), so a line and its flip rings match in the legend.
-const PALETTE: [egui::Color32; 7] = [
-    egui::Color32::from_rgb(31, 119, 180),
-    egui::Color32::from_rgb(255, 127, 14),
-    egui::Color32::from_rgb(44, 160, 44),
-    egui::Color32::from_rgb(214, 39, 40),
-    egui::Color32::from_rgb(148, 103, 189),
-    egui::Color32::from_rgb(140, 86, 75),
-    egui::Color32::from_rgb(227, 119, 194),
-];
-
 /// The curve: one line per model, hollow rings where the prediction flipped.
 pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
     let c = &curve.config;
@@ -142,7 +131,9 @@ pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
             // Points at the multiples' positions on a log-like index axis: 0..7.
             for (i, name) in curve.names.iter().enumerate() {
                 let pts: Vec<[f64; 2]> = curve.confidence[i].iter().enumerate().map(|(k, v)| [k as f64, f64::from(*v)]).collect();
-                let colour = PALETTE[i % PALETTE.len()];
+                // One colour per model, so a line and its flip rings match in the legend.
+                let [r, g, b] = crate::plot::PALETTE[i % crate::plot::PALETTE.len()];
+                let colour = egui::Color32::from_rgb(r, g, b);
                 p.line(Line::new(name.clone(), PlotPoints::from(pts.clone())).color(colour).width(2.0));
                 let flipped: Vec<[f64; 2]> = pts.iter().zip(&curve.holds[i]).filter(|(_, h)| !**h).map(|(p, _)| *p).collect();
                 if !flipped.is_empty() {

@@ -633,12 +633,12 @@ impl Workbench {
 /// (adversarial - clean).
 fn model_view_image(clean: &crate::models::input::Example, adv: &crate::models::input::Example, difference: bool, gain: f32) -> ColorImage {
     let side = adv.size.pixels;
-    let n = side * side;
-    let value = |c: usize, i: usize| {
-        let v = if difference { 0.5 + gain * (adv.pixels[c * n + i] - clean.pixels[c * n + i]) } else { adv.pixels[c * n + i] };
-        (v.clamp(0.0, 1.0) * 255.0).round() as u8
+    let rgb = if difference {
+        let diff: Vec<f32> = adv.pixels.iter().zip(&clean.pixels).map(|(a, c)| 0.5 + gain * (a - c)).collect();
+        crate::models::input::rgb_bytes(&diff, side)
+    } else {
+        crate::models::input::rgb_bytes(&adv.pixels, side)
     };
-    let rgb: Vec<u8> = (0..n).flat_map(|i| [value(0, i), value(1, i), value(2, i)]).collect();
     ColorImage::from_rgb([side, side], &rgb)
 }
 

@@ -84,6 +84,13 @@ pub fn chw(img: &image::RgbImage) -> Vec<f32> {
     out
 }
 
+/// CHW floats of a `side` x `side` picture back to interleaved RGB bytes (clamped to [0, 1]).
+pub fn rgb_bytes(chw: &[f32], side: usize) -> Vec<u8> {
+    let n = side * side;
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    (0..n).flat_map(|i| [byte(chw[i]), byte(chw[n + i]), byte(chw[2 * n + i])]).collect()
+}
+
 /// A batch of examples as tensors: ([B, 1, L], [B, 3, S, S]).
 pub fn batch(examples: &[&Example], device: &Device) -> (Tensor<3>, Tensor<4>) {
     let size = examples.first().map_or(InputSize { samples: 1, pixels: 1 }, |e| e.size);
