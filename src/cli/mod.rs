@@ -1,4 +1,4 @@
-//! The command line: `mcgurk [open FILE [IMAGE]] | probe | spectrogram | train | predict`.
+//! The command line: `mcgurk [open FILE [IMAGE]] | probe | spectrogram | train | predict | attack | eval | metrics | bench`.
 //! A thin shell over the engine; errors are reported once, here, with anyhow.
 
 mod probe;
@@ -10,6 +10,7 @@ mod attack;
 mod eval;
 mod interrupt;
 mod bench;
+mod metrics;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Attack(attack::Args),
     /// Robustness table over a dataset: clean, audio, picture and both attacked, Avg, RI.
     Eval(eval::Args),
+    /// Class-wise robustness: density, convexity, drop rate under attack, their correlations.
+    Metrics(metrics::Args),
     /// Time model forward passes at several sizes on this machine.
     Bench(bench::Args),
     /// Train one model (a fusion or a unimodal baseline) on a dataset.
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Attack(args)) => ok(attack::run(&args)),
         Some(Command::Eval(args)) => ok(eval::run(&args)),
         Some(Command::Bench(args)) => ok(bench::run(&args)),
+        Some(Command::Metrics(args)) => ok(metrics::run(&args)),
         Some(Command::Train(args)) => ok(train::run(&args)),
         Some(Command::Spectrogram(args)) => ok(spectrogram::run(&args)),
     }

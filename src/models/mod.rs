@@ -37,6 +37,15 @@ pub struct AvNet {
     pub classifier: Linear,
 }
 
+/// The features of one forward pass: each encoder's, the fused one the classifier reads, and
+/// the logits (class-wise metrics and the similarity losses need them).
+pub struct Features {
+    pub fa: Option<Tensor<2>>,
+    pub fv: Option<Tensor<2>>,
+    pub fused: Tensor<2>,
+    pub logits: Tensor<2>,
+}
+
 /// What one forward pass gives: logits and what the views need.
 pub struct AvOutput {
     pub logits: Tensor<2>,
@@ -70,6 +79,15 @@ impl AvNet {
         let fv = visual_map.clone().map(visual::pool);
         let logits = self.classifier.forward(self.fusion.forward(fa.clone(), fv));
         AvOutput { logits, fa, visual_map }
+    }
+
+    /// Like [`AvNet::forward`], keeping the pooled features instead of the visual map.
+    pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
+        let fa = self.audio.as_ref().map(|a| a.forward(wave));
+        let fv = self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels)));
+        let fused = self.fusion.forward(fa.clone(), fv.clone());
+        let logits = self.classifier.forward(fused.clone());
+        Features { fa, fv, fused, logits }
     }
 }
 

@@ -1,0 +1,186 @@
+//! `mcgurk metrics`: Li et al.'s class-wise robustness report (density, convexity, drop rate
+//! under an attack and their correlations) of one or more models on a dataset split.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args as ClapArgs;
+
+use super::attack::AttackArgs;
+use super::inputs::ModelArgs;
+use crate::data::{self, DataOptions, Split};
+use crate::metrics::classwise::{Options, Report, Stage, report, to_csv};
+use crate::train::prepare_all;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    /// Dataset: a folder per class, an AVE folder or a CSV manifest.
+    #[arg(long)]
+    data: PathBuf,
+    /// Folder layout: clips whose file name contains this form the held-out split.
+    #[arg(long)]
+    holdout: Option<String>,
+    /// train, val, test or all (default: all).
+    #[arg(long, default_value = "all")]
+    split: String,
+    #[command(flatten)]
+    models: ModelArgs,
+    /// Samples per clip: the clip, then augmented views of it (seeded). A class needs at least
+    /// two samples for a density or a convexity.
+    #[arg(long, default_value_t = 1)]
+    views: usize,
+    /// Quantiles for the density (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "0.6,0.8")]
+    tau: Vec<f64>,
+    /// The norm of the distances (1, 2, ... or inf).
+    #[arg(long, default_value = "2")]
+    p: String,
+    /// Interpolations per class for the convexity.
+    #[arg(long, default_value_t = 2000)]
+    pairs: usize,
+    /// Seed of the augmented views and of kappa's draws.
+    #[arg(long, default_value_t = 0)]
+    draw_seed: u64,
+    /// Attack every sample (see the attack options) for drop rates and their correlations.
+    #[arg(long)]
+    attack: bool,
+    #[command(flatten)]
+    attack_args: AttackArgs,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Write the reports (one per model) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the per-class tables as CSV (a model column first).
+    #[arg(long)]
+    csv: Option<PathBuf>,
+}
+
+fn parse_p(p: &str) -> anyhow::Result<f32> {
+    if p.eq_ignore_ascii_case("inf") {
+        return Ok(f32::INFINITY);
+    }
+    let v: f32 = p.parse().with_context(|| format!("--p {p}: a number >= 1 or inf"))?;
+    if !(v >= 1.0) {
+        bail!("--p {p}: a number >= 1 or inf");
+    }
+    Ok(v)
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let p = parse_p(&args.p)?;
+    if let Some(t) = args.tau.iter().find(|t| !(**t > 0.0 && **t < 1.0)) {
+        bail!("--tau {t}: each tau must lie strictly between 0 and 1");
+    }
+    if args.views == 0 {
+        bail!("--views must be at least 1");
+    }
+    let device = args.models.device()?;
+    let models = args.models.load(&device)?;
+    let ds = data::open(&args.data, &DataOptions { holdout: args.holdout.clone() })?;
+    let splits: Vec<Split> = if args.split == "all" {
+        vec![Split::Train, Split::Val, Split::Test]
+    } else {
+        match Split::parse(&args.split) {
+            Some(s) => vec![s],
+            None => bail!("unknown split '{}' (train, val, test or all)", args.split),
+        }
+    };
+    for m in &models {
+        if m.info.classes != ds.classes {
+            bail!("model '{}' has classes {:?}, the dataset {:?}", m.info.name, m.info.classes, ds.classes);
+        }
+    }
+    let size = models.first().map_or(crate::models::Size::Small.input(), |m| m.info.input);
+    let (prepared, _, notes) = prepare_all(&ds, &splits, size, &|done, total| eprint!("\rdecoding clips {done}/{total}   "));
+    eprintln!();
+    for n in ds.skipped.iter().chain(&notes) {
+        eprintln!("skipped: {n}");
+    }
+    let items: Vec<_> = prepared.iter().collect();
+    if items.is_empty() {
+        bail!("no usable clips in the {} split(s) of {}", args.split, args.data.display());
+    }
+    let opts = Options {
+        views: args.views,
+        seed: args.draw_seed,
+        taus: args.tau.clone(),
+        p,
+        pairs: args.pairs,
+        attack: args.attack.then(|| args.attack_args.config()),
+        batch: args.batch.max(1),
+    };
+    let mut reports = Vec::new();
+    for m in &models {
+        let name = &m.info.name;
+        let r = report(m, &items, &opts, super::interrupt::flag(), &mut |stage, done, total| {
+            let what = match stage {
+                Stage::Embedding => "embedding",
+                Stage::Attacking => "attacking",
+                Stage::Convexity => "convexity",
+            };
+            let _ = write!(std::io::stderr(), "\r{name}: {what} {done}/{total}      ");
+        });
+        eprintln!();
+        let r = r.with_context(|| format!("metrics of {name}"))?;
+        print_report(&r);
+        reports.push(r);
+    }
+    if let Some(path) = &args.json {
+        crate::files::write_atomic(path, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+    }
+    if let Some(path) = &args.csv {
+        let mut out = String::new();
+        for (i, r) in reports.iter().enumerate() {
+            for (k, line) in to_csv(r).lines().enumerate() {
+                if k == 0 && i > 0 {
+                    continue;
+                }
+                out += &format!("{},{line}\n", if k == 0 { "model" } else { &r.model });
+            }
+        }
+        crate::files::write_atomic(path, out.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn print_report(r: &Report) {
+    let f = |v: Option<f64>, scale: f64| v.map_or("-".to_string(), |v| format!("{:.2}", v * scale));
+    let opts = &r.options;
+    println!(
+        "\n{} ({}): {} samples ({} per clip), p {}, kappa from {} blends per class{}",
+        r.model,
+        r.fusion,
+        r.samples,
+        opts.views,
+        opts.p,
+        opts.pairs,
+        opts.attack.as_ref().map_or(String::new(), |a| format!(", {:?} {:?} eps_a {} eps_v {}", a.method, a.norm, a.eps_a, a.eps_v))
+    );
+    let cols: Vec<String> = r.rows.first().map(|row| row.density.iter().map(|d| format!("rho {} {}", d.space.name(), d.tau)).collect()).unwrap_or_default();
+    print!("{:<12} {:>7} {:>7} {:>7} {:>7} {:>7}", "class", "samples", "clean%", "adv%", "drop%", "kappa");
+    for c in &cols {
+        print!(" {c:>17}");
+    }
+    println!();
+    for row in &r.rows {
+        print!(
+            "{:<12} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            row.class,
+            row.samples,
+            f(Some(row.clean_acc), 100.0),
+            f(row.attacked_acc, 100.0),
+            f(row.drop_rate, 100.0),
+            f(row.kappa.kappa(), 1.0)
+        );
+        for d in &row.density {
+            print!(" {:>17}", f(d.density.rho(), 1.0));
+        }
+        println!();
+    }
+    for c in &r.correlations {
+        println!("drop rate vs {:<22} over {:>2} classes: Pearson {:>6}  Spearman {:>6}", c.metric, c.classes, f(c.pearson, 1.0), f(c.spearman, 1.0));
+    }
+    println!("PCA of the fused embeddings: 2 axes show {:.0}% of the variance", 100.0 * r.projection.explained);
+}

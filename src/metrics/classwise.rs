@@ -1,0 +1,325 @@
+//! The class-wise robustness report of one model on a set of clips (Li et al. section 5): per
+//! class the centroid density rho_c (audio, visual and fused features, each tau), the
+//! convexity kappa_c of the fused feature under the classifier head, clean and attacked
+//! accuracy and the drop rate; the correlation of the drop rate with kappa and rho; a PCA
+//! picture of the fused embeddings, clean and attacked.
+//!
+//! Drop rate of class c: of the class's samples the model gets right when clean, the fraction
+//! the attack turns wrong (undefined when it gets none right).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::Serialize;
+
+use super::convexity::{Convexity, class_convexity};
+use super::correlation::{pearson, spearman};
+use super::density::{Density, class_density};
+use super::pca::Pca;
+use crate::attacks::{AttackConfig, attack_batch};
+use crate::data::prepare::Prepared;
+use crate::data::rng::Rng;
+use crate::models::input::{Example, batch};
+use crate::models::predict::argmax;
+use crate::models::{AvNet, LoadedModel};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Options {
+    /// Samples per clip: the clip itself, then views-1 augmented views of it (seeded). Tiny
+    /// datasets need views: a class of one clip has no density or convexity.
+    pub views: usize,
+    pub seed: u64,
+    pub taus: Vec<f64>,
+    pub p: f32,
+    /// Interpolations per class for kappa.
+    pub pairs: usize,
+    pub attack: Option<AttackConfig>,
+    pub batch: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { views: 1, seed: 0, taus: vec![0.6, 0.8], p: 2.0, pairs: 2000, attack: None, batch: 8 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Space {
+    Audio,
+    Visual,
+    Fused,
+}
+
+impl Space {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Audio => "audio",
+            Self::Visual => "visual",
+            Self::Fused => "fused",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DensityCell {
+    pub space: Space,
+    pub tau: f64,
+    pub density: Density,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassRow {
+    pub class: String,
+    pub samples: usize,
+    pub clean_acc: f64,
+    pub attacked_acc: Option<f64>,
+    pub drop_rate: Option<f64>,
+    pub kappa: Convexity,
+    pub density: Vec<DensityCell>,
+}
+
+impl ClassRow {
+    pub fn rho(&self, space: Space, tau: f64) -> Option<f64> {
+        self.density.iter().find(|d| d.space == space && d.tau == tau).and_then(|d| d.density.rho())
+    }
+}
+
+/// Correlation of the per-class drop rate with one metric, over the classes where both exist.
+#[derive(Clone, Debug, Serialize)]
+pub struct Correlation {
+    pub metric: String,
+    pub classes: usize,
+    pub pearson: Option<f64>,
+    pub spearman: Option<f64>,
+}
+
+/// The fused embeddings in 2-D (PCA fitted on the clean ones).
+#[derive(Clone, Debug, Serialize)]
+pub struct Projection {
+    pub labels: Vec<usize>,
+    pub clean: Vec<[f32; 2]>,
+    pub attacked: Vec<[f32; 2]>,
+    /// Share of the clean variance the two axes show.
+    pub explained: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub model: String,
+    pub fusion: String,
+    pub classes: Vec<String>,
+    pub options: Options,
+    pub samples: usize,
+    pub rows: Vec<ClassRow>,
+    pub correlations: Vec<Correlation>,
+    pub projection: Projection,
+}
+
+/// Where the work is: (stage, done, of).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Embedding,
+    Attacking,
+    Convexity,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClasswiseError {
+    #[error("no clips to measure")]
+    Empty,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Features of a set of examples, row-major, on the host.
+#[derive(Clone, Debug, Default)]
+pub struct Embedded {
+    pub audio: Option<(Vec<f32>, usize)>,
+    pub visual: Option<(Vec<f32>, usize)>,
+    pub fused: Vec<f32>,
+    pub fused_dim: usize,
+    pub predictions: Vec<usize>,
+}
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.try_to_vec_as::<f32>().expect("float tensor")
+}
+
+/// Runs `net` (inference mode, on `device`) over `examples` in batches; `tick(done)` after each.
+pub fn embed(net: &AvNet, examples: &[Example], batch_size: usize, device: &Device, cancel: &AtomicBool, tick: &mut dyn FnMut(usize)) -> Result<Embedded, ClasswiseError> {
+    let mut out = Embedded::default();
+    let mut done = 0;
+    for chunk in examples.chunks(batch_size.max(1)) {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ClasswiseError::Cancelled);
+        }
+        let refs: Vec<&Example> = chunk.iter().collect();
+        let (w, px) = batch(&refs, device);
+        let f = net.features(w, px);
+        for (slot, t) in [(&mut out.audio, f.fa), (&mut out.visual, f.fv)] {
+            if let Some(t) = t {
+                let dim = t.dims()[1];
+                slot.get_or_insert_with(|| (Vec::new(), dim)).0.extend(host(t));
+            }
+        }
+        out.fused_dim = f.fused.dims()[1];
+        out.fused.extend(host(f.fused));
+        let classes = f.logits.dims()[1];
+        out.predictions.extend(host(f.logits).chunks_exact(classes).map(argmax));
+        done += chunk.len();
+        tick(done);
+    }
+    Ok(out)
+}
+
+/// The classifier head on fused rows ([k, dim]): predicted classes.
+pub fn head_predictions(net: &AvNet, rows: &[f32], k: usize, device: &Device) -> Vec<usize> {
+    let dim = rows.len() / k.max(1);
+    let x = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [k, dim]), device);
+    let logits = net.classifier.forward(x);
+    let classes = logits.dims()[1];
+    host(logits).chunks_exact(classes).map(argmax).collect()
+}
+
+/// The examples the report measures: each clip, then its augmented views.
+pub fn examples_of(items: &[&Prepared], size: crate::models::InputSize, views: usize, seed: u64) -> (Vec<Example>, Vec<usize>) {
+    let mut ex = Vec::with_capacity(items.len() * views.max(1));
+    let mut labels = Vec::with_capacity(ex.capacity());
+    for (i, item) in items.iter().enumerate() {
+        for v in 0..views.max(1) {
+            let mut rng = Rng::derive(seed, 0x71e5_0000 + i as u64, v as u64);
+            ex.push(item.example(size, (v > 0).then_some(&mut rng)));
+            labels.push(item.label);
+        }
+    }
+    (ex, labels)
+}
+
+/// Density and convexity of every class of `emb` (fused features) under `net`'s head.
+pub fn density_and_convexity(net: &AvNet, emb: &Embedded, labels: &[usize], classes: usize, tau: f64, p: f32, pairs: usize, seed: u64, device: &Device) -> (Vec<Density>, Vec<Convexity>) {
+    let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let kernels = crate::kernels::for_device(device);
+    let rho = class_density(&emb.fused, emb.fused_dim, &labels32, classes, tau, p, kernels);
+    let kappa = class_convexity(&emb.fused, emb.fused_dim, &labels32, classes, pairs, seed, &mut |rows, k| head_predictions(net, rows, k, device));
+    (rho, kappa)
+}
+
+/// Measures `model` on `items` as `opts` says.
+pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: &AtomicBool, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<Report, ClasswiseError> {
+    if items.is_empty() {
+        return Err(ClasswiseError::Empty);
+    }
+    let net = &model.net;
+    let device = net.classifier.weight.val().device();
+    let classes = model.info.classes.len();
+    let (examples, labels) = examples_of(items, model.info.input, opts.views, opts.seed);
+    let total = examples.len();
+    let clean = embed(net, &examples, opts.batch, &device, cancel, &mut |d| progress(Stage::Embedding, d, total))?;
+
+    let attacked = match &opts.attack {
+        None => None,
+        Some(cfg) => {
+            let mut adversarial = Vec::with_capacity(total);
+            for (k, (chunk, l)) in examples.chunks(opts.batch.max(1)).zip(labels.chunks(opts.batch.max(1))).enumerate() {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(ClasswiseError::Cancelled);
+                }
+                adversarial.extend(attack_batch(net, chunk, l, cfg).into_iter().map(|r| r.adversarial));
+                progress(Stage::Attacking, (k * opts.batch.max(1) + chunk.len()).min(total), total);
+            }
+            Some(embed(net, &adversarial, opts.batch, &device, cancel, &mut |_| {})?)
+        }
+    };
+
+    let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+    let kernels = crate::kernels::for_device(&device);
+    let mut cells: Vec<Vec<DensityCell>> = vec![Vec::new(); classes];
+    let spaces = [(Space::Audio, clean.audio.as_ref()), (Space::Visual, clean.visual.as_ref()), (Space::Fused, Some(&(clean.fused.clone(), clean.fused_dim)))];
+    for (space, emb) in spaces {
+        let Some((rows, dim)) = emb else { continue };
+        for &tau in &opts.taus {
+            for (c, density) in class_density(rows, *dim, &labels32, classes, tau, opts.p, kernels).into_iter().enumerate() {
+                cells[c].push(DensityCell { space, tau, density });
+            }
+        }
+    }
+    progress(Stage::Convexity, 0, classes);
+    if cancel.load(Ordering::Relaxed) {
+        return Err(ClasswiseError::Cancelled);
+    }
+    let kappa = class_convexity(&clean.fused, clean.fused_dim, &labels32, classes, opts.pairs, opts.seed, &mut |rows, k| head_predictions(net, rows, k, &device));
+    progress(Stage::Convexity, classes, classes);
+
+    let rows: Vec<ClassRow> = cells
+        .into_iter()
+        .zip(kappa)
+        .enumerate()
+        .map(|(c, (density, kappa))| {
+            let members: Vec<usize> = (0..total).filter(|&i| labels[i] == c).collect();
+            let n = members.len();
+            let right: Vec<usize> = members.iter().copied().filter(|&i| clean.predictions[i] == c).collect();
+            let frac = |k: usize| if n == 0 { 0.0 } else { k as f64 / n as f64 };
+            let (attacked_acc, drop_rate) = match &attacked {
+                None => (None, None),
+                Some(adv) => {
+                    let survived = members.iter().filter(|&&i| adv.predictions[i] == c).count();
+                    let flipped = right.iter().filter(|&&i| adv.predictions[i] != c).count();
+                    (Some(frac(survived)), (!right.is_empty()).then(|| flipped as f64 / right.len() as f64))
+                }
+            };
+            ClassRow { class: model.info.classes[c].clone(), samples: n, clean_acc: frac(right.len()), attacked_acc, drop_rate, kappa, density }
+        })
+        .collect();
+
+    let mut correlations = Vec::new();
+    if attacked.is_some() {
+        let mut against = |metric: String, value: &dyn Fn(&ClassRow) -> Option<f64>| {
+            let pairs: Vec<(f64, f64)> = rows.iter().filter_map(|r| Some((r.drop_rate?, value(r)?))).collect();
+            let (x, y): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+            correlations.push(Correlation { metric, classes: x.len(), pearson: pearson(&x, &y), spearman: spearman(&x, &y) });
+        };
+        against("kappa".into(), &|r| r.kappa.kappa());
+        for space in [Space::Audio, Space::Visual, Space::Fused] {
+            for &tau in &opts.taus {
+                if rows.iter().any(|r| r.density.iter().any(|d| d.space == space && d.tau == tau)) {
+                    against(format!("rho {} tau {tau}", space.name()), &|r| r.rho(space, tau));
+                }
+            }
+        }
+    }
+
+    let pca = Pca::fit(&clean.fused, clean.fused_dim);
+    let projection = Projection {
+        labels: labels.clone(),
+        clean: pca.project(&clean.fused),
+        attacked: attacked.as_ref().map(|a| pca.project(&a.fused)).unwrap_or_default(),
+        explained: if pca.total_variance > 0.0 { (pca.variance[0] + pca.variance[1]) / pca.total_variance } else { 0.0 },
+    };
+    Ok(Report {
+        model: model.info.name.clone(),
+        fusion: model.info.fusion.name().into(),
+        classes: model.info.classes.clone(),
+        options: opts.clone(),
+        samples: total,
+        rows,
+        correlations,
+        projection,
+    })
+}
+
+/// The per-class table as CSV (one row per class; undefined values empty).
+pub fn to_csv(report: &Report) -> String {
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+    let mut header = vec!["class".to_string(), "samples".into(), "clean_acc".into(), "attacked_acc".into(), "drop_rate".into(), "kappa".into()];
+    let cols: Vec<(Space, f64)> = report.rows.first().map(|r| r.density.iter().map(|d| (d.space, d.tau)).collect()).unwrap_or_default();
+    header.extend(cols.iter().map(|(s, t)| format!("rho_{}_tau{t}", s.name())));
+    let mut out = header.join(",") + "\n";
+    for r in &report.rows {
+        let mut line = vec![r.class.clone(), r.samples.to_string(), format!("{:.6}", r.clean_acc), opt(r.attacked_acc), opt(r.drop_rate), opt(r.kappa.kappa())];
+        line.extend(cols.iter().map(|(s, t)| opt(r.rho(*s, *t))));
+        out += &(line.join(",") + "\n");
+    }
+    out
+}
