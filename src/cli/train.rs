@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::{Args as ClapArgs, ValueEnum};
 
 use crate::models::{FusionKind, Size};
-use crate::train::{Backend, OptimizerKind, Progress, TrainConfig, train};
+use crate::train::{Backend, DcMixup, FastAdversarial, OptimizerKind, Progress, Similarity, TrainConfig, train};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum FusionArg {
@@ -86,6 +86,47 @@ pub struct Args {
     /// Chance that a training example is blended with another clip (mixup).
     #[arg(long, default_value_t = 0.0)]
     mixup: f32,
+    /// Li et al.'s density-convexity mixup: mix only classes with kappa below --mixup-kappa and
+    /// rho above --mixup-rho (fused features, recomputed every epoch; logged per epoch).
+    #[arg(long)]
+    dc_mixup: bool,
+    /// Convexity threshold T of the density-convexity mixup.
+    #[arg(long, default_value_t = 0.5, requires = "dc_mixup")]
+    mixup_kappa: f64,
+    /// Density threshold D (depends on the data and the feature dimension; `mcgurk metrics`
+    /// shows the values).
+    #[arg(long, default_value_t = 0.1, requires = "dc_mixup")]
+    mixup_rho: f64,
+    #[arg(long, default_value_t = 0.6, requires = "dc_mixup")]
+    mixup_tau: f64,
+    /// Samples per training clip for the metrics (the clip and augmented views).
+    #[arg(long, default_value_t = 8, requires = "dc_mixup")]
+    mixup_views: usize,
+    /// Chance that an example of a selected class is mixed.
+    #[arg(long, default_value_t = 0.5, requires = "dc_mixup")]
+    mixup_prob: f32,
+    /// Fast adversarial training (FGSM from a random start, step 1.25 eps) on both modalities.
+    #[arg(long)]
+    adversarial: bool,
+    /// Audio budget of --adversarial (waveform units).
+    #[arg(long, default_value_t = 0.01, requires = "adversarial")]
+    adv_eps_a: f32,
+    /// Picture budget of --adversarial (pixel units).
+    #[arg(long, default_value_t = 8.0 / 255.0, requires = "adversarial")]
+    adv_eps_v: f32,
+    /// Tian & Xu's MinSim (pushes f_a and f_v apart) or MaxSim (pulls them together).
+    #[arg(long, value_enum)]
+    similarity: Option<SimilarityArg>,
+    #[arg(long, default_value_t = 1.0, requires = "similarity")]
+    similarity_weight: f32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SimilarityArg {
+    #[value(name = "minsim")]
+    MinSim,
+    #[value(name = "maxsim")]
+    MaxSim,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -136,7 +177,26 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         half: args.half,
         modality_dropout: args.modality_dropout.clamp(0.0, 1.0),
         mixup: args.mixup.clamp(0.0, 1.0),
+        dc_mixup: args.dc_mixup.then(|| DcMixup {
+            kappa_below: args.mixup_kappa,
+            rho_above: args.mixup_rho,
+            tau: args.mixup_tau,
+            views: args.mixup_views.max(2),
+            pairs: 2000,
+            prob: args.mixup_prob.clamp(0.0, 1.0),
+        }),
+        adversarial: args.adversarial.then_some(FastAdversarial { eps_a: args.adv_eps_a.max(0.0), eps_v: args.adv_eps_v.max(0.0) }),
+        similarity: args.similarity.map(|s| {
+            let kind = match s {
+                SimilarityArg::MinSim => Similarity::MinSim,
+                SimilarityArg::MaxSim => Similarity::MaxSim,
+            };
+            (kind, args.similarity_weight)
+        }),
     };
+    if !(cfg.dc_mixup.as_ref().is_none_or(|d| d.tau > 0.0 && d.tau < 1.0)) {
+        anyhow::bail!("--mixup-tau must lie strictly between 0 and 1");
+    }
     let started = Instant::now();
     let cancel = super::interrupt::flag();
     let mut err = std::io::stderr().lock();
@@ -159,9 +219,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                     (Some(l), Some(a)) => format!("  val loss {l:.3} acc {:.1}%", 100.0 * a),
                     _ => String::new(),
                 };
+                let mixed = e.mixup.as_ref().map_or(String::new(), |m| format!("  mixed {}", m.mixed));
                 writeln!(
                     err,
-                    "\repoch {}/{}: train loss {:.3} acc {:.1}%{val}  ({:.1} s)                ",
+                    "\repoch {}/{}: train loss {:.3} acc {:.1}%{val}{mixed}  ({:.1} s)                ",
                     e.epoch,
                     cfg.epochs,
                     e.train_loss,

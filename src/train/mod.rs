@@ -25,6 +25,9 @@ use crate::models::input::{Example, batch};
 use crate::models::safetensors::StoreAs;
 use crate::models::{AvNet, FusionKind, InputSize, ModelInfo, Size};
 
+pub mod robust;
+pub use robust::{DcMixup, FastAdversarial, MixupEpoch, MixupPlan, Similarity};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
@@ -81,6 +84,15 @@ pub struct TrainConfig {
     /// Chance that a training example is blended with another (mixup, weight up to 0.5).
     #[serde(default)]
     pub mixup: f32,
+    /// Li et al.'s density-convexity mixup (replaces plain mixup for the classes it selects).
+    #[serde(default)]
+    pub dc_mixup: Option<DcMixup>,
+    /// Fast adversarial training: every batch attacked (FGSM from a random start) first.
+    #[serde(default)]
+    pub adversarial: Option<FastAdversarial>,
+    /// Tian & Xu's MinSim / MaxSim term and its weight (audio-visual models).
+    #[serde(default)]
+    pub similarity: Option<(Similarity, f32)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -91,6 +103,9 @@ pub struct EpochLog {
     pub val_loss: Option<f32>,
     pub val_acc: Option<f32>,
     pub seconds: f64,
+    /// Density-convexity mixup: the metrics, thresholds and classes selected this epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixup: Option<MixupEpoch>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -294,8 +309,18 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     let steps = per_epoch.div_ceil(cfg.batch);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let both = cfg.fusion.uses_audio() && cfg.fusion.uses_visual();
+    let soft = cfg.mixup > 0.0 || cfg.dc_mixup.is_some() || cfg.adversarial.is_some();
     for epoch in log.epochs.len() + 1..=cfg.epochs {
         let started = Instant::now();
+        let (plan, mut mixup_log) = match &cfg.dc_mixup {
+            None => (None, None),
+            Some(dc) => {
+                let (plan, entry) = MixupPlan::measure(&net.valid(), &train_set, &ds.classes, size, dc, cfg.seed ^ (epoch as u64) << 32, &valid_device(&device));
+                progress(Progress::Note(format!("epoch {epoch}: density-convexity mixup selects {:?}", entry.selected)));
+                (Some((plan, dc.prob)), Some(entry))
+            }
+        };
+        let plan = &plan;
         let (tx, rx) = sync_channel::<(Vec<Example>, Vec<usize>, Vec<(usize, f32)>)>(2);
         let (mut loss_sum, mut hits, mut seen) = (0.0f32, 0usize, 0usize);
         let stopped = std::thread::scope(|s| {
@@ -329,7 +354,18 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                                 }
                                 // Mixup: blend with another clip, the label weighted alike.
                                 let mut mix = (train_set[i].label, 0.0);
-                                if cfg.mixup > 0.0 && rng.uniform() < cfg.mixup {
+                                if let Some((plan, prob)) = plan {
+                                    // Density-convexity mixup: x = a x_i + (1 - a) x_j, y alike.
+                                    if rng.uniform() < *prob
+                                        && let Some(j) = plan.partner(train_set[i].label, &mut rng)
+                                    {
+                                        let other = train_set[j].example(size, cfg.augment.then_some(&mut rng));
+                                        let w = 1.0 - rng.uniform();
+                                        e.wave.iter_mut().zip(&other.wave).for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
+                                        e.pixels.iter_mut().zip(&other.pixels).for_each(|(a, b)| *a = (1.0 - w) * *a + w * b);
+                                        mix = (train_set[j].label, w);
+                                    }
+                                } else if cfg.mixup > 0.0 && rng.uniform() < cfg.mixup {
                                     let j = rng.below(train_set.len());
                                     let other = train_set[j].example(size, cfg.augment.then_some(&mut rng));
                                     let w = rng.range(0.0, 0.5);
@@ -354,14 +390,26 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
                     stopped = true;
                     break;
                 }
+                let targets = robust::mix_targets(&labels, &mixes, ds.classes.len());
+                if let Some(m) = mixup_log.as_mut() {
+                    m.mixed += mixes.iter().filter(|(_, w)| *w > 0.0).count();
+                }
+                let examples = match &cfg.adversarial {
+                    Some(at) => at.perturb(&net, &examples, &targets, &mut Rng::derive(cfg.seed, epoch as u64, 0xad00_0000 + step as u64), &device),
+                    None => examples,
+                };
                 let refs: Vec<&Example> = examples.iter().collect();
                 let (w, px) = batch(&refs, &device);
-                let logits = net.forward(w, px).logits;
-                let loss = if cfg.mixup > 0.0 {
-                    soft_cross_entropy(logits.clone(), &labels, &mixes, ds.classes.len(), &device)
+                let f = net.features(w, px);
+                let logits = f.logits;
+                let mut loss = if soft {
+                    robust::soft_loss(logits.clone(), &targets, &device)
                 } else {
                     loss_fn.forward(logits.clone(), labels_tensor(&labels, &device))
                 };
+                if let (Some((kind, weight)), Some(fa), Some(fv)) = (cfg.similarity, f.fa, f.fv) {
+                    loss = loss + kind.term(fa, fv, weight);
+                }
                 let l: f32 = loss.clone().into_scalar();
                 hits += correct(logits, &labels);
                 seen += labels.len();
@@ -391,6 +439,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
             val_loss,
             val_acc,
             seconds: started.elapsed().as_secs_f64(),
+            mixup: mixup_log,
         };
         log.epochs.push(entry);
         progress(Progress::Epoch(log.epochs.last().expect("just pushed")));
@@ -406,15 +455,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
 
 /// Cross-entropy against targets `label` with weight 1 - w and `mix.0` with weight `mix.1`.
 pub fn soft_cross_entropy(logits: Tensor<2>, labels: &[usize], mixes: &[(usize, f32)], classes: usize, device: &Device) -> Tensor<1> {
-    let b = labels.len();
-    let mut t = vec![0.0f32; b * classes];
-    for (k, (&l, &(m, w))) in labels.iter().zip(mixes).enumerate() {
-        t[k * classes + l] += 1.0 - w;
-        t[k * classes + m] += w;
-    }
-    let targets = Tensor::<2>::from_data(TensorData::new(t, [b, classes]), device);
-    let logp = burn::tensor::activation::log_softmax(logits, 1);
-    (targets * logp).sum_dim(1).mean().neg()
+    robust::soft_loss(logits, &robust::mix_targets(labels, mixes, classes), device)
 }
 
 /// PyTorch's default initialisation (weights and biases uniform in ±1/sqrt(fan_in), BatchNorm

@@ -17,5 +17,6 @@ mod kernels;
 mod loader;
 mod models;
 mod predict;
+mod robust;
 mod session;
 mod train;

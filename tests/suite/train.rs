@@ -41,6 +41,9 @@ fn config(data: std::path::PathBuf, out: std::path::PathBuf, epochs: usize) -> T
         half: false,
         modality_dropout: 0.0,
         mixup: 0.0,
+        dc_mixup: None,
+        adversarial: None,
+        similarity: None,
     }
 }
 

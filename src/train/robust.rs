@@ -1,0 +1,233 @@
+//! Training for robustness: Li et al.'s density-convexity mixup, Wong et al.'s fast
+//! adversarial training (FGSM from a random start), and Tian & Xu's MinSim / MaxSim terms.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::log_softmax;
+use serde::{Deserialize, Serialize};
+
+use crate::data::prepare::Prepared;
+use crate::data::rng::Rng;
+use crate::kernels::reference;
+use crate::metrics::classwise::{density_and_convexity, embed, examples_of};
+use crate::metrics::density::centroids;
+use crate::models::input::Example;
+use crate::models::{AvNet, InputSize};
+
+/// Density-convexity mixup (Li et al.): only classes that are dense (rho_c > `rho_above`) yet
+/// not convex (kappa_c < `kappa_below`) are mixed, with partners from another such class,
+/// preferring samples inside the tau-quantile radius. The metrics are recomputed every epoch
+/// on the fused features of the training clips (and `views - 1` augmented views of each).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DcMixup {
+    pub kappa_below: f64,
+    pub rho_above: f64,
+    pub tau: f64,
+    pub views: usize,
+    pub pairs: usize,
+    /// Chance that an example of an eligible class is mixed.
+    pub prob: f32,
+}
+
+/// What the mixup saw and chose in one epoch (the training log keeps it).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct MixupEpoch {
+    pub kappa_below: f64,
+    pub rho_above: f64,
+    pub kappa: Vec<Option<f64>>,
+    pub rho: Vec<Option<f64>>,
+    /// Names of the classes selected for mixing.
+    pub selected: Vec<String>,
+    /// Examples mixed this epoch.
+    #[serde(default)]
+    pub mixed: usize,
+}
+
+/// The per-epoch plan: which classes are eligible and, per class, the items to draw partners
+/// from (those inside R_tau, or all of the class when none is).
+#[derive(Clone, Debug, Default)]
+pub struct MixupPlan {
+    pub eligible: Vec<bool>,
+    pub members: Vec<Vec<usize>>,
+}
+
+impl MixupPlan {
+    /// Measures `net` on the training items and selects classes.
+    pub fn measure(net: &AvNet, items: &[&Prepared], classes: &[String], size: InputSize, cfg: &DcMixup, seed: u64, device: &Device) -> (Self, MixupEpoch) {
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let (examples, labels) = examples_of(items, size, cfg.views, seed);
+        let emb = embed(net, &examples, 16, device, &never, &mut |_| {}).expect("not cancellable");
+        let (rho, kappa) = density_and_convexity(net, &emb, &labels, classes.len(), cfg.tau, 2.0, cfg.pairs, seed, device);
+        let rho: Vec<Option<f64>> = rho.iter().map(|d| d.rho()).collect();
+        let kappa: Vec<Option<f64>> = kappa.iter().map(|k| k.kappa()).collect();
+        let eligible: Vec<bool> = (0..classes.len())
+            .map(|c| matches!((kappa[c], rho[c]), (Some(k), Some(r)) if k < cfg.kappa_below && r > cfg.rho_above))
+            .collect();
+        // Item c's distance: that of its unaugmented view (the first of its views).
+        let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let cents = centroids(&emb.fused, emb.fused_dim, &labels32, classes.len());
+        let dist = reference::centroid_distances(&emb.fused, emb.fused_dim, &cents, &labels32, 2.0);
+        let views = cfg.views.max(1);
+        let mut members = vec![Vec::new(); classes.len()];
+        for c in 0..classes.len() {
+            let mut d: Vec<f32> = labels.iter().zip(&dist).filter(|(l, _)| **l == c).map(|(_, d)| *d).collect();
+            d.sort_by(f32::total_cmp);
+            let r_tau = d.get(((cfg.tau * d.len() as f64).ceil() as usize).clamp(1, d.len().max(1)) - 1).copied().unwrap_or(0.0);
+            let all: Vec<usize> = (0..items.len()).filter(|&i| items[i].label == c).collect();
+            let inside: Vec<usize> = all.iter().copied().filter(|&i| dist[i * views] <= r_tau).collect();
+            members[c] = if inside.is_empty() { all } else { inside };
+        }
+        let selected = (0..classes.len()).filter(|&c| eligible[c]).map(|c| classes[c].clone()).collect();
+        let log = MixupEpoch { kappa_below: cfg.kappa_below, rho_above: cfg.rho_above, kappa, rho, selected, mixed: 0 };
+        (Self { eligible, members }, log)
+    }
+
+    /// A partner item for an example of class `label`: from another eligible class, or None
+    /// when `label` is not eligible or no other class is.
+    pub fn partner(&self, label: usize, rng: &mut Rng) -> Option<usize> {
+        if !self.eligible.get(label).copied().unwrap_or(false) {
+            return None;
+        }
+        let others: Vec<usize> = (0..self.eligible.len()).filter(|&c| c != label && self.eligible[c] && !self.members[c].is_empty()).collect();
+        if others.is_empty() {
+            return None;
+        }
+        let c = others[rng.below(others.len())];
+        Some(self.members[c][rng.below(self.members[c].len())])
+    }
+}
+
+/// Soft targets [B, classes]: example k has `labels[k]` with weight 1 - w and `mixes[k].0` with
+/// weight w = `mixes[k].1` (w = 0: the plain label). Every row sums to 1.
+pub fn mix_targets(labels: &[usize], mixes: &[(usize, f32)], classes: usize) -> Vec<f32> {
+    let mut t = vec![0.0f32; labels.len() * classes];
+    for (k, (&l, &(m, w))) in labels.iter().zip(mixes).enumerate() {
+        t[k * classes + l] += 1.0 - w;
+        t[k * classes + m] += w;
+    }
+    t
+}
+
+/// Mean cross-entropy of `logits` against soft `targets` ([B, classes], rows summing to 1).
+pub fn soft_loss(logits: Tensor<2>, targets: &[f32], device: &Device) -> Tensor<1> {
+    let [b, classes] = logits.dims();
+    let t = Tensor::<2>::from_data(TensorData::new(targets.to_vec(), [b, classes]), device);
+    (t * log_softmax(logits, 1)).sum_dim(1).mean().neg()
+}
+
+/// Fast adversarial training (Wong et al. 2020): each training batch is replaced by FGSM from a
+/// uniform random start in the L-inf ball, step `1.25 eps`, projected back to the ball and the
+/// valid range; both modalities at once (those the model has).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FastAdversarial {
+    pub eps_a: f32,
+    pub eps_v: f32,
+}
+
+impl FastAdversarial {
+    /// The adversarial batch for `net` (the model being trained, on an autodiff device).
+    pub fn perturb(&self, net: &AvNet, examples: &[Example], targets: &[f32], rng: &mut Rng, device: &Device) -> Vec<Example> {
+        let Some(first) = examples.first() else { return Vec::new() };
+        let size = first.size;
+        let b = examples.len();
+        let start = |x: &[f32], eps: f32, lo: f32, hi: f32, rng: &mut Rng| -> Vec<f32> { x.iter().map(|v| (v + rng.range(-eps, eps)).clamp(lo, hi)).collect() };
+        let wave: Vec<f32> = examples.iter().flat_map(|e| start(&e.wave, self.eps_a, -1.0, 1.0, rng)).collect();
+        let pixels: Vec<f32> = examples.iter().flat_map(|e| start(&e.pixels, self.eps_v, 0.0, 1.0, rng)).collect();
+        let w = Tensor::<3>::from_data(TensorData::new(wave.clone(), [b, 1, size.samples]), device).require_grad();
+        let p = Tensor::<4>::from_data(TensorData::new(pixels.clone(), [b, 3, size.pixels, size.pixels]), device).require_grad();
+        let logits = net.forward(w.clone(), p.clone()).logits;
+        let grads = soft_loss(logits, targets, device).backward();
+        let ga = w.grad(&grads).map(|g| g.try_to_vec_as::<f32>().expect("f32"));
+        let gv = p.grad(&grads).map(|g| g.try_to_vec_as::<f32>().expect("f32"));
+        // x' = clip(x_start + 1.25 eps sign(g)) to the ball around x and the valid range.
+        let step = |x0: &[f32], xs: &[f32], g: Option<&Vec<f32>>, eps: f32, lo: f32, hi: f32| -> Vec<f32> {
+            match g {
+                None => x0.to_vec(),
+                Some(g) => x0
+                    .iter()
+                    .zip(xs)
+                    .zip(g)
+                    .map(|((x, s), g)| (s + 1.25 * eps * g.signum() * f32::from(*g != 0.0)).clamp(x - eps, x + eps).clamp(lo, hi))
+                    .collect(),
+            }
+        };
+        let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+        examples
+            .iter()
+            .enumerate()
+            .map(|(k, e)| Example {
+                wave: step(&e.wave, &wave[k * na..(k + 1) * na], ga.as_ref().map(|g| g[k * na..(k + 1) * na].to_vec()).as_ref(), self.eps_a, -1.0, 1.0),
+                pixels: step(&e.pixels, &pixels[k * nv..(k + 1) * nv], gv.as_ref().map(|g| g[k * nv..(k + 1) * nv].to_vec()).as_ref(), self.eps_v, 0.0, 1.0),
+                size,
+            })
+            .collect()
+    }
+}
+
+/// Tian & Xu's similarity terms on the audio and visual features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Similarity {
+    /// Loss + weight * mean cos(f_a, f_v): pushes the two apart.
+    MinSim,
+    /// Loss - weight * mean cos(f_a, f_v): pulls them together.
+    MaxSim,
+}
+
+impl Similarity {
+    /// The term to add to the loss.
+    pub fn term(self, fa: Tensor<2>, fv: Tensor<2>, weight: f32) -> Tensor<1> {
+        let eps = 1e-8;
+        let dot = (fa.clone() * fv.clone()).sum_dim(1);
+        let norms = fa.powf_scalar(2.0).sum_dim(1).sqrt() * fv.powf_scalar(2.0).sum_dim(1).sqrt() + eps;
+        let cos = (dot / norms).mean();
+        match self {
+            Self::MinSim => cos * weight,
+            Self::MaxSim => cos * -weight,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixed_targets_sum_to_one() {
+        let t = mix_targets(&[0, 2, 1], &[(1, 0.3), (2, 0.0), (0, 0.75)], 3);
+        for row in t.chunks(3) {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6, "{row:?}");
+        }
+        assert_eq!(&t[..3], &[0.7, 0.3, 0.0]);
+        assert_eq!(&t[3..6], &[0.0, 0.0, 1.0]);
+    }
+
+    /// Only eligible classes are mixed, and only with another eligible class.
+    #[test]
+    fn partners_come_from_other_eligible_classes() {
+        let plan = MixupPlan { eligible: vec![true, false, true, true], members: vec![vec![0, 1], vec![2], vec![3], vec![4, 5]] };
+        let class_of = [0, 0, 1, 2, 3, 3];
+        let mut rng = Rng::new(3);
+        let mut seen = [0usize; 4];
+        for _ in 0..3000 {
+            assert_eq!(plan.partner(1, &mut rng), None, "class 1 is not eligible");
+            let j = plan.partner(0, &mut rng).expect("eligible with eligible partners");
+            assert!(class_of[j] == 2 || class_of[j] == 3, "partner {j}");
+            seen[class_of[j]] += 1;
+        }
+        assert!(seen[2] > 1300 && seen[3] > 1300, "both partner classes drawn: {seen:?}");
+        let alone = MixupPlan { eligible: vec![true, false], members: vec![vec![0], vec![1]] };
+        assert_eq!(alone.partner(0, &mut rng), None, "no other eligible class");
+    }
+
+    #[test]
+    fn similarity_terms_have_opposite_signs() {
+        let device = Device::flex();
+        let a = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, 1.0], [2, 2]), &device);
+        let v = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, -1.0], [2, 2]), &device);
+        // cos: 1 and 0, mean 0.5.
+        let min: f32 = Similarity::MinSim.term(a.clone(), v.clone(), 2.0).into_scalar();
+        let max: f32 = Similarity::MaxSim.term(a, v, 2.0).into_scalar();
+        assert!((min - 1.0).abs() < 1e-5 && (max + 1.0).abs() < 1e-5, "{min} {max}");
+    }
+}
