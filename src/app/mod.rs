@@ -1,6 +1,7 @@
 //! The desktop GUI (eframe/egui). A shell over the engine: it owns no media or DSP logic.
 
 mod attack_panel;
+pub mod classwise;
 mod curve;
 pub mod dialogs;
 pub mod loader;

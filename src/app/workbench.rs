@@ -114,6 +114,8 @@ pub struct Workbench {
     curve_job: Option<super::curve::CurveJob>,
     curve: Option<super::curve::Curve>,
     curve_open: bool,
+    /// The class-wise robustness window (dataset metrics, its own worker thread).
+    pub classwise: super::classwise::ClasswiseWindow,
     playback: Option<crate::playback::Playback>,
     /// The fusion comparison window: open, and its per-model textures (view, heatmap).
     grid_open: bool,
@@ -170,6 +172,7 @@ impl Workbench {
             curve_job: None,
             curve: None,
             curve_open: false,
+            classwise: Default::default(),
             playback: None,
             grid_open: false,
             grid_tex: Vec::new(),
@@ -340,6 +343,13 @@ impl Workbench {
     /// Whether the curve is being computed.
     pub fn curve_running(&self) -> bool {
         self.curve_job.is_some()
+    }
+
+    fn classwise_window(&mut self, ctx: &egui::Context) {
+        use super::classwise::ModelChoice;
+        let mut choices: Vec<ModelChoice> = crate::models::zoo::ZOO.iter().map(|e| ModelChoice::Zoo(e.name.to_string())).collect();
+        choices.extend(self.model_files.iter().map(|(p, f)| ModelChoice::File(p.clone(), *f)));
+        self.classwise.show(ctx, &choices, &self.settings.attack.config);
     }
 
     fn curve_window(&mut self, ctx: &egui::Context) {
@@ -704,6 +714,7 @@ impl eframe::App for Workbench {
         let ctx = ui.ctx().clone();
         self.locate_window(&ctx);
         self.curve_window(&ctx);
+        self.classwise_window(&ctx);
         self.grid_window(&ctx);
         self.audio_window(&ctx);
         self.add_model_window(&ctx);
@@ -791,6 +802,7 @@ impl Workbench {
         if ui.checkbox(&mut grid, "Fusion comparison (all models side by side)").changed() {
             self.set_grid_open(grid);
         }
+        ui.checkbox(&mut self.classwise.open, "Class-wise robustness (a dataset)");
         ui.separator();
         ui.label("Spectrogram colours");
         for map in Colormap::ALL {

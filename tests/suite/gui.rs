@@ -481,3 +481,61 @@ fn escape_cancels_a_long_attack_and_keeps_the_last_results() {
     assert_eq!(before, after);
     assert!(h.state().results.iter().all(|r| r.view.attacked.is_none()));
 }
+
+#[test]
+fn the_classwise_window_measures_a_dataset() {
+    use mcgurk::app::classwise::SortBy;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    {
+        let w = &mut h.state_mut().classwise;
+        w.open = true;
+        w.views = 2;
+        assert!(w.data.ends_with("farm-av"), "the demo data is the default in a checkout: {}", w.data);
+        // Relative (tests run in the crate root), so the snapshot does not show this checkout's path.
+        w.data = "assets/data/farm-av".into();
+    }
+    h.run_steps(2);
+    h.get_by_label("Measure").click();
+    let start = Instant::now();
+    while h.state().classwise.report.is_none() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(h.state().classwise.error.is_none(), "{:?}", h.state().classwise.error);
+        assert!(start.elapsed() < Duration::from_secs(180), "metrics never finished");
+    }
+    let r = h.state().classwise.report.clone().unwrap();
+    assert_eq!(r.rows.len(), 9);
+    assert_eq!(r.samples, 46, "23 clips, 2 samples each");
+    assert!(r.rows.iter().all(|row| row.drop_rate.is_some() || row.clean_acc == 0.0), "attacked with the panel's attack");
+    assert!(!r.correlations.is_empty());
+    h.run_steps(3);
+    h.get_by_label("drop %").click();
+    h.run_steps(2);
+    assert_eq!(h.state().classwise.sort, (SortBy::Drop, false));
+    h.get_by_label("drop % ^").click();
+    h.run_steps(3);
+    assert_eq!(h.state().classwise.sort, (SortBy::Drop, true), "a second click reverses");
+    h.snapshot("classwise");
+}
+
+#[test]
+fn the_classwise_window_names_a_bad_dataset() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    {
+        let w = &mut h.state_mut().classwise;
+        w.open = true;
+        w.data = "/no/such/folder".into();
+    }
+    h.run_steps(2);
+    h.get_by_label("Measure").click();
+    let start = Instant::now();
+    while h.state().classwise.error.is_none() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(30), "no error shown");
+    }
+    assert!(h.state().classwise.error.as_ref().unwrap().contains("/no/such/folder"), "{:?}", h.state().classwise.error);
+    assert!(!h.state().classwise.running());
+}

@@ -1,0 +1,360 @@
+//! The class-wise robustness window (Li et al. section 5 in the GUI): pick a dataset and a
+//! model, optionally attack with the panel's attack, and see the per-class table (sortable),
+//! drop rate against kappa with rho as colour (the paper's Fig. 4), and a PCA picture of the
+//! fused embeddings, clean and attacked. The measurement runs on its own named thread with a
+//! progress bar and Cancel; a new run replaces (and cancels) the old one.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
+
+use burn::prelude::Device;
+use egui_plot::{Legend, Plot, PlotPoints, Points, Text};
+
+use super::loader::Waker;
+use crate::attacks::AttackConfig;
+use crate::data::{self, DataOptions, Split};
+use crate::dsp::colormap::Colormap;
+use crate::metrics::classwise::{ClassRow, Options, Report, Space, Stage, report};
+use crate::models::{LoadedModel, file, zoo};
+
+/// Which model the window measures: a demo model by name, or a model file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelChoice {
+    Zoo(String),
+    File(PathBuf, Option<crate::models::FusionKind>),
+}
+
+impl ModelChoice {
+    fn label(&self) -> String {
+        match self {
+            Self::Zoo(n) => n.clone(),
+            Self::File(p, _) => p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned()),
+        }
+    }
+
+    fn load(&self, device: &Device) -> Result<LoadedModel, String> {
+        match self {
+            Self::Zoo(n) => zoo::find(n).ok_or_else(|| format!("no demo model '{n}'"))?.load(device).map_err(|e| e.to_string()),
+            Self::File(p, fusion) => file::load(p, *fusion, device).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// What the user asks for.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub data: PathBuf,
+    pub holdout: Option<String>,
+    pub model: ModelChoice,
+    pub views: usize,
+    pub attack: Option<AttackConfig>,
+}
+
+enum Msg {
+    Progress(String, usize, usize),
+    Done(Box<Report>),
+    Failed(String),
+}
+
+struct Job {
+    rx: Receiver<Msg>,
+    cancel: Arc<AtomicBool>,
+    progress: (String, usize, usize),
+}
+
+/// Columns the table sorts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    Class,
+    Samples,
+    Clean,
+    Attacked,
+    Drop,
+    Kappa,
+    Rho,
+}
+
+pub struct ClasswiseWindow {
+    pub open: bool,
+    pub data: String,
+    pub holdout: String,
+    pub model: ModelChoice,
+    pub views: usize,
+    pub attack: bool,
+    job: Option<Job>,
+    pub report: Option<Report>,
+    pub error: Option<String>,
+    pub sort: (SortBy, bool),
+}
+
+impl Default for ClasswiseWindow {
+    fn default() -> Self {
+        // The demo data, when this is a checkout (it is not embedded in the binary).
+        let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/data/farm-av");
+        let has_demo = demo.is_dir();
+        Self {
+            open: false,
+            data: if has_demo { demo.display().to_string() } else { String::new() },
+            holdout: if has_demo { "tuxpaint".into() } else { String::new() },
+            model: ModelChoice::Zoo("sum".into()),
+            views: 4,
+            attack: true,
+            job: None,
+            report: None,
+            error: None,
+            sort: (SortBy::Class, false),
+        }
+    }
+}
+
+fn run(req: Request, tx: &(dyn Fn(Msg) + Sync), cancel: &AtomicBool) -> Result<Report, String> {
+    let device = Device::flex();
+    let model = req.model.load(&device)?;
+    let ds = data::open(&req.data, &DataOptions { holdout: req.holdout.clone() }).map_err(|e| e.to_string())?;
+    if model.info.classes != ds.classes {
+        return Err(format!("model '{}' knows classes {:?}; {} has {:?}", model.info.name, model.info.classes, req.data.display(), ds.classes));
+    }
+    let (prepared, _, _) = crate::train::prepare_all(&ds, &[Split::Train, Split::Val, Split::Test], model.info.input, &|d, t| tx(Msg::Progress("decoding".into(), d, t)));
+    let items: Vec<_> = prepared.iter().collect();
+    if items.is_empty() {
+        return Err(format!("no usable clips in {}", req.data.display()));
+    }
+    let opts = Options { views: req.views.max(1), attack: req.attack, ..Options::default() };
+    report(&model, &items, &opts, cancel, &mut |stage, d, t| {
+        let what = match stage {
+            Stage::Embedding => "embedding",
+            Stage::Attacking => "attacking",
+            Stage::Convexity => "convexity",
+        };
+        tx(Msg::Progress(what.into(), d, t));
+    })
+    .map_err(|e| e.to_string())
+}
+
+impl ClasswiseWindow {
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Starts measuring (cancelling a run in progress).
+    pub fn start(&mut self, req: Request, waker: Waker) {
+        self.cancel();
+        let (tx, rx) = sync_channel(64);
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        self.error = None;
+        let spawned = std::thread::Builder::new().name("mcgurk-classwise".into()).spawn(move || {
+            let send = |m: Msg| {
+                // Progress may be dropped when the window is behind; the result may not.
+                let _ = tx.try_send(m);
+                waker();
+            };
+            let out = run(req, &send, &flag);
+            if flag.load(Ordering::Relaxed) {
+                return;
+            }
+            let last = match out {
+                Ok(r) => Msg::Done(Box::new(r)),
+                Err(e) => Msg::Failed(e),
+            };
+            let _ = tx.send(last);
+            waker();
+        });
+        match spawned {
+            Ok(_) => self.job = Some(Job { rx, cancel, progress: ("starting".into(), 0, 1) }),
+            Err(e) => self.error = Some(format!("cannot start the metrics thread: {e}")),
+        }
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(job) = self.job.take() {
+            job.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes what the thread sent.
+    pub fn poll(&mut self) {
+        let Some(job) = &mut self.job else { return };
+        loop {
+            match job.rx.try_recv() {
+                Ok(Msg::Progress(what, d, t)) => job.progress = (what, d, t),
+                Ok(Msg::Done(r)) => {
+                    self.report = Some(*r);
+                    self.job = None;
+                    return;
+                }
+                Ok(Msg::Failed(e)) => {
+                    self.error = Some(e);
+                    self.job = None;
+                    return;
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => {
+                    self.job = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The window. `models`: what can be measured; `attack`: the panel's attack.
+    pub fn show(&mut self, ctx: &egui::Context, models: &[ModelChoice], attack: &AttackConfig) {
+        if !self.open {
+            return;
+        }
+        self.poll();
+        let mut open = true;
+        egui::Window::new("Class-wise robustness").open(&mut open).default_pos([300.0, 60.0]).default_width(760.0).show(ctx, |ui| {
+            self.controls(ui, models, attack);
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            if let Some(r) = self.report.clone() {
+                ui.separator();
+                egui::ScrollArea::vertical().max_height(620.0).show(ui, |ui| {
+                    self.table(ui, &r);
+                    ui.columns(2, |cols| {
+                        scatter(&mut cols[0], &r);
+                        projection(&mut cols[1], &r);
+                    });
+                    for c in &r.correlations {
+                        let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:+.2}"));
+                        ui.weak(format!("drop rate vs {}: Pearson {}, Spearman {} ({} classes)", c.metric, f(c.pearson), f(c.spearman), c.classes));
+                    }
+                });
+            }
+        });
+        if !open {
+            self.open = false;
+        }
+    }
+
+    fn controls(&mut self, ui: &mut egui::Ui, models: &[ModelChoice], attack: &AttackConfig) {
+        egui::Grid::new("classwise_controls").num_columns(2).show(ui, |ui| {
+            let l = ui.label("dataset");
+            ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0).hint_text("a folder per class, an AVE folder or a CSV manifest")).labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label("held-out tag");
+            ui.add(egui::TextEdit::singleline(&mut self.holdout).desired_width(120.0)).labelled_by(l.id);
+            ui.end_row();
+            let l = ui.label("model");
+            egui::ComboBox::from_id_salt("classwise_model")
+                .selected_text(self.model.label())
+                .show_ui(ui, |ui| {
+                    for m in models {
+                        ui.selectable_value(&mut self.model, m.clone(), m.label());
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+            ui.label("samples per clip");
+            ui.add(egui::Slider::new(&mut self.views, 1..=16).text("the clip and augmented views"));
+            ui.end_row();
+        });
+        ui.checkbox(&mut self.attack, format!("attack with the panel's {:?} {:?} (eps_a {}, eps_v {:.4})", attack.method, attack.norm, attack.eps_a, attack.eps_v));
+        ui.horizontal(|ui| {
+            let can = !self.data.trim().is_empty();
+            if let Some(job) = &self.job {
+                let (what, d, t) = &job.progress;
+                ui.add(egui::ProgressBar::new(*d as f32 / (*t).max(1) as f32).desired_width(260.0).text(format!("{what} {d}/{t}")));
+                if ui.button("Cancel").clicked() {
+                    self.cancel();
+                }
+            } else if ui.add_enabled(can, egui::Button::new("Measure")).clicked() {
+                let req = Request {
+                    data: PathBuf::from(self.data.trim()),
+                    holdout: Some(self.holdout.trim().to_string()).filter(|h| !h.is_empty()),
+                    model: self.model.clone(),
+                    views: self.views,
+                    attack: self.attack.then(|| AttackConfig { modality: crate::attacks::Modality::Both, ..attack.clone() }),
+                };
+                let ctx = ui.ctx().clone();
+                self.start(req, Arc::new(move || ctx.request_repaint()));
+            }
+        });
+    }
+
+    fn table(&mut self, ui: &mut egui::Ui, r: &Report) {
+        let tau = r.options.taus.first().copied().unwrap_or(0.6);
+        ui.label(format!("{} ({}): {} samples; rho on the fused feature at tau {tau}, p {}", r.model, r.fusion, r.samples, r.options.p));
+        let mut rows: Vec<&ClassRow> = r.rows.iter().collect();
+        let (by, desc) = self.sort;
+        let key = |row: &ClassRow| -> f64 {
+            match by {
+                SortBy::Class | SortBy::Samples => row.samples as f64,
+                SortBy::Clean => row.clean_acc,
+                SortBy::Attacked => row.attacked_acc.unwrap_or(-1.0),
+                SortBy::Drop => row.drop_rate.unwrap_or(-1.0),
+                SortBy::Kappa => row.kappa.kappa().unwrap_or(-1.0),
+                SortBy::Rho => row.rho(Space::Fused, tau).unwrap_or(-1.0),
+            }
+        };
+        if by == SortBy::Class {
+            rows.sort_by(|a, b| a.class.cmp(&b.class));
+        } else {
+            rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+        }
+        if desc {
+            rows.reverse();
+        }
+        let f = |v: Option<f64>, scale: f64| v.map_or("-".to_string(), |v| format!("{:.2}", v * scale));
+        egui::Grid::new("classwise_table").striped(true).num_columns(7).show(ui, |ui| {
+            for (col, name) in [(SortBy::Class, "class"), (SortBy::Samples, "samples"), (SortBy::Clean, "clean %"), (SortBy::Attacked, "attacked %"), (SortBy::Drop, "drop %"), (SortBy::Kappa, "kappa"), (SortBy::Rho, "rho")] {
+                let arrow = if by == col { if desc { " v" } else { " ^" } } else { "" };
+                if ui.button(format!("{name}{arrow}")).on_hover_text("sort by this column").clicked() {
+                    self.sort = (col, if by == col { !desc } else { false });
+                }
+            }
+            ui.end_row();
+            for row in rows {
+                ui.label(&row.class);
+                ui.label(row.samples.to_string());
+                ui.label(f(Some(row.clean_acc), 100.0));
+                ui.label(f(row.attacked_acc, 100.0));
+                ui.label(f(row.drop_rate, 100.0));
+                ui.label(f(row.kappa.kappa(), 1.0));
+                ui.label(f(row.rho(Space::Fused, tau), 1.0));
+                ui.end_row();
+            }
+        });
+    }
+}
+
+/// Drop rate against kappa, one point per class, coloured by rho (viridis, low to high).
+fn scatter(ui: &mut egui::Ui, r: &Report) {
+    let tau = r.options.taus.first().copied().unwrap_or(0.6);
+    let rhos: Vec<f64> = r.rows.iter().filter_map(|row| row.rho(Space::Fused, tau)).collect();
+    let (lo, hi) = rhos.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    ui.label(format!("drop rate vs kappa; colour: rho (dark {lo:.2} .. bright {hi:.2})"));
+    Plot::new("classwise_scatter").height(240.0).include_x(0.0).include_x(1.0).include_y(0.0).include_y(100.0).x_axis_label("kappa").y_axis_label("drop rate %").show(ui, |p| {
+        for row in &r.rows {
+            let (Some(k), Some(d)) = (row.kappa.kappa(), row.drop_rate) else { continue };
+            let t = row.rho(Space::Fused, tau).map_or(0.0, |v| if hi > lo { ((v - lo) / (hi - lo)) as f32 } else { 0.5 });
+            let [cr, cg, cb] = Colormap::Viridis.rgb(t);
+            let colour = egui::Color32::from_rgb(cr, cg, cb);
+            p.points(Points::new(row.class.clone(), PlotPoints::from(vec![[k, 100.0 * d]])).radius(6.0).color(colour));
+            p.text(Text::new(row.class.clone(), [k, 100.0 * d + 5.0].into(), row.class.clone()));
+        }
+    });
+}
+
+/// The fused embeddings in 2-D: filled clean, hollow attacked, one colour per class.
+fn projection(ui: &mut egui::Ui, r: &Report) {
+    let pr = &r.projection;
+    ui.label(format!("PCA of the fused embeddings ({:.0}% of the variance); rings: attacked", 100.0 * pr.explained));
+    Plot::new("classwise_pca").height(240.0).data_aspect(1.0).legend(Legend::default()).show(ui, |p| {
+        for (c, name) in r.classes.iter().enumerate() {
+            let [cr, cg, cb] = crate::plot::PALETTE[c % crate::plot::PALETTE.len()];
+            let colour = egui::Color32::from_rgb(cr, cg, cb);
+            let pick = |pts: &[[f32; 2]]| -> Vec<[f64; 2]> { pts.iter().zip(&pr.labels).filter(|(_, l)| **l == c).map(|(q, _)| [f64::from(q[0]), f64::from(q[1])]).collect() };
+            p.points(Points::new(name.clone(), PlotPoints::from(pick(&pr.clean))).radius(3.0).color(colour));
+            let adv = pick(&pr.attacked);
+            if !adv.is_empty() {
+                p.points(Points::new(name.clone(), PlotPoints::from(adv)).radius(4.0).filled(false).color(colour));
+            }
+        }
+    });
+}
