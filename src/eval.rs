@@ -170,6 +170,27 @@ fn finish(mut row: ModelRow, clean: usize, xa: usize, xv: usize, xav: usize, wor
     row
 }
 
+/// `model` behind ExFMem (named "<name>+exfmem"), its banks the features of `train` (each clip
+/// and `views - 1` augmented views) under the undefended model.
+pub fn with_exfmem(model: &LoadedModel, train: &[&Prepared], views: usize) -> LoadedModel {
+    use crate::models::exfmem::{Bank, ExFMem};
+    let device = model.net.classifier.weight.val().device();
+    let (examples, _) = crate::metrics::classwise::examples_of(train, model.info.input, views, 0xfe);
+    let never = AtomicBool::new(false);
+    let emb = crate::metrics::classwise::embed(&model.net, &examples, 8, &device, &never, &mut |_| {}).expect("not cancellable");
+    let defense = ExFMem {
+        audio: emb.audio.map(|(rows, dim)| Bank::new(rows, dim)),
+        visual: emb.visual.map(|(rows, dim)| Bank::new(rows, dim)),
+        lambda: ExFMem::LAMBDA,
+        iterations: ExFMem::ITERATIONS,
+    };
+    let mut net = model.net.clone();
+    net.exfmem = Some(std::sync::Arc::new(defense));
+    let mut info = model.info.clone();
+    info.name = format!("{}+exfmem", info.name);
+    LoadedModel { net, info }
+}
+
 /// Fills `ri` of every row against the row named `baseline`; false if there is no such row.
 pub fn robustness_improvement(rows: &mut [ModelRow], baseline: &str) -> bool {
     let Some(base) = rows.iter().find(|r| r.name == baseline).cloned() else { return false };

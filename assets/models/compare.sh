@@ -7,7 +7,7 @@
 #   bash assets/models/compare.sh                # sum fusion, into /tmp/mcgurk-compare
 #   FUSION=film OUT=/some/dir bash assets/models/compare.sh
 #
-# MCGURK=path/to/mcgurk uses that binary instead of building one.
+# MCGURK=path/to/mcgurk uses that binary instead of building one. Runs already in OUT are reused.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FUSION=${FUSION:-sum}
@@ -24,10 +24,14 @@ common=(--data assets/data/farm-av --holdout tuxpaint --fusion "$FUSION" --size 
   --seed "$SEED" --modality-dropout 0.25)
 declare -A extra=(
   [vanilla]=""
-  [dc_mixup]="--dc-mixup --mixup-kappa 0.5 --mixup-rho 0.1 --mixup-views 8 --mixup-prob 0.5"
+  [dc_mixup]="--dc-mixup --mixup-kappa 0.5 --mixup-rho median --mixup-views 8 --mixup-prob 0.5"
   [adversarial]="--adversarial --adv-eps-a 0.01 --adv-eps-v 0.0314"
 )
 for run in vanilla dc_mixup adversarial; do
+  if [ -f "$OUT/$run/$run.safetensors" ]; then
+    echo "== $run: reusing $OUT/$run (delete it to train again)"
+    continue
+  fi
   echo "== $run"
   # shellcheck disable=SC2086
   "$MCGURK" train "${common[@]}" ${extra[$run]} --out "$OUT/$run" --name "$run" 2>"$OUT/$run.progress"

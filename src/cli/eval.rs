@@ -57,6 +57,13 @@ pub struct Args {
     /// The split the universal perturbations are fitted on.
     #[arg(long, default_value = "train", requires = "universal")]
     fit_split: String,
+    /// Also evaluate each model behind Tian & Xu's ExFMem defense (memory banks of the train
+    /// split's features, ISTA with lambda 0.1), attacked through it (adaptive attack).
+    #[arg(long)]
+    exfmem: bool,
+    /// Samples per training clip in the ExFMem banks (the clip and augmented views).
+    #[arg(long, default_value_t = 8, requires = "exfmem")]
+    exfmem_views: usize,
     /// Passes over the fit split.
     #[arg(long, default_value_t = 5, requires = "universal")]
     universal_epochs: usize,
@@ -64,7 +71,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let device = args.models.device()?;
-    let models = args.models.load(&device)?;
+    let mut models = args.models.load(&device)?;
     let ds = data::open(&args.data, &DataOptions { holdout: args.holdout.clone() })?;
     let split = match &args.split {
         Some(s) => match Split::parse(s) {
@@ -88,6 +95,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if m.info.classes != ds.classes {
             bail!("model '{}' has classes {:?}, the dataset {:?}", m.info.name, m.info.classes, ds.classes);
         }
+    }
+    if args.exfmem {
+        if split == Split::Train {
+            bail!("--exfmem builds its memory banks from the train split; evaluate another split (--split val or test)");
+        }
+        let (train, _, _) = prepare_all(&ds, &[Split::Train], size, &|done, total| eprint!("\rdecoding memory-bank clips {done}/{total}   "));
+        eprintln!();
+        let train: Vec<&Prepared> = train.iter().collect();
+        if train.is_empty() {
+            bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", args.data.display());
+        }
+        let defended: Vec<_> = models.iter().map(|m| crate::eval::with_exfmem(m, &train, args.exfmem_views)).collect();
+        models.extend(defended);
     }
     let cfg = args.attack.config();
     let fit: Vec<Prepared> = if args.universal {

@@ -93,10 +93,11 @@ pub struct Args {
     /// Convexity threshold T of the density-convexity mixup.
     #[arg(long, default_value_t = 0.5, requires = "dc_mixup")]
     mixup_kappa: f64,
-    /// Density threshold D (depends on the data and the feature dimension; `mcgurk metrics`
-    /// shows the values).
-    #[arg(long, default_value_t = 0.1, requires = "dc_mixup")]
-    mixup_rho: f64,
+    /// Density threshold D: a number, or "median" (above the median of the epoch's class
+    /// densities). Its scale depends on the data and the feature dimension; `mcgurk metrics`
+    /// shows the values.
+    #[arg(long, default_value = "median", requires = "dc_mixup")]
+    mixup_rho: String,
     #[arg(long, default_value_t = 0.6, requires = "dc_mixup")]
     mixup_tau: f64,
     /// Samples per training clip for the metrics (the clip and augmented views).
@@ -149,6 +150,10 @@ enum BackendArg {
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let fusion: FusionKind = args.fusion.into();
+    let rho_above: Option<f64> = match args.mixup_rho.as_str() {
+        "median" => None,
+        v => Some(v.parse().map_err(|_| anyhow::anyhow!("--mixup-rho {v}: a number or 'median'"))?),
+    };
     let cfg = TrainConfig {
         data: args.data.clone(),
         holdout: args.holdout.clone(),
@@ -179,7 +184,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         mixup: args.mixup.clamp(0.0, 1.0),
         dc_mixup: args.dc_mixup.then(|| DcMixup {
             kappa_below: args.mixup_kappa,
-            rho_above: args.mixup_rho,
+            rho_above,
             tau: args.mixup_tau,
             views: args.mixup_views.max(2),
             pairs: 2000,

@@ -2,6 +2,7 @@
 //! sound-source localization map. One definition, two sizes.
 
 pub mod audio;
+pub mod exfmem;
 pub mod file;
 pub mod fusion;
 pub mod input;
@@ -35,6 +36,9 @@ pub struct AvNet {
     pub visual: Option<VisualNet>,
     pub fusion: Fusion,
     pub classifier: Linear,
+    /// ExFMem feature denoising, when a defense was attached (never stored in model files).
+    #[module(skip)]
+    pub exfmem: Option<std::sync::Arc<exfmem::ExFMem>>,
 }
 
 /// The features of one forward pass: each encoder's, the fused one the classifier reads, and
@@ -63,6 +67,7 @@ impl AvNet {
             visual: kind.uses_visual().then(|| VisualNet::new(widths, device)),
             fusion: Fusion::new(kind, d, device),
             classifier: LinearConfig::new(kind.output_dim(d), classes).init(device),
+            exfmem: None,
         }
     }
 
@@ -74,17 +79,31 @@ impl AvNet {
 
     /// `wave`: [B, 1, L] in [-1, 1]; `pixels`: [B, 3, H, W] in [0, 1].
     pub fn forward(&self, wave: Tensor<3>, pixels: Tensor<4>) -> AvOutput {
-        let fa = self.audio.as_ref().map(|a| a.forward(wave));
+        let fa = self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f));
         let visual_map = self.visual.as_ref().map(|v| v.forward_map(pixels));
-        let fv = visual_map.clone().map(visual::pool);
+        let fv = visual_map.clone().map(visual::pool).map(|f| self.denoise_visual(f));
         let logits = self.classifier.forward(self.fusion.forward(fa.clone(), fv));
         AvOutput { logits, fa, visual_map }
     }
 
+    fn denoise_audio(&self, f: Tensor<2>) -> Tensor<2> {
+        match self.exfmem.as_deref() {
+            Some(m @ exfmem::ExFMem { audio: Some(bank), .. }) => exfmem::ExFMem::denoise(bank, f, m.lambda, m.iterations),
+            _ => f,
+        }
+    }
+
+    fn denoise_visual(&self, f: Tensor<2>) -> Tensor<2> {
+        match self.exfmem.as_deref() {
+            Some(m @ exfmem::ExFMem { visual: Some(bank), .. }) => exfmem::ExFMem::denoise(bank, f, m.lambda, m.iterations),
+            _ => f,
+        }
+    }
+
     /// Like [`AvNet::forward`], keeping the pooled features instead of the visual map.
     pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
-        let fa = self.audio.as_ref().map(|a| a.forward(wave));
-        let fv = self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels)));
+        let fa = self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f));
+        let fv = self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels))).map(|f| self.denoise_visual(f));
         let fused = self.fusion.forward(fa.clone(), fv.clone());
         let logits = self.classifier.forward(fused.clone());
         Features { fa, fv, fused, logits }

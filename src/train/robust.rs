@@ -14,14 +14,15 @@ use crate::metrics::density::centroids;
 use crate::models::input::Example;
 use crate::models::{AvNet, InputSize};
 
-/// Density-convexity mixup (Li et al.): only classes that are dense (rho_c > `rho_above`) yet
-/// not convex (kappa_c < `kappa_below`) are mixed, with partners from another such class,
+/// Density-convexity mixup (Li et al.): only classes that are dense (rho_c > `rho_above`; None:
+/// above the median of this epoch's rho values, since rho's scale depends on the data and the
+/// feature dimension) yet not convex (kappa_c < `kappa_below`) are mixed, with partners from another such class,
 /// preferring samples inside the tau-quantile radius. The metrics are recomputed every epoch
 /// on the fused features of the training clips (and `views - 1` augmented views of each).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DcMixup {
     pub kappa_below: f64,
-    pub rho_above: f64,
+    pub rho_above: Option<f64>,
     pub tau: f64,
     pub views: usize,
     pub pairs: usize,
@@ -33,6 +34,7 @@ pub struct DcMixup {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct MixupEpoch {
     pub kappa_below: f64,
+    /// The density threshold used this epoch (the median when none was given).
     pub rho_above: f64,
     pub kappa: Vec<Option<f64>>,
     pub rho: Vec<Option<f64>>,
@@ -60,8 +62,9 @@ impl MixupPlan {
         let (rho, kappa) = density_and_convexity(net, &emb, &labels, classes.len(), cfg.tau, 2.0, cfg.pairs, seed, device);
         let rho: Vec<Option<f64>> = rho.iter().map(|d| d.rho()).collect();
         let kappa: Vec<Option<f64>> = kappa.iter().map(|k| k.kappa()).collect();
+        let rho_above = cfg.rho_above.unwrap_or_else(|| median(rho.iter().flatten().copied().collect()));
         let eligible: Vec<bool> = (0..classes.len())
-            .map(|c| matches!((kappa[c], rho[c]), (Some(k), Some(r)) if k < cfg.kappa_below && r > cfg.rho_above))
+            .map(|c| matches!((kappa[c], rho[c]), (Some(k), Some(r)) if k < cfg.kappa_below && r > rho_above))
             .collect();
         // Item c's distance: that of its unaugmented view (the first of its views).
         let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
@@ -78,7 +81,7 @@ impl MixupPlan {
             members[c] = if inside.is_empty() { all } else { inside };
         }
         let selected = (0..classes.len()).filter(|&c| eligible[c]).map(|c| classes[c].clone()).collect();
-        let log = MixupEpoch { kappa_below: cfg.kappa_below, rho_above: cfg.rho_above, kappa, rho, selected, mixed: 0 };
+        let log = MixupEpoch { kappa_below: cfg.kappa_below, rho_above, kappa, rho, selected, mixed: 0 };
         (Self { eligible, members }, log)
     }
 
@@ -95,6 +98,16 @@ impl MixupPlan {
         let c = others[rng.below(others.len())];
         Some(self.members[c][rng.below(self.members[c].len())])
     }
+}
+
+/// The median (mean of the middle two for an even count); infinity for none, so nothing passes.
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::INFINITY;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
 }
 
 /// Soft targets [B, classes]: example k has `labels[k]` with weight 1 - w and `mixes[k].0` with
@@ -191,6 +204,13 @@ impl Similarity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_threshold() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(Vec::new()), f64::INFINITY);
+    }
 
     #[test]
     fn mixed_targets_sum_to_one() {

@@ -139,7 +139,7 @@ fn robust_options_run_through_train() {
         modality_dropout: 0.0,
         mixup: 0.0,
         // Every class selected: any kappa is below 2, any rho above -1.
-        dc_mixup: Some(DcMixup { kappa_below: 2.0, rho_above: -1.0, tau: 0.6, views: 4, pairs: 200, prob: 1.0 }),
+        dc_mixup: Some(DcMixup { kappa_below: 2.0, rho_above: Some(-1.0), tau: 0.6, views: 4, pairs: 200, prob: 1.0 }),
         adversarial: Some(FastAdversarial { eps_a: 0.01, eps_v: 2.0 / 255.0 }),
         similarity: Some((Similarity::MinSim, 0.5)),
     };
@@ -153,4 +153,31 @@ fn robust_options_run_through_train() {
     }
     let text = std::fs::read_to_string(dir.path().join("run/train_log.json")).unwrap();
     assert!(text.contains("\"selected\"") && text.contains("min_sim"), "{text}");
+}
+
+/// ExFMem sits inside the model's forward pass, so the attack's gradient copy of the model
+/// carries it: the attack sees (and differentiates through) the defended logits.
+#[test]
+fn attacks_go_through_exfmem() {
+    use mcgurk::models::exfmem::{Bank, ExFMem};
+    let device = Device::flex();
+    let mut net = AvNet::new(FusionKind::Sum, Widths([4, 4, 8, 8]), 3, &device);
+    let mut rng = Rng::new(4);
+    let dim = 8;
+    let bank = |rng: &mut Rng| Bank::new((0..5 * dim).map(|_| rng.normal()).collect(), dim);
+    let ex = example(1, false, &mut rng);
+    let logits = |net: &AvNet| -> Vec<f32> {
+        let (w, px) = batch(&[&ex], &device);
+        net.forward(w, px).logits.try_to_vec_as::<f32>().unwrap()
+    };
+    let plain = logits(&net);
+    net.exfmem = Some(std::sync::Arc::new(ExFMem { audio: Some(bank(&mut rng)), visual: Some(bank(&mut rng)), lambda: 0.1, iterations: 20 }));
+    let defended = logits(&net);
+    assert!(plain.iter().zip(&defended).any(|(a, b)| (a - b).abs() > 1e-4), "the defense changes the logits");
+    let cfg = AttackConfig { method: Method::Pgd, norm: Norm::Linf, modality: Modality::Both, eps_a: 0.01, eps_v: 4.0 / 255.0, steps: 3, ..Default::default() };
+    let r = mcgurk::attacks::attack(&net, &ex, 1, &cfg);
+    for (a, b) in r.logits_clean.iter().zip(&defended) {
+        assert!((a - b).abs() < 1e-4, "the attack's model is the defended one: {:?} vs {defended:?}", r.logits_clean);
+    }
+    assert!(r.loss_adv > r.loss_clean, "and its loss goes up through ISTA");
 }
