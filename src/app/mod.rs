@@ -8,6 +8,7 @@ pub mod loader;
 mod models_view;
 mod predictor;
 pub mod settings;
+pub mod training;
 mod views;
 pub mod workbench;
 

@@ -116,6 +116,8 @@ pub struct Workbench {
     curve_open: bool,
     /// The class-wise robustness window (dataset metrics, its own worker thread).
     pub classwise: super::classwise::ClasswiseWindow,
+    /// The training panel (its own worker thread).
+    pub training: super::training::TrainingWindow,
     playback: Option<crate::playback::Playback>,
     /// The fusion comparison window: open, and its per-model textures (view, heatmap).
     grid_open: bool,
@@ -173,6 +175,7 @@ impl Workbench {
             curve: None,
             curve_open: false,
             classwise: Default::default(),
+            training: Default::default(),
             playback: None,
             grid_open: false,
             grid_tex: Vec::new(),
@@ -715,6 +718,9 @@ impl eframe::App for Workbench {
         self.locate_window(&ctx);
         self.curve_window(&ctx);
         self.classwise_window(&ctx);
+        if let Some((path, fusion)) = self.training.show(&ctx) {
+            self.commands.push(Command::AddModel { path, fusion: Some(fusion) });
+        }
         self.grid_window(&ctx);
         self.audio_window(&ctx);
         self.add_model_window(&ctx);
@@ -803,6 +809,7 @@ impl Workbench {
             self.set_grid_open(grid);
         }
         ui.checkbox(&mut self.classwise.open, "Class-wise robustness (a dataset)");
+        ui.checkbox(&mut self.training.open, "Train a model (robust training)");
         ui.separator();
         ui.label("Spectrogram colours");
         for map in Colormap::ALL {

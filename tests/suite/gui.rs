@@ -539,3 +539,79 @@ fn the_classwise_window_names_a_bad_dataset() {
     assert!(h.state().classwise.error.as_ref().unwrap().contains("/no/such/folder"), "{:?}", h.state().classwise.error);
     assert!(!h.state().classwise.running());
 }
+
+#[test]
+fn the_training_panel_trains_shows_curves_and_adds_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    {
+        let t = &mut h.state_mut().training;
+        t.open = true;
+        t.data = "assets/data/farm-av".into();
+        t.epochs = 3;
+        t.samples_per_epoch = 8;
+        t.adversarial = true;
+        t.out = dir.path().join("panel_sum").display().to_string();
+    }
+    h.run_steps(2);
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    assert!(h.state().training.running());
+    let start = Instant::now();
+    while h.state().training.running() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(start.elapsed() < Duration::from_secs(300), "training never finished");
+    }
+    let t = &h.state().training;
+    assert!(t.error.is_none(), "{:?}", t.error);
+    assert_eq!(t.epochs_seen.len(), 3, "every epoch reached the curves");
+    assert!(t.finished.as_ref().is_some_and(|p| p.is_file()));
+    h.get_by_label("Add to the workbench").click();
+    let start = Instant::now();
+    while h.state().models.len() < 8 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "model never added");
+    }
+    assert_eq!(h.state().models[7].name, "panel_sum");
+    // The snapshot shows the settings and the curves, not this run's temporary path.
+    h.state_mut().training.out = "runs/panel_sum".into();
+    h.state_mut().training.finished = None;
+    settle(&mut h);
+    h.snapshot("training");
+}
+
+#[test]
+fn cancelling_training_keeps_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    {
+        let t = &mut h.state_mut().training;
+        t.open = true;
+        t.data = "assets/data/farm-av".into();
+        t.epochs = 100;
+        t.samples_per_epoch = 4;
+        t.out = dir.path().join("run").display().to_string();
+    }
+    h.run_steps(2);
+    h.get_by_label("Start training").click();
+    let start = Instant::now();
+    while h.state().training.epochs_seen.is_empty() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(start.elapsed() < Duration::from_secs(120), "no epoch finished");
+    }
+    h.get_by_label("Cancel").click();
+    let start = Instant::now();
+    while h.state().training.running() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "cancel did not stop training");
+    }
+    let err = h.state().training.error.clone().unwrap();
+    assert!(err.contains("cancelled after") && err.contains("Resume"), "{err}");
+    assert!(dir.path().join("run/checkpoint.safetensors").is_file());
+}
