@@ -107,6 +107,7 @@ impl TrainingWindow {
             dc_mixup: self.dc_mixup.then(|| DcMixup { kappa_below: 0.5, rho_above: None, tau: 0.6, views: 8, pairs: 2000, prob: 0.5 }),
             adversarial: self.adversarial.then_some(FastAdversarial { eps_a: 0.01, eps_v: 8.0 / 255.0 }),
             similarity: self.similarity.map(|s| (s, 1.0)),
+            average_last: 0,
         }
     }
 

@@ -120,6 +120,10 @@ pub struct Args {
     similarity: Option<SimilarityArg>,
     #[arg(long, default_value_t = 1.0, requires = "similarity")]
     similarity_weight: f32,
+    /// Save the average of the weights of the last N epochs (stochastic weight averaging;
+    /// BatchNorm statistics averaged too) instead of the last epoch's.
+    #[arg(long, default_value_t = 0)]
+    average_last: usize,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -198,6 +202,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             };
             (kind, args.similarity_weight)
         }),
+        average_last: args.average_last.min(args.epochs),
     };
     if !(cfg.dc_mixup.as_ref().is_none_or(|d| d.tau > 0.0 && d.tau < 1.0)) {
         anyhow::bail!("--mixup-tau must lie strictly between 0 and 1");

@@ -93,6 +93,18 @@ pub struct TrainConfig {
     /// Tian & Xu's MinSim / MaxSim term and its weight (audio-visual models).
     #[serde(default)]
     pub similarity: Option<(Similarity, f32)>,
+    /// Stochastic weight averaging: the saved model is the mean of the weights (BatchNorm
+    /// statistics included) at the end of the last this-many epochs (0: the last epoch's).
+    #[serde(default)]
+    pub average_last: usize,
+}
+
+/// The averaged model's epochs and held-out score.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Averaged {
+    pub epochs: Vec<usize>,
+    pub val_loss: Option<f32>,
+    pub val_acc: Option<f32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -117,6 +129,9 @@ pub struct TrainLog {
     pub skipped: Vec<String>,
     pub epochs: Vec<EpochLog>,
     pub model: PathBuf,
+    /// With `average_last`: what was averaged and how the average scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaged: Option<Averaged>,
 }
 
 /// What a caller sees while training runs.
@@ -144,6 +159,8 @@ pub enum TrainError {
 const CHECKPOINT: &str = "checkpoint.safetensors";
 const OPTIMIZER: &str = "optimizer.bpk";
 const LOG: &str = "train_log.json";
+/// The running weight average (with `average_last`), beside the checkpoint.
+const AVERAGE: &str = "average.safetensors";
 
 /// Decodes every item of `splits` in parallel; unusable items are returned as notes.
 pub fn prepare_all(
@@ -289,7 +306,10 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
         skipped,
         epochs: Vec::new(),
         model: cfg.out.join(format!("{}.safetensors", cfg.name)),
+        averaged: None,
     };
+    // The running average of the weights and the epochs in it.
+    let mut average: Option<(crate::models::safetensors::SafeTensors, Vec<usize>)> = None;
     let mut net = seeded_init(AvNet::new(cfg.fusion, cfg.size, ds.classes.len(), &device), cfg.seed, &device);
     let ckpt = cfg.out.join(CHECKPOINT);
     if cfg.resume && ckpt.is_file() {
@@ -301,6 +321,12 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| TrainError::Invalid(format!("{CHECKPOINT} has no readable {LOG} beside it in {}", cfg.out.display())))?;
         log.epochs = old.epochs;
+        if let Some(avg) = old.averaged.filter(|a| !a.epochs.is_empty()) {
+            let path = cfg.out.join(AVERAGE);
+            let bytes = std::fs::read(&path).map_err(|e| TrainError::Save { what: path.display().to_string(), detail: e.to_string() })?;
+            let (loaded, _) = file::from_bytes(&bytes, &path, &cfg.name, Some(cfg.fusion), None, &valid_device(&device))?;
+            average = Some((crate::models::state_dict::export(&loaded.net).0, avg.epochs));
+        }
         optim = optim.load(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Invalid(format!("cannot load optimizer state: {e:?}")))?;
         progress(Progress::Note(format!("resumed after epoch {}", log.epochs.len())));
     }
@@ -443,14 +469,52 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
         };
         log.epochs.push(entry);
         progress(Progress::Epoch(log.epochs.last().expect("just pushed")));
+        if cfg.average_last > 0 && epoch + cfg.average_last > cfg.epochs {
+            let (st, _) = crate::models::state_dict::export(&valid);
+            let (sum, epochs) = average.get_or_insert_with(|| (st.clone(), Vec::new()));
+            if !epochs.is_empty() {
+                running_mean(sum, epochs.len(), &st);
+            }
+            epochs.push(epoch);
+            let avg_net = crate::models::state_dict::import(sum, cfg.fusion, None, &valid_device(&device)).map_err(|e| TrainError::Invalid(e.to_string()))?;
+            file::save(&cfg.out.join(AVERAGE), &avg_net, &info, StoreAs::F32, false).map_err(save_err(AVERAGE))?;
+            log.averaged = Some(Averaged { epochs: epochs.clone(), val_loss: None, val_acc: None });
+        }
         file::save(&ckpt, &valid, &info, StoreAs::F32, true).map_err(save_err(CHECKPOINT))?;
         optim.save(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Save { what: OPTIMIZER.into(), detail: format!("{e:?}") })?;
         write_log(&cfg.out.join(LOG), &log)?;
     }
     let store = if cfg.half { StoreAs::F16 } else { StoreAs::F32 };
-    file::save(&log.model, &net.valid(), &info, store, false).map_err(save_err(log.model.display().to_string()))?;
+    let mut final_net = net.valid();
+    if let Some((sum, epochs)) = &average {
+        final_net = crate::models::state_dict::import(sum, cfg.fusion, None, &valid_device(&device)).map_err(|e| TrainError::Invalid(e.to_string()))?;
+        let (val_loss, val_acc) = if val_set.is_empty() {
+            (None, None)
+        } else {
+            let (l, a) = evaluate(&final_net, &val_set, size, cfg.batch, &valid_device(&device));
+            (Some(l), Some(a))
+        };
+        let first = epochs.first().copied().unwrap_or(0);
+        let last = epochs.last().copied().unwrap_or(0);
+        progress(Progress::Note(match val_acc {
+            Some(a) => format!("saved the average of epochs {first}-{last}: held-out loss {:.3} acc {:.1}%", val_loss.unwrap_or(f32::NAN), 100.0 * a),
+            None => format!("saved the average of epochs {first}-{last}"),
+        }));
+        log.averaged = Some(Averaged { epochs: epochs.clone(), val_loss, val_acc });
+    }
+    file::save(&log.model, &final_net, &info, store, false).map_err(save_err(log.model.display().to_string()))?;
     write_log(&cfg.out.join(LOG), &log)?;
     Ok(log)
+}
+
+/// `avg` holds the mean of `n` state dicts; make it the mean of those and `x`.
+fn running_mean(avg: &mut crate::models::safetensors::SafeTensors, n: usize, x: &crate::models::safetensors::SafeTensors) {
+    let n = n as f32;
+    for (key, t) in avg.tensors.iter_mut() {
+        if let Some(x) = x.tensors.get(key) {
+            t.values.iter_mut().zip(&x.values).for_each(|(a, b)| *a += (b - *a) / (n + 1.0));
+        }
+    }
 }
 
 /// Cross-entropy against targets `label` with weight 1 - w and `mix.0` with weight `mix.1`.
@@ -504,6 +568,16 @@ fn valid_device(device: &Device) -> Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_running_mean_is_the_mean() {
+        use crate::models::safetensors::{SafeTensors, StoredTensor};
+        let st = |v: f32| SafeTensors { tensors: [("w".to_string(), StoredTensor { shape: vec![2], values: vec![v, 2.0 * v] })].into(), ..Default::default() };
+        let mut avg = st(1.0);
+        running_mean(&mut avg, 1, &st(2.0));
+        running_mean(&mut avg, 2, &st(6.0));
+        assert_eq!(avg.tensors["w"].values, vec![3.0, 6.0]);
+    }
 
     #[test]
     fn soft_cross_entropy_is_the_weighted_mean_of_two_hard_ones() {

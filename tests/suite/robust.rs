@@ -142,6 +142,7 @@ fn robust_options_run_through_train() {
         dc_mixup: Some(DcMixup { kappa_below: 2.0, rho_above: Some(-1.0), tau: 0.6, views: 4, pairs: 200, prob: 1.0 }),
         adversarial: Some(FastAdversarial { eps_a: 0.01, eps_v: 2.0 / 255.0 }),
         similarity: Some((Similarity::MinSim, 0.5)),
+        average_last: 0,
     };
     let log = mcgurk::train::train(&cfg, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     for e in &log.epochs {

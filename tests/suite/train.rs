@@ -44,6 +44,7 @@ fn config(data: std::path::PathBuf, out: std::path::PathBuf, epochs: usize) -> T
         dc_mixup: None,
         adversarial: None,
         similarity: None,
+        average_last: 0,
     }
 }
 
@@ -89,4 +90,22 @@ fn runs_replay_from_the_seed_and_resume_from_checkpoints() {
     assert!(notes.iter().any(|n| n == "resumed after epoch 2"), "{notes:?}");
     assert_eq!(resumed.epochs.len(), 4);
     assert_eq!(resumed.epochs[0].train_loss, a.epochs[0].train_loss, "the first epochs come from the log");
+}
+
+/// Weight averaging over the last epochs: logged, scored on the held-out clips, and the saved
+/// model is the average (not the last checkpoint).
+#[test]
+fn the_last_epochs_can_be_averaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(tiny_manifest(dir.path()), dir.path().join("avg"), 3);
+    cfg.average_last = 2;
+    let log = train(&cfg, &mut |_| {}, &AtomicBool::new(false)).unwrap();
+    let avg = log.averaged.as_ref().expect("averaged");
+    assert_eq!(avg.epochs, [2, 3]);
+    assert!(avg.val_acc.is_some());
+    let device = burn::prelude::Device::flex();
+    let saved = file::load(&log.model, None, &device).unwrap();
+    let last = file::load(&dir.path().join("avg/checkpoint.safetensors"), None, &device).unwrap();
+    let w = |m: &file::LoadedModel| m.net.classifier.weight.val().try_to_vec_as::<f32>().unwrap();
+    assert_ne!(w(&saved), w(&last), "the saved model is the average, not epoch 3");
 }
