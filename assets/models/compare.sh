@@ -41,7 +41,7 @@ echo "seconds per epoch (mean over the run):"
 for run in vanilla dc_mixup adversarial; do
   python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs']; print(f'  {sys.argv[2]:<12} {sum(x[\"seconds\"] for x in e)/len(e):6.1f}')" "$OUT/$run/train_log.json" "$run"
 done
-"$MCGURK" eval --data assets/data/farm-av --holdout tuxpaint --split val \
+"$MCGURK" eval --data assets/data/farm-av --holdout tuxpaint --split test \
   --model "$OUT/vanilla/vanilla.safetensors" --model "$OUT/dc_mixup/dc_mixup.safetensors" \
   --model "$OUT/adversarial/adversarial.safetensors" --baseline vanilla \
   --method pgd --steps 10 --eps-a 0.01 --eps-v 0.0314 --json "$OUT/eval.json"

@@ -6,7 +6,8 @@
 #   bash assets/models/train_zoo.sh            # all seven, ~N min on 2 cores (see README.md here)
 #   bash assets/models/train_zoo.sh sum film   # some of them
 #
-# Writes assets/models/<name>.safetensors (f16) and assets/models/logs/<name>.json.
+# Writes assets/models/<name>.safetensors (f16) and assets/models/logs/<name>.json (DEST=dir
+# writes there instead; MCGURK=path/to/mcgurk uses that binary instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS=${EPOCHS:-30}
@@ -14,16 +15,20 @@ SAMPLES=${SAMPLES:-64}
 SEED=${SEED:-7}
 models=("$@")
 [ ${#models[@]} -eq 0 ] && models=(sum concat film gated_sum gated_concat audio visual)
-cargo build --locked --quiet
-mkdir -p assets/models/logs
+DEST=${DEST:-assets/models}
+if [ -z "${MCGURK:-}" ]; then
+  cargo build --locked --quiet
+  MCGURK=./target/debug/mcgurk
+fi
+mkdir -p "$DEST/logs"
 for m in "${models[@]}"; do
   out=$(mktemp -d)
   echo "== $m"
-  /usr/bin/time -f "$m: %e s wall, %M KB peak" ./target/debug/mcgurk train \
+  /usr/bin/time -f "$m: %e s wall, %M KB peak" "$MCGURK" train \
     --data assets/data/farm-av --holdout tuxpaint --fusion "$m" --size small \
     --epochs "$EPOCHS" --batch 16 --samples-per-epoch "$SAMPLES" --lr 1e-3 --optimizer adam \
-    --seed "$SEED" --modality-dropout 0.25 --out "$out" --name "$m" --half
-  cp "$out/$m.safetensors" "assets/models/$m.safetensors"
-  cp "$out/train_log.json" "assets/models/logs/$m.json"
+    --seed "$SEED" --modality-dropout 0.25 --average-last 10 --out "$out" --name "$m" --half
+  cp "$out/$m.safetensors" "$DEST/$m.safetensors"
+  cp "$out/train_log.json" "$DEST/logs/$m.json"
   rm -rf "$out"
 done
