@@ -236,7 +236,13 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
     let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
     let kernels = crate::kernels::for_device(&device);
     let mut cells: Vec<Vec<DensityCell>> = vec![Vec::new(); classes];
-    let spaces = [(Space::Audio, clean.audio.as_ref()), (Space::Visual, clean.visual.as_ref()), (Space::Fused, Some(&(clean.fused.clone(), clean.fused_dim)))];
+    // A unimodal model's fused feature is its one encoder's: measured once, as "fused".
+    let both = clean.audio.is_some() && clean.visual.is_some();
+    let spaces = [
+        (Space::Audio, clean.audio.as_ref().filter(|_| both)),
+        (Space::Visual, clean.visual.as_ref().filter(|_| both)),
+        (Space::Fused, Some(&(clean.fused.clone(), clean.fused_dim))),
+    ];
     for (space, emb) in spaces {
         let Some((rows, dim)) = emb else { continue };
         for &tau in &opts.taus {

@@ -51,3 +51,40 @@ fn spectrogram_png_has_the_expected_size() {
     let first = img.get_pixel(0, 0);
     assert!(img.pixels().any(|p| p != first));
 }
+
+/// `mcgurk metrics`: the class-wise report as text, JSON and CSV; bad arguments are errors.
+#[test]
+fn metrics_reports_density_convexity_and_drop_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, csv) = (dir.path().join("m.json"), dir.path().join("m.csv"));
+    let data = root().join("assets/data/farm-av");
+    let out = mcgurk(&[
+        "metrics", "--data", data.to_str().unwrap(), "--holdout", "tuxpaint", "--split", "train", "--model", "audio", "--views", "3",
+        "--pairs", "300", "--attack", "--method", "fgsm", "--eps-a", "0.02", "--json", json.to_str().unwrap(), "--csv", csv.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("drop rate vs kappa") && text.contains("27 samples (3 per clip)"), "{text}");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let report = &doc[0];
+    assert_eq!(report["model"], "audio");
+    assert_eq!(report["rows"].as_array().unwrap().len(), 9);
+    let cow = report["rows"].as_array().unwrap().iter().find(|r| r["class"] == "cow").unwrap();
+    assert_eq!(cow["samples"], 3);
+    assert_eq!(cow["kappa"]["pairs"], 300);
+    // Audio-only: the fused feature is the audio feature, measured once at tau 0.6 and 0.8.
+    assert_eq!(cow["density"].as_array().unwrap().len(), 2, "{cow}");
+    assert_eq!(cow["density"][0]["space"], "fused");
+    assert_eq!(report["projection"]["clean"].as_array().unwrap().len(), 27);
+    assert_eq!(report["projection"]["attacked"].as_array().unwrap().len(), 27);
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.starts_with("model,class,samples,clean_acc,attacked_acc,drop_rate,kappa,rho_fused_tau0.6,rho_fused_tau0.8\n"), "{csv}");
+    assert_eq!(csv.lines().count(), 10);
+
+    let bad = mcgurk(&["metrics", "--data", "/no/such/data", "--model", "audio"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/data"));
+    let bad_tau = mcgurk(&["metrics", "--data", data.to_str().unwrap(), "--model", "audio", "--tau", "1.5"]);
+    assert!(!bad_tau.status.success());
+    assert!(String::from_utf8_lossy(&bad_tau.stderr).contains("--tau 1.5"));
+}
