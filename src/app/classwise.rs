@@ -213,7 +213,7 @@ impl ClasswiseWindow {
             }
             if let Some(r) = self.report.clone() {
                 ui.separator();
-                egui::ScrollArea::vertical().max_height(620.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().min_scrolled_height(560.0).max_height(640.0).show(ui, |ui| {
                     self.table(ui, &r);
                     ui.columns(2, |cols| {
                         scatter(&mut cols[0], &r);
