@@ -175,9 +175,9 @@ fn finish(mut row: ModelRow, clean: usize, xa: usize, xv: usize, xav: usize, wor
 pub fn with_exfmem(model: &LoadedModel, train: &[&Prepared], views: usize) -> LoadedModel {
     use crate::models::exfmem::{Bank, ExFMem};
     let device = model.net.classifier.weight.val().device();
-    let (examples, _) = crate::metrics::classwise::examples_of(train, model.info.input, views, 0xfe);
+    let samples = crate::metrics::classwise::Samples { items: train, size: model.info.input, views, seed: 0xfe };
     let never = AtomicBool::new(false);
-    let emb = crate::metrics::classwise::embed(&model.net, &examples, 8, &device, &never, &mut |_| {}).expect("not cancellable");
+    let emb = crate::metrics::classwise::embed(&model.net, &samples, None, 8, &device, &never, &mut |_| {}).expect("not cancellable");
     let defense = ExFMem {
         audio: emb.audio.map(|(rows, dim)| Bank::new(rows, dim)),
         visual: emb.visual.map(|(rows, dim)| Bank::new(rows, dim)),

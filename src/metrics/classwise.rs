@@ -147,29 +147,90 @@ fn host(t: Tensor<2>) -> Vec<f32> {
     t.try_to_vec_as::<f32>().expect("float tensor")
 }
 
-/// Runs `net` (inference mode, on `device`) over `examples` in batches; `tick(done)` after each.
-pub fn embed(net: &AvNet, examples: &[Example], batch_size: usize, device: &Device, cancel: &AtomicBool, tick: &mut dyn FnMut(usize)) -> Result<Embedded, ClasswiseError> {
+impl Embedded {
+    fn append(&mut self, other: Embedded) {
+        for (mine, theirs) in [(&mut self.audio, other.audio), (&mut self.visual, other.visual)] {
+            if let Some((rows, dim)) = theirs {
+                mine.get_or_insert_with(|| (Vec::new(), dim)).0.extend(rows);
+            }
+        }
+        self.fused_dim = other.fused_dim;
+        self.fused.extend(other.fused);
+        self.predictions.extend(other.predictions);
+    }
+}
+
+/// One batch through `net` (inference mode, on `device`).
+fn embed_batch(net: &AvNet, chunk: &[Example], device: &Device) -> Embedded {
     let mut out = Embedded::default();
-    let mut done = 0;
-    for chunk in examples.chunks(batch_size.max(1)) {
+    let refs: Vec<&Example> = chunk.iter().collect();
+    let (w, px) = batch(&refs, device);
+    let f = net.features(w, px);
+    for (slot, t) in [(&mut out.audio, f.fa), (&mut out.visual, f.fv)] {
+        if let Some(t) = t {
+            let dim = t.dims()[1];
+            *slot = Some((host(t), dim));
+        }
+    }
+    out.fused_dim = f.fused.dims()[1];
+    out.fused = host(f.fused);
+    let classes = f.logits.dims()[1];
+    out.predictions = host(f.logits).chunks_exact(classes).map(argmax).collect();
+    out
+}
+
+/// The samples a report measures: each clip, then `views - 1` augmented views of it (seeded),
+/// made batch by batch so a large dataset never sits in memory as model inputs.
+pub struct Samples<'a> {
+    pub items: &'a [&'a Prepared],
+    pub size: crate::models::InputSize,
+    pub views: usize,
+    pub seed: u64,
+}
+
+impl Samples<'_> {
+    pub fn len(&self) -> usize {
+        self.items.len() * self.views.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn label(&self, i: usize) -> usize {
+        self.items[i / self.views.max(1)].label
+    }
+
+    pub fn labels(&self) -> Vec<usize> {
+        (0..self.len()).map(|i| self.label(i)).collect()
+    }
+
+    /// Sample `i`: view `i % views` of clip `i / views`.
+    pub fn example(&self, i: usize) -> Example {
+        let (item, view) = (i / self.views.max(1), i % self.views.max(1));
+        let mut rng = Rng::derive(self.seed, 0x71e5_0000 + item as u64, view as u64);
+        self.items[item].example(self.size, (view > 0).then_some(&mut rng))
+    }
+}
+
+/// Runs `net` (inference mode, on `device`) over `samples` in batches; `tick(done)` after each.
+/// With `attack`, each batch is attacked first and the adversarial inputs are embedded.
+pub fn embed(net: &AvNet, samples: &Samples, attack: Option<&AttackConfig>, batch_size: usize, device: &Device, cancel: &AtomicBool, tick: &mut dyn FnMut(usize)) -> Result<Embedded, ClasswiseError> {
+    let mut out = Embedded::default();
+    let n = samples.len();
+    let step = batch_size.max(1);
+    for start in (0..n).step_by(step) {
         if cancel.load(Ordering::Relaxed) {
             return Err(ClasswiseError::Cancelled);
         }
-        let refs: Vec<&Example> = chunk.iter().collect();
-        let (w, px) = batch(&refs, device);
-        let f = net.features(w, px);
-        for (slot, t) in [(&mut out.audio, f.fa), (&mut out.visual, f.fv)] {
-            if let Some(t) = t {
-                let dim = t.dims()[1];
-                slot.get_or_insert_with(|| (Vec::new(), dim)).0.extend(host(t));
-            }
+        let end = (start + step).min(n);
+        let mut chunk: Vec<Example> = (start..end).map(|i| samples.example(i)).collect();
+        if let Some(cfg) = attack {
+            let labels: Vec<usize> = (start..end).map(|i| samples.label(i)).collect();
+            chunk = attack_batch(net, &chunk, &labels, cfg).into_iter().map(|r| r.adversarial).collect();
         }
-        out.fused_dim = f.fused.dims()[1];
-        out.fused.extend(host(f.fused));
-        let classes = f.logits.dims()[1];
-        out.predictions.extend(host(f.logits).chunks_exact(classes).map(argmax));
-        done += chunk.len();
-        tick(done);
+        out.append(embed_batch(net, &chunk, device));
+        tick(end);
     }
     Ok(out)
 }
@@ -181,20 +242,6 @@ pub fn head_predictions(net: &AvNet, rows: &[f32], k: usize, device: &Device) ->
     let logits = net.classifier.forward(x);
     let classes = logits.dims()[1];
     host(logits).chunks_exact(classes).map(argmax).collect()
-}
-
-/// The examples the report measures: each clip, then its augmented views.
-pub fn examples_of(items: &[&Prepared], size: crate::models::InputSize, views: usize, seed: u64) -> (Vec<Example>, Vec<usize>) {
-    let mut ex = Vec::with_capacity(items.len() * views.max(1));
-    let mut labels = Vec::with_capacity(ex.capacity());
-    for (i, item) in items.iter().enumerate() {
-        for v in 0..views.max(1) {
-            let mut rng = Rng::derive(seed, 0x71e5_0000 + i as u64, v as u64);
-            ex.push(item.example(size, (v > 0).then_some(&mut rng)));
-            labels.push(item.label);
-        }
-    }
-    (ex, labels)
 }
 
 /// Density and convexity of every class of `emb` (fused features) under `net`'s head.
@@ -214,23 +261,13 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
     let net = &model.net;
     let device = net.classifier.weight.val().device();
     let classes = model.info.classes.len();
-    let (examples, labels) = examples_of(items, model.info.input, opts.views, opts.seed);
-    let total = examples.len();
-    let clean = embed(net, &examples, opts.batch, &device, cancel, &mut |d| progress(Stage::Embedding, d, total))?;
-
+    let samples = Samples { items, size: model.info.input, views: opts.views, seed: opts.seed };
+    let labels = samples.labels();
+    let total = samples.len();
+    let clean = embed(net, &samples, None, opts.batch, &device, cancel, &mut |d| progress(Stage::Embedding, d, total))?;
     let attacked = match &opts.attack {
         None => None,
-        Some(cfg) => {
-            let mut adversarial = Vec::with_capacity(total);
-            for (k, (chunk, l)) in examples.chunks(opts.batch.max(1)).zip(labels.chunks(opts.batch.max(1))).enumerate() {
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(ClasswiseError::Cancelled);
-                }
-                adversarial.extend(attack_batch(net, chunk, l, cfg).into_iter().map(|r| r.adversarial));
-                progress(Stage::Attacking, (k * opts.batch.max(1) + chunk.len()).min(total), total);
-            }
-            Some(embed(net, &adversarial, opts.batch, &device, cancel, &mut |_| {})?)
-        }
+        Some(cfg) => Some(embed(net, &samples, Some(cfg), opts.batch, &device, cancel, &mut |d| progress(Stage::Attacking, d, total))?),
     };
 
     let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::prepare::Prepared;
 use crate::data::rng::Rng;
 use crate::kernels::reference;
-use crate::metrics::classwise::{density_and_convexity, embed, examples_of};
+use crate::metrics::classwise::{Samples, density_and_convexity, embed};
 use crate::metrics::density::centroids;
 use crate::models::input::Example;
 use crate::models::{AvNet, InputSize};
@@ -57,8 +57,9 @@ impl MixupPlan {
     /// Measures `net` on the training items and selects classes.
     pub fn measure(net: &AvNet, items: &[&Prepared], classes: &[String], size: InputSize, cfg: &DcMixup, seed: u64, device: &Device) -> (Self, MixupEpoch) {
         let never = std::sync::atomic::AtomicBool::new(false);
-        let (examples, labels) = examples_of(items, size, cfg.views, seed);
-        let emb = embed(net, &examples, 16, device, &never, &mut |_| {}).expect("not cancellable");
+        let samples = Samples { items, size, views: cfg.views, seed };
+        let labels = samples.labels();
+        let emb = embed(net, &samples, None, 16, device, &never, &mut |_| {}).expect("not cancellable");
         let (rho, kappa) = density_and_convexity(net, &emb, &labels, classes.len(), cfg.tau, 2.0, cfg.pairs, seed, device);
         let rho: Vec<Option<f64>> = rho.iter().map(|d| d.rho()).collect();
         let kappa: Vec<Option<f64>> = kappa.iter().map(|k| k.kappa()).collect();
