@@ -7,7 +7,9 @@
 #   bash assets/models/train_zoo.sh sum film   # some of them
 #
 # Writes assets/models/<name>.safetensors (f16) and assets/models/logs/<name>.json (DEST=dir
-# writes there instead; MCGURK=path/to/mcgurk uses that binary instead of building one).
+# writes there instead; MCGURK=path/to/mcgurk uses that binary instead of building one;
+# AVERAGE=N saves the mean of the last N epochs' weights, an experiment the shipped zoo does
+# not use: see README.md here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 EPOCHS=${EPOCHS:-30}
@@ -27,7 +29,7 @@ for m in "${models[@]}"; do
   /usr/bin/time -f "$m: %e s wall, %M KB peak" "$MCGURK" train \
     --data assets/data/farm-av --holdout tuxpaint --fusion "$m" --size small \
     --epochs "$EPOCHS" --batch 16 --samples-per-epoch "$SAMPLES" --lr 1e-3 --optimizer adam \
-    --seed "$SEED" --modality-dropout 0.25 --average-last 10 --out "$out" --name "$m" --half
+    --seed "$SEED" --modality-dropout 0.25 ${AVERAGE:+--average-last $AVERAGE} --out "$out" --name "$m" --half
   cp "$out/$m.safetensors" "$DEST/$m.safetensors"
   cp "$out/train_log.json" "$DEST/logs/$m.json"
   rm -rf "$out"
