@@ -580,6 +580,9 @@ fn the_training_panel_trains_shows_curves_and_adds_the_model() {
     h.state_mut().training.out = "runs/panel_sum".into();
     h.state_mut().training.finished = None;
     settle(&mut h);
+    // Park the pointer off the plots (they draw a hover line under it).
+    h.get_by_label("held-out tag").hover();
+    h.run_steps(3);
     h.snapshot("training");
 }
 
