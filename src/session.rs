@@ -87,6 +87,29 @@ pub struct Session {
     pub notes: String,
     #[serde(default)]
     pub results: Vec<SavedResult>,
+    /// The class-wise robustness window: its settings and last report (older files have none;
+    /// readers that do not know it ignore it, so the format version stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classwise: Option<SavedClasswise>,
+}
+
+/// What the class-wise window measured, and on what.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedClasswise {
+    pub data: String,
+    pub holdout: String,
+    pub model: SavedModel,
+    pub views: usize,
+    pub attack: bool,
+    pub report: Option<crate::metrics::classwise::Report>,
+}
+
+/// A demo model by name, or a model file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SavedModel {
+    Zoo { name: String },
+    File { path: PathBuf, fusion: Option<String> },
 }
 
 impl Default for Session {
@@ -102,6 +125,7 @@ impl Default for Session {
             display: Display::default(),
             notes: String::new(),
             results: Vec::new(),
+            classwise: None,
         }
     }
 }

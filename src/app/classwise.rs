@@ -134,6 +134,47 @@ fn run(req: Request, tx: &(dyn Fn(Msg) + Sync), cancel: &AtomicBool) -> Result<R
 }
 
 impl ClasswiseWindow {
+    /// What a session keeps: the settings and the last report (None when never used).
+    pub fn saved(&self) -> Option<crate::session::SavedClasswise> {
+        use crate::session::SavedModel;
+        if !self.open && self.report.is_none() {
+            return None;
+        }
+        Some(crate::session::SavedClasswise {
+            data: self.data.clone(),
+            holdout: self.holdout.clone(),
+            model: match &self.model {
+                ModelChoice::Zoo(name) => SavedModel::Zoo { name: name.clone() },
+                ModelChoice::File(path, fusion) => SavedModel::File { path: path.clone(), fusion: fusion.map(|f| f.name().to_string()) },
+            },
+            views: self.views,
+            attack: self.attack,
+            report: self.report.clone(),
+        })
+    }
+
+    /// Restores what a session kept (a run in progress is cancelled); opens the window when
+    /// there is a report to show.
+    pub fn restore(&mut self, saved: Option<&crate::session::SavedClasswise>) {
+        use crate::session::SavedModel;
+        self.cancel();
+        let Some(s) = saved else {
+            self.report = None;
+            return;
+        };
+        self.data = s.data.clone();
+        self.holdout = s.holdout.clone();
+        self.model = match &s.model {
+            SavedModel::Zoo { name } => ModelChoice::Zoo(name.clone()),
+            SavedModel::File { path, fusion } => ModelChoice::File(path.clone(), fusion.as_deref().and_then(crate::models::FusionKind::from_name)),
+        };
+        self.views = s.views.clamp(1, 16);
+        self.attack = s.attack;
+        self.report = s.report.clone();
+        self.error = None;
+        self.open = self.report.is_some();
+    }
+
     pub fn running(&self) -> bool {
         self.job.is_some()
     }

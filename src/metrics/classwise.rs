@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::convexity::{Convexity, class_convexity};
 use super::correlation::{pearson, spearman};
@@ -24,7 +24,7 @@ use crate::models::input::{Example, batch};
 use crate::models::predict::argmax;
 use crate::models::{AvNet, LoadedModel};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Options {
     /// Samples per clip: the clip itself, then views-1 augmented views of it (seeded). Tiny
     /// datasets need views: a class of one clip has no density or convexity.
@@ -44,7 +44,7 @@ impl Default for Options {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Space {
     Audio,
@@ -62,14 +62,14 @@ impl Space {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DensityCell {
     pub space: Space,
     pub tau: f64,
     pub density: Density,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassRow {
     pub class: String,
     pub samples: usize,
@@ -87,7 +87,7 @@ impl ClassRow {
 }
 
 /// Correlation of the per-class drop rate with one metric, over the classes where both exist.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Correlation {
     pub metric: String,
     pub classes: usize,
@@ -96,7 +96,7 @@ pub struct Correlation {
 }
 
 /// The fused embeddings in 2-D (PCA fitted on the clean ones).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Projection {
     pub labels: Vec<usize>,
     pub clean: Vec<[f32; 2]>,
@@ -105,7 +105,7 @@ pub struct Projection {
     pub explained: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub model: String,
     pub fusion: String,

@@ -2,12 +2,12 @@
 //! them with theta ~ U[0, 1], run the classifier head on the blend; kappa_c is the fraction
 //! still predicted as c. A class the head carves out as one convex region scores 1.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::data::rng::Rng;
 
 /// A class's convexity, or why it has none.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Convexity {
     Defined { kappa: f64, n: usize, pairs: usize },

@@ -10,12 +10,12 @@
 //! from the WGSL kernel when the caller has one (its model sits on the shared GPU:
 //! `kernels::for_device`), else from its CPU reference; nothing opens a GPU just for this.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::kernels::{Kernels, reference};
 
 /// A class's density, or why it has none.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Density {
     Defined { rho: f64, n: usize, r_c: f32, r_tau: f32 },

@@ -517,6 +517,44 @@ fn the_classwise_window_measures_a_dataset() {
     h.run_steps(3);
     assert_eq!(h.state().classwise.sort, (SortBy::Drop, true), "a second click reverses");
     h.snapshot("classwise");
+
+    // The report is part of the experiment: saved with the session, back when it is opened.
+    use mcgurk::app::workbench::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(path.clone())));
+    h.run_steps(2);
+    let saved = mcgurk::session::Session::load(&path).unwrap();
+    // JSON keeps f64 to about 1e-15 (serde_json without float_roundtrip): compare with a tolerance.
+    let same = |a: &mcgurk::metrics::classwise::Report, b: &mcgurk::metrics::classwise::Report| {
+        let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+            (x, y) => x == y,
+        };
+        a.rows.len() == b.rows.len()
+            && a.projection == b.projection
+            && a.rows.iter().zip(&b.rows).all(|(x, y)| {
+                x.class == y.class
+                    && x.samples == y.samples
+                    && close(x.drop_rate, y.drop_rate)
+                    && close(x.kappa.kappa(), y.kappa.kappa())
+                    && x.density.iter().zip(&y.density).all(|(p, q)| close(p.density.rho(), q.density.rho()))
+            })
+    };
+    assert!(same(saved.classwise.as_ref().and_then(|c| c.report.as_ref()).unwrap(), &r));
+    let mut h2 = harness(Launch::Empty);
+    h2.run_steps(2);
+    h2.state_mut().command(Command::OpenSession(path));
+    let start = Instant::now();
+    while h2.state().classwise.report.is_none() {
+        h2.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(60), "the session never opened");
+    }
+    let w = &h2.state().classwise;
+    assert!(w.open, "a saved report opens its window");
+    assert!(same(w.report.as_ref().unwrap(), &r));
+    assert_eq!((w.views, w.data.as_str()), (2, "assets/data/farm-av"));
 }
 
 #[test]

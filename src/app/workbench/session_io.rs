@@ -110,6 +110,7 @@ impl Workbench {
                     loss_adv: r.view.attacked.as_ref().map(|a| a.loss_adv),
                 })
                 .collect(),
+            classwise: self.classwise.saved(),
             ..Session::default()
         }
     }
@@ -215,6 +216,7 @@ impl Workbench {
         self.settings.attack.view = parse::<FrameView>(&session.display.frame_view);
         self.settings.attack.amplify = session.display.amplify;
         self.session.notes = session.notes.clone();
+        self.classwise.restore(session.classwise.as_ref());
         // Model files of the session that are not loaded yet.
         for f in &session.model_files {
             if !self.model_files.iter().any(|(p, _)| *p == f.path) {
