@@ -87,6 +87,8 @@ pub struct ClasswiseWindow {
     pub report: Option<Report>,
     pub error: Option<String>,
     pub sort: (SortBy, bool),
+    /// A folder dialog asked for (the workbench opens it).
+    pub browse: Option<super::dialogs::PathField>,
 }
 
 impl Default for ClasswiseWindow {
@@ -105,6 +107,7 @@ impl Default for ClasswiseWindow {
             report: None,
             error: None,
             sort: (SortBy::Class, false),
+            browse: None,
         }
     }
 }
@@ -275,7 +278,12 @@ impl ClasswiseWindow {
     fn controls(&mut self, ui: &mut egui::Ui, models: &[ModelChoice], attack: &AttackConfig) {
         egui::Grid::new("classwise_controls").num_columns(2).show(ui, |ui| {
             let l = ui.label("dataset");
-            ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0).hint_text("a folder per class, an AVE folder or a CSV manifest")).labelled_by(l.id);
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0).hint_text("a folder per class, an AVE folder or a CSV manifest")).labelled_by(l.id);
+                if ui.button("Browse…").clicked() {
+                    self.browse = Some(super::dialogs::PathField::ClasswiseData);
+                }
+            });
             ui.end_row();
             let l = ui.label("held-out tag");
             ui.add(egui::TextEdit::singleline(&mut self.holdout).desired_width(120.0)).labelled_by(l.id);

@@ -27,6 +27,25 @@ pub enum DialogKind {
     Export(ExportKind),
     /// A model file to add.
     AddModel,
+    /// A folder for one of the windows' path fields (a dataset, an output folder).
+    Folder(PathField),
+}
+
+/// The path fields of the class-wise and training windows a dialog can fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathField {
+    ClasswiseData,
+    TrainingData,
+    TrainingOut,
+}
+
+impl PathField {
+    fn title(self) -> &'static str {
+        match self {
+            Self::ClasswiseData | Self::TrainingData => "Choose a dataset folder (a folder per class, or an AVE folder)",
+            Self::TrainingOut => "Choose the output folder",
+        }
+    }
 }
 
 /// What File > Export writes.
@@ -86,6 +105,9 @@ pub fn spawn(kind: DialogKind, tx: SyncSender<Command>, ctx: egui::Context) {
                 block_on(dialog.save_file()).map(|f| Command::Export { kind, path: f.path().to_path_buf() })
             }
             DialogKind::AddModel => pick("Add a model (safetensors)", &["safetensors"]).map(Command::PickedModel),
+            DialogKind::Folder(field) => {
+                block_on(AsyncFileDialog::new().set_title(field.title()).pick_folder()).map(|f| Command::SetPath { field, path: f.path().to_path_buf() })
+            }
             DialogKind::Locate(old) => {
                 let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());
                 pick(&format!("Where is {name} now?"), &[]).map(|new| Command::Relocate { old, new })

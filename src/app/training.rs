@@ -48,6 +48,8 @@ pub struct TrainingWindow {
     pub notes: Vec<String>,
     pub finished: Option<PathBuf>,
     pub error: Option<String>,
+    /// A folder dialog asked for (the workbench opens it).
+    pub browse: Option<super::dialogs::PathField>,
 }
 
 impl Default for TrainingWindow {
@@ -73,6 +75,7 @@ impl Default for TrainingWindow {
             notes: Vec::new(),
             finished: None,
             error: None,
+            browse: None,
         }
     }
 }
@@ -246,7 +249,12 @@ impl TrainingWindow {
     fn settings(&mut self, ui: &mut egui::Ui) {
         egui::Grid::new("training_settings").num_columns(2).show(ui, |ui| {
             let l = ui.label("dataset");
-            ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0)).labelled_by(l.id);
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0)).labelled_by(l.id);
+                if ui.button("Browse…").on_hover_text("a folder per class or an AVE folder; type a CSV manifest's path").clicked() {
+                    self.browse = Some(super::dialogs::PathField::TrainingData);
+                }
+            });
             ui.end_row();
             let l = ui.label("held-out tag");
             ui.add(egui::TextEdit::singleline(&mut self.holdout).desired_width(120.0)).labelled_by(l.id);
@@ -267,7 +275,12 @@ impl TrainingWindow {
             }
             ui.end_row();
             let l = ui.label("output folder");
-            ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(420.0)).labelled_by(l.id);
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(420.0)).labelled_by(l.id);
+                if ui.button("Browse…").clicked() {
+                    self.browse = Some(super::dialogs::PathField::TrainingOut);
+                }
+            });
             ui.end_row();
             ui.label("epochs");
             ui.add(egui::Slider::new(&mut self.epochs, 1..=200).text("passes"));

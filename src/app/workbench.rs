@@ -62,6 +62,8 @@ pub enum Command {
     AddModel { path: PathBuf, fusion: Option<crate::models::FusionKind> },
     StopPlayback,
     PlaybackEnded(Option<String>),
+    /// A folder picked for a window's path field.
+    SetPath { field: super::dialogs::PathField, path: PathBuf },
 }
 
 /// What the listen buttons play: the model window of the heatmap model.
@@ -353,6 +355,9 @@ impl Workbench {
         let mut choices: Vec<ModelChoice> = crate::models::zoo::ZOO.iter().map(|e| ModelChoice::Zoo(e.name.to_string())).collect();
         choices.extend(self.model_files.iter().map(|(p, f)| ModelChoice::File(p.clone(), *f)));
         self.classwise.show(ctx, &choices, &self.settings.attack.config);
+        for field in self.classwise.browse.take().into_iter().chain(self.training.browse.take()) {
+            self.commands.push(Command::Dialog(DialogKind::Folder(field)));
+        }
     }
 
     fn curve_window(&mut self, ctx: &egui::Context) {
@@ -497,6 +502,15 @@ impl Workbench {
                 self.playback = None;
                 if let Some(e) = error {
                     self.set_status(Level::Error, e);
+                }
+            }
+            Command::SetPath { field, path } => {
+                use super::dialogs::PathField;
+                let text = path.display().to_string();
+                match field {
+                    PathField::ClasswiseData => self.classwise.data = text,
+                    PathField::TrainingData => self.training.data = text,
+                    PathField::TrainingOut => self.training.out = text,
                 }
             }
             Command::CancelCurve => {

@@ -590,8 +590,11 @@ fn the_training_panel_trains_shows_curves_and_adds_the_model() {
         t.epochs = 3;
         t.samples_per_epoch = 8;
         t.adversarial = true;
-        t.out = dir.path().join("panel_sum").display().to_string();
     }
+    // What a folder picked in the Browse… dialog does.
+    h.state_mut().command(mcgurk::app::workbench::Command::SetPath { field: mcgurk::app::dialogs::PathField::TrainingOut, path: dir.path().join("panel_sum") });
+    h.run_steps(1);
+    assert_eq!(h.state().training.out, dir.path().join("panel_sum").display().to_string());
     h.run_steps(2);
     h.get_by_label("Start training").click();
     h.run_steps(2);
