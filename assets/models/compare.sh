@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The comparison of robust training (issue "class-wise robustness"): one fusion trained three
+# The comparison of robust training (issue "class-wise robustness"): one fusion trained five
 # ways on the same data with the zoo's recipe -- vanilla, density-convexity mixup, fast
-# adversarial training -- then evaluated on the held-out clips under one attack: Tian's table
-# (clean, xA, xV, xAV, Avg, RI against vanilla) and Li's (mAP, AUC, d'), plus seconds per epoch.
+# adversarial training, MinSim, MaxSim -- then evaluated on the held-out clips under one attack,
+# each also behind ExFMem (adaptive attack): Tian's defense table (clean, xA, xV, xAV, Avg, RI
+# against vanilla) and Li's (mAP, AUC, d'), plus seconds per epoch.
 #
 #   bash assets/models/compare.sh                # sum fusion, into /tmp/mcgurk-compare
 #   FUSION=film OUT=/some/dir bash assets/models/compare.sh
@@ -26,8 +27,11 @@ declare -A extra=(
   [vanilla]=""
   [dc_mixup]="--dc-mixup --mixup-kappa 0.5 --mixup-rho median --mixup-views 8 --mixup-prob 0.5"
   [adversarial]="--adversarial --adv-eps-a 0.01 --adv-eps-v 0.0314"
+  [minsim]="--similarity minsim --similarity-weight 1"
+  [maxsim]="--similarity maxsim --similarity-weight 1"
 )
-for run in vanilla dc_mixup adversarial; do
+runs=(vanilla dc_mixup adversarial minsim maxsim)
+for run in "${runs[@]}"; do
   if [ -f "$OUT/$run/$run.safetensors" ]; then
     echo "== $run: reusing $OUT/$run (delete it to train again)"
     continue
@@ -38,10 +42,11 @@ for run in vanilla dc_mixup adversarial; do
 done
 echo
 echo "seconds per epoch (mean over the run):"
-for run in vanilla dc_mixup adversarial; do
+for run in "${runs[@]}"; do
   python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs']; print(f'  {sys.argv[2]:<12} {sum(x[\"seconds\"] for x in e)/len(e):6.1f}')" "$OUT/$run/train_log.json" "$run"
 done
-"$MCGURK" eval --data assets/data/farm-av --holdout tuxpaint --split test \
-  --model "$OUT/vanilla/vanilla.safetensors" --model "$OUT/dc_mixup/dc_mixup.safetensors" \
-  --model "$OUT/adversarial/adversarial.safetensors" --baseline vanilla \
+models=()
+for run in "${runs[@]}"; do models+=(--model "$OUT/$run/$run.safetensors"); done
+"$MCGURK" eval --data assets/data/farm-av --holdout tuxpaint --split test "${models[@]}" \
+  --exfmem --baseline vanilla \
   --method pgd --steps 10 --eps-a 0.01 --eps-v 0.0314 --json "$OUT/eval.json"
