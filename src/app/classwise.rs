@@ -89,6 +89,8 @@ pub struct ClasswiseWindow {
     pub sort: (SortBy, bool),
     /// A folder dialog asked for (the workbench opens it).
     pub browse: Option<super::dialogs::PathField>,
+    /// An export of the report asked for (the workbench opens the save dialog).
+    pub export: Option<super::dialogs::ExportKind>,
 }
 
 impl Default for ClasswiseWindow {
@@ -108,6 +110,7 @@ impl Default for ClasswiseWindow {
             error: None,
             sort: (SortBy::Class, false),
             browse: None,
+            export: None,
         }
     }
 }
@@ -267,6 +270,13 @@ impl ClasswiseWindow {
                         let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:+.2}"));
                         ui.weak(format!("drop rate vs {}: Pearson {}, Spearman {} ({} classes)", c.metric, f(c.pearson), f(c.spearman), c.classes));
                     }
+                    ui.horizontal(|ui| {
+                        for kind in [super::dialogs::ExportKind::ClasswiseJson, super::dialogs::ExportKind::ClasswiseCsv] {
+                            if ui.button(kind.label()).clicked() {
+                                self.export = Some(kind);
+                            }
+                        }
+                    });
                 });
             }
         });

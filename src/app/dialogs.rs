@@ -56,10 +56,14 @@ pub enum ExportKind {
     ResultsCsv,
     ResultsJson,
     WindowPng,
+    /// The class-wise window's last report.
+    ClasswiseJson,
+    ClasswiseCsv,
 }
 
 impl ExportKind {
-    pub const ALL: [ExportKind; 5] = [Self::AdversarialWav, Self::AdversarialPng, Self::ResultsCsv, Self::ResultsJson, Self::WindowPng];
+    pub const ALL: [ExportKind; 7] =
+        [Self::AdversarialWav, Self::AdversarialPng, Self::ResultsCsv, Self::ResultsJson, Self::WindowPng, Self::ClasswiseJson, Self::ClasswiseCsv];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -68,6 +72,8 @@ impl ExportKind {
             Self::ResultsCsv => "Results (CSV)…",
             Self::ResultsJson => "Results (JSON)…",
             Self::WindowPng => "Window as shown (PNG)…",
+            Self::ClasswiseJson => "Class-wise report (JSON)…",
+            Self::ClasswiseCsv => "Class-wise table (CSV)…",
         }
     }
 
@@ -78,6 +84,8 @@ impl ExportKind {
             Self::ResultsCsv => "results.csv",
             Self::ResultsJson => "results.json",
             Self::WindowPng => "mcgurk.png",
+            Self::ClasswiseJson => "classwise.json",
+            Self::ClasswiseCsv => "classwise.csv",
         }
     }
 }

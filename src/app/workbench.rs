@@ -358,6 +358,9 @@ impl Workbench {
         for field in self.classwise.browse.take().into_iter().chain(self.training.browse.take()) {
             self.commands.push(Command::Dialog(DialogKind::Folder(field)));
         }
+        if let Some(kind) = self.classwise.export.take() {
+            self.commands.push(Command::Dialog(DialogKind::Export(kind)));
+        }
     }
 
     fn curve_window(&mut self, ctx: &egui::Context) {

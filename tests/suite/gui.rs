@@ -518,9 +518,20 @@ fn the_classwise_window_measures_a_dataset() {
     assert_eq!(h.state().classwise.sort, (SortBy::Drop, true), "a second click reverses");
     h.snapshot("classwise");
 
-    // The report is part of the experiment: saved with the session, back when it is opened.
+    // The report is part of the experiment: exported, saved with the session, back when the
+    // session is opened.
     use mcgurk::app::workbench::Command;
     let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("classwise.csv");
+    h.state_mut().command(Command::Export { kind: mcgurk::app::dialogs::ExportKind::ClasswiseCsv, path: csv.clone() });
+    let start = Instant::now();
+    while !csv.is_file() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(20), "no CSV written");
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("class,samples,clean_acc") && text.lines().count() == 10, "{text}");
     let path = dir.path().join("metrics.mcgurk.json");
     h.state_mut().command(Command::SaveSession(Some(path.clone())));
     h.run_steps(2);

@@ -1,5 +1,5 @@
 //! File > Export: the adversarial audio and model view of the heatmap model, the results as CSV
-//! or JSON, and the window as shown. Files are written on a worker thread, atomically; the
+//! or JSON, the window as shown, and the class-wise report as JSON or CSV. Files are written on a worker thread, atomically; the
 //! outcome comes back as a command and shows in the status line.
 
 use std::path::PathBuf;
@@ -40,6 +40,18 @@ impl Workbench {
                 let session = self.session();
                 let p = path.clone();
                 Box::new(move || crate::files::write_atomic(&p, export::results_json(&session)?.as_bytes()))
+            }
+            ExportKind::ClasswiseJson | ExportKind::ClasswiseCsv => {
+                let Some(report) = self.classwise.report.clone() else {
+                    self.set_status(Level::Warning, "nothing to export yet: measure in View > Class-wise robustness first");
+                    return;
+                };
+                let p = path.clone();
+                if kind == ExportKind::ClasswiseJson {
+                    Box::new(move || crate::files::write_atomic(&p, serde_json::to_string_pretty(&report)?.as_bytes()))
+                } else {
+                    Box::new(move || crate::files::write_atomic(&p, crate::metrics::classwise::to_csv(&report).as_bytes()))
+                }
             }
             ExportKind::WindowPng => {
                 // The next frame is captured; the callback runs when the image is ready.
