@@ -273,21 +273,28 @@ fn write_plot(path: &std::path::Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &Atta
     Ok(())
 }
 
+/// Width of the model-name column: the longest name (at least 14).
+fn name_width(rows: &[ModelRow]) -> usize {
+    rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).max(14)
+}
+
 fn print_ranking(rows: &[ModelRow]) {
     let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-    println!("{:<14} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}   (clean | joint attack)", "model", "mAP", "AUC", "d'", "mAP", "AUC", "d'");
+    let w = name_width(rows);
+    println!("{:<w$} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}   (clean | joint attack)", "model", "mAP", "AUC", "d'", "mAP", "AUC", "d'");
     for r in rows {
         let (c, a) = (r.ranking_clean, r.ranking_attacked);
-        println!("{:<14} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", r.name, f(c.map), f(c.auc), f(c.d_prime), f(a.map), f(a.auc), f(a.d_prime));
+        println!("{:<w$} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", r.name, f(c.map), f(c.auc), f(c.d_prime), f(a.map), f(a.auc), f(a.d_prime));
     }
 }
 
 fn print_table(rows: &[ModelRow]) {
-    println!("{:<14} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clips", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
+    let w = name_width(rows);
+    println!("{:<w$} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clips", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
     for r in rows {
         let ri = r.ri.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
         println!(
-            "{:<14} {:>5} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
+            "{:<w$} {:>5} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
             r.name,
             r.clips,
             100.0 * r.clean,
