@@ -100,8 +100,21 @@ pub struct SavedClasswise {
     pub holdout: String,
     pub model: SavedModel,
     pub views: usize,
+    #[serde(default = "default_tau")]
+    pub tau: f64,
+    /// The density's norm; None is L-inf (JSON has no infinity).
+    #[serde(default = "default_p")]
+    pub p: Option<f32>,
     pub attack: bool,
     pub report: Option<crate::metrics::classwise::Report>,
+}
+
+fn default_tau() -> f64 {
+    0.6
+}
+
+fn default_p() -> Option<f32> {
+    Some(2.0)
 }
 
 /// A demo model by name, or a model file.

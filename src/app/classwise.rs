@@ -49,6 +49,8 @@ pub struct Request {
     pub holdout: Option<String>,
     pub model: ModelChoice,
     pub views: usize,
+    pub tau: f64,
+    pub p: f32,
     pub attack: Option<AttackConfig>,
 }
 
@@ -82,6 +84,9 @@ pub struct ClasswiseWindow {
     pub holdout: String,
     pub model: ModelChoice,
     pub views: usize,
+    /// The density's quantile and norm.
+    pub tau: f64,
+    pub p: f32,
     pub attack: bool,
     job: Option<Job>,
     pub report: Option<Report>,
@@ -104,6 +109,8 @@ impl Default for ClasswiseWindow {
             holdout: if has_demo { "tuxpaint".into() } else { String::new() },
             model: ModelChoice::Zoo("sum".into()),
             views: 4,
+            tau: 0.6,
+            p: 2.0,
             attack: true,
             job: None,
             report: None,
@@ -127,7 +134,7 @@ fn run(req: Request, tx: &(dyn Fn(Msg) + Sync), cancel: &AtomicBool) -> Result<R
     if items.is_empty() {
         return Err(format!("no usable clips in {}", req.data.display()));
     }
-    let opts = Options { views: req.views.max(1), attack: req.attack, ..Options::default() };
+    let opts = Options { views: req.views.max(1), taus: vec![req.tau.clamp(0.05, 0.95)], p: req.p, attack: req.attack, ..Options::default() };
     report(&model, &items, &opts, cancel, &mut |stage, d, t| {
         let what = match stage {
             Stage::Embedding => "embedding",
@@ -154,6 +161,8 @@ impl ClasswiseWindow {
                 ModelChoice::File(path, fusion) => SavedModel::File { path: path.clone(), fusion: fusion.map(|f| f.name().to_string()) },
             },
             views: self.views,
+            tau: self.tau,
+            p: if self.p.is_finite() { Some(self.p) } else { None },
             attack: self.attack,
             report: self.report.clone(),
         })
@@ -175,6 +184,8 @@ impl ClasswiseWindow {
             SavedModel::File { path, fusion } => ModelChoice::File(path.clone(), fusion.as_deref().and_then(crate::models::FusionKind::from_name)),
         };
         self.views = s.views.clamp(1, 16);
+        self.tau = s.tau.clamp(0.05, 0.95);
+        self.p = s.p.unwrap_or(f32::INFINITY);
         self.attack = s.attack;
         self.report = s.report.clone();
         self.error = None;
@@ -312,6 +323,22 @@ impl ClasswiseWindow {
             ui.label("samples per clip");
             ui.add(egui::Slider::new(&mut self.views, 1..=16).text("the clip and augmented views"));
             ui.end_row();
+            ui.label("density");
+            ui.horizontal(|ui| {
+                ui.add(egui::Slider::new(&mut self.tau, 0.05..=0.95).text("tau"));
+                let l = ui.label("norm");
+                let name = |p: f32| if p.is_infinite() { "L-inf".to_string() } else { format!("L{p}") };
+                egui::ComboBox::from_id_salt("classwise_p")
+                    .selected_text(name(self.p))
+                    .show_ui(ui, |ui| {
+                        for p in [1.0, 2.0, f32::INFINITY] {
+                            ui.selectable_value(&mut self.p, p, name(p));
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id);
+            });
+            ui.end_row();
         });
         ui.checkbox(&mut self.attack, format!("attack with the panel's {:?} {:?} (eps_a {}, eps_v {:.4})", attack.method, attack.norm, attack.eps_a, attack.eps_v));
         ui.horizontal(|ui| {
@@ -328,6 +355,8 @@ impl ClasswiseWindow {
                     holdout: Some(self.holdout.trim().to_string()).filter(|h| !h.is_empty()),
                     model: self.model.clone(),
                     views: self.views,
+                    tau: self.tau,
+                    p: self.p,
                     attack: self.attack.then(|| AttackConfig { modality: crate::attacks::Modality::Both, ..attack.clone() }),
                 };
                 let ctx = ui.ctx().clone();

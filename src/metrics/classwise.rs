@@ -31,6 +31,8 @@ pub struct Options {
     pub views: usize,
     pub seed: u64,
     pub taus: Vec<f64>,
+    /// The norm of the distances; infinity (L-inf) is written as null (JSON has no infinity).
+    #[serde(with = "norm_p")]
     pub p: f32,
     /// Interpolations per class for kappa.
     pub pairs: usize,
@@ -41,6 +43,19 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self { views: 1, seed: 0, taus: vec![0.6, 0.8], p: 2.0, pairs: 2000, attack: None, batch: 8 }
+    }
+}
+
+/// p as JSON: a number, or null for infinity.
+mod norm_p {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
+        if p.is_finite() { s.serialize_some(p) } else { s.serialize_none() }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+        Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::INFINITY))
     }
 }
 
@@ -365,4 +380,21 @@ pub fn to_csv(report: &Report) -> String {
         out += &(line.join(",") + "\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// JSON has no infinity: an L-inf report is written with p null and read back as infinity.
+    #[test]
+    fn an_l_inf_report_survives_json() {
+        let opts = Options { p: f32::INFINITY, ..Options::default() };
+        let text = serde_json::to_string(&opts).unwrap();
+        assert!(text.contains("\"p\":null"), "{text}");
+        let back: Options = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.p, f32::INFINITY);
+        let two: Options = serde_json::from_str(&serde_json::to_string(&Options::default()).unwrap()).unwrap();
+        assert_eq!(two.p, 2.0);
+    }
 }
