@@ -218,8 +218,14 @@ impl TrainingWindow {
                         self.cancel();
                     }
                 } else if ui.add_enabled(!self.data.trim().is_empty() && !self.out.trim().is_empty(), egui::Button::new("Start training")).clicked() {
-                    let ctx = ui.ctx().clone();
-                    self.start(self.config(), Arc::new(move || ctx.request_repaint()));
+                    let cfg = self.config();
+                    // Nothing lost: a folder holding a run is continued (Resume) or left alone.
+                    if !cfg.resume && cfg.out.join("train_log.json").is_file() {
+                        self.error = Some(format!("{} already holds a training run: tick Resume to continue it, or choose another output folder", cfg.out.display()));
+                    } else {
+                        let ctx = ui.ctx().clone();
+                        self.start(cfg, Arc::new(move || ctx.request_repaint()));
+                    }
                 }
             });
             if let Some(e) = &self.error {

@@ -669,4 +669,12 @@ fn cancelling_training_keeps_the_checkpoint() {
     let err = h.state().training.error.clone().unwrap();
     assert!(err.contains("cancelled after") && err.contains("Resume"), "{err}");
     assert!(dir.path().join("run/checkpoint.safetensors").is_file());
+    // Starting again into that folder without Resume would overwrite the run: refused.
+    let before = std::fs::read(dir.path().join("run/train_log.json")).unwrap();
+    h.get_by_label("Start training").click();
+    h.run_steps(2);
+    assert!(!h.state().training.running());
+    let err = h.state().training.error.clone().unwrap();
+    assert!(err.contains("already holds a training run"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("run/train_log.json")).unwrap(), before, "the run is untouched");
 }
