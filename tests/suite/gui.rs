@@ -628,10 +628,35 @@ fn the_training_panel_trains_shows_curves_and_adds_the_model() {
         assert!(start.elapsed() < Duration::from_secs(60), "model never added");
     }
     assert_eq!(h.state().models[7].name, "panel_sum");
-    // The snapshot shows the settings and the curves, not this run's temporary path.
-    h.state_mut().training.out = "runs/panel_sum".into();
-    h.state_mut().training.finished = None;
+}
+
+/// The panel's look, with fixed curves: a real run's losses differ in the last bits from one
+/// machine to another (threaded reductions), which would move antialiased pixels.
+#[test]
+fn the_training_panel_draws_its_curves() {
+    use mcgurk::train::EpochLog;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
     settle(&mut h);
+    {
+        let t = &mut h.state_mut().training;
+        t.open = true;
+        t.data = "assets/data/farm-av".into();
+        t.out = "runs/sum".into();
+        t.epochs = 5;
+        t.dc_mixup = true;
+        t.epochs_seen = (1..=5)
+            .map(|e| EpochLog {
+                epoch: e,
+                train_loss: 2.2 / e as f32,
+                train_acc: 0.15 * e as f32,
+                val_loss: Some(2.4 - 0.1 * e as f32),
+                val_acc: Some(0.05 * e as f32),
+                seconds: 10.0,
+                mixup: None,
+            })
+            .collect();
+    }
+    h.run_steps(3);
     // Park the pointer off the plots (they draw a hover line under it).
     h.get_by_label("held-out tag").hover();
     h.run_steps(3);
