@@ -8,10 +8,12 @@
 #
 # Writes assets/models/<name>.safetensors (f16) and assets/models/logs/<name>.json (DEST=dir
 # writes there instead; MCGURK=path/to/mcgurk uses that binary instead of building one;
-# AVERAGE=N saves the mean of the last N epochs' weights, an experiment the shipped zoo does
+# DATA=dir trains on another dataset folder (e.g. assets/data/farm-av-drawn, made by
+# assets/data/make_drawings.sh); AVERAGE=N saves the mean of the last N epochs' weights, an experiment the shipped zoo does
 # not use: see README.md here).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+DATA=${DATA:-assets/data/farm-av}
 EPOCHS=${EPOCHS:-30}
 SAMPLES=${SAMPLES:-64}
 SEED=${SEED:-7}
@@ -27,7 +29,7 @@ for m in "${models[@]}"; do
   out=$(mktemp -d)
   echo "== $m"
   /usr/bin/time -f "$m: %e s wall, %M KB peak" "$MCGURK" train \
-    --data assets/data/farm-av --holdout tuxpaint --fusion "$m" --size small \
+    --data "$DATA" --holdout tuxpaint --fusion "$m" --size small \
     --epochs "$EPOCHS" --batch 16 --samples-per-epoch "$SAMPLES" --lr 1e-3 --optimizer adam \
     --seed "$SEED" --modality-dropout 0.25 ${AVERAGE:+--average-last $AVERAGE} --out "$out" --name "$m" --half
   cp "$out/$m.safetensors" "$DEST/$m.safetensors"
