@@ -100,13 +100,11 @@ pub struct ClasswiseWindow {
 
 impl Default for ClasswiseWindow {
     fn default() -> Self {
-        // The demo data, when this is a checkout (it is not embedded in the binary).
-        let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/data/farm-av");
-        let has_demo = demo.is_dir();
+        let (data, holdout) = super::demo_dataset();
         Self {
             open: false,
-            data: if has_demo { demo.display().to_string() } else { String::new() },
-            holdout: if has_demo { "tuxpaint".into() } else { String::new() },
+            data,
+            holdout,
             model: ModelChoice::Zoo("sum".into()),
             views: 4,
             tau: 0.6,
@@ -259,17 +257,19 @@ impl ClasswiseWindow {
 
     /// The window. `models`: what can be measured; `attack`: the panel's attack.
     pub fn show(&mut self, ctx: &egui::Context, models: &[ModelChoice], attack: &AttackConfig) {
+        // Polled while closed too, so a run finished meanwhile is there when it opens.
+        self.poll();
         if !self.open {
             return;
         }
-        self.poll();
         let mut open = true;
         egui::Window::new("Class-wise robustness").open(&mut open).default_pos([300.0, 60.0]).default_width(760.0).show(ctx, |ui| {
             self.controls(ui, models, attack);
             if let Some(e) = &self.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
-            if let Some(r) = self.report.clone() {
+            // Taken out while drawn (the table sorts through &mut self), not cloned each frame.
+            if let Some(r) = self.report.take() {
                 ui.separator();
                 egui::ScrollArea::vertical().min_scrolled_height(560.0).max_height(640.0).show(ui, |ui| {
                     self.table(ui, &r);
@@ -289,6 +289,7 @@ impl ClasswiseWindow {
                         }
                     });
                 });
+                self.report = Some(r);
             }
         });
         if !open {

@@ -16,6 +16,13 @@ use std::path::PathBuf;
 
 pub use workbench::Workbench;
 
+/// The dataset fields the class-wise and training windows start with: the demo data and its
+/// held-out tag when this binary runs from a checkout (the data is not embedded), else empty.
+fn demo_dataset() -> (String, String) {
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/data/farm-av");
+    if demo.is_dir() { (demo.display().to_string(), "tuxpaint".into()) } else { (String::new(), String::new()) }
+}
+
 /// What the window shows first.
 #[derive(Debug, Clone)]
 pub enum Launch {

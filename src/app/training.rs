@@ -54,12 +54,11 @@ pub struct TrainingWindow {
 
 impl Default for TrainingWindow {
     fn default() -> Self {
-        let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/data/farm-av");
-        let has_demo = demo.is_dir();
+        let (data, holdout) = super::demo_dataset();
         Self {
             open: false,
-            data: if has_demo { demo.display().to_string() } else { String::new() },
-            holdout: if has_demo { "tuxpaint".into() } else { String::new() },
+            data,
+            holdout,
             fusion: FusionKind::Sum,
             epochs: 30,
             samples_per_epoch: 64,
@@ -201,10 +200,11 @@ impl TrainingWindow {
 
     /// The window; returns a trained model the user asked to add to the workbench.
     pub fn show(&mut self, ctx: &egui::Context) -> Option<(PathBuf, FusionKind)> {
+        // Polled while closed too, so a run's progress and end are never held up.
+        self.poll();
         if !self.open {
             return None;
         }
-        self.poll();
         let mut add = None;
         let mut open = true;
         egui::Window::new("Train a model").open(&mut open).default_pos([320.0, 70.0]).default_width(640.0).show(ctx, |ui| {

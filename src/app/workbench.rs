@@ -352,14 +352,31 @@ impl Workbench {
 
     fn classwise_window(&mut self, ctx: &egui::Context) {
         use super::classwise::ModelChoice;
-        let mut choices: Vec<ModelChoice> = crate::models::zoo::ZOO.iter().map(|e| ModelChoice::Zoo(e.name.to_string())).collect();
-        choices.extend(self.model_files.iter().map(|(p, f)| ModelChoice::File(p.clone(), *f)));
+        // The model list is only needed while the window shows.
+        let choices: Vec<ModelChoice> = if self.classwise.open {
+            crate::models::zoo::ZOO
+                .iter()
+                .map(|e| ModelChoice::Zoo(e.name.to_string()))
+                .chain(self.model_files.iter().map(|(p, f)| ModelChoice::File(p.clone(), *f)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.classwise.show(ctx, &choices, &self.settings.attack.config);
-        for field in self.classwise.browse.take().into_iter().chain(self.training.browse.take()) {
+        if let Some(field) = self.classwise.browse.take() {
             self.commands.push(Command::Dialog(DialogKind::Folder(field)));
         }
         if let Some(kind) = self.classwise.export.take() {
             self.commands.push(Command::Dialog(DialogKind::Export(kind)));
+        }
+    }
+
+    fn training_window(&mut self, ctx: &egui::Context) {
+        if let Some((path, fusion)) = self.training.show(ctx) {
+            self.commands.push(Command::AddModel { path, fusion: Some(fusion) });
+        }
+        if let Some(field) = self.training.browse.take() {
+            self.commands.push(Command::Dialog(DialogKind::Folder(field)));
         }
     }
 
@@ -735,9 +752,7 @@ impl eframe::App for Workbench {
         self.locate_window(&ctx);
         self.curve_window(&ctx);
         self.classwise_window(&ctx);
-        if let Some((path, fusion)) = self.training.show(&ctx) {
-            self.commands.push(Command::AddModel { path, fusion: Some(fusion) });
-        }
+        self.training_window(&ctx);
         self.grid_window(&ctx);
         self.audio_window(&ctx);
         self.add_model_window(&ctx);

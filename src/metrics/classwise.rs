@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::convexity::{Convexity, class_convexity};
 use super::correlation::{pearson, spearman};
-use super::density::{Density, class_density};
+use super::density::{Density, centroid_distances, density_of, distances_of};
 use super::pca::Pca;
 use crate::attacks::{AttackConfig, attack_batch};
 use crate::data::prepare::Prepared;
@@ -259,15 +259,6 @@ pub fn head_predictions(net: &AvNet, rows: &[f32], k: usize, device: &Device) ->
     host(logits).chunks_exact(classes).map(argmax).collect()
 }
 
-/// Density and convexity of every class of `emb` (fused features) under `net`'s head.
-pub fn density_and_convexity(net: &AvNet, emb: &Embedded, labels: &[usize], classes: usize, tau: f64, p: f32, pairs: usize, seed: u64, device: &Device) -> (Vec<Density>, Vec<Convexity>) {
-    let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let kernels = crate::kernels::for_device(device);
-    let rho = class_density(&emb.fused, emb.fused_dim, &labels32, classes, tau, p, kernels);
-    let kappa = class_convexity(&emb.fused, emb.fused_dim, &labels32, classes, pairs, seed, &mut |rows, k| head_predictions(net, rows, k, device));
-    (rho, kappa)
-}
-
 /// Measures `model` on `items` as `opts` says.
 pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: &AtomicBool, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<Report, ClasswiseError> {
     if items.is_empty() {
@@ -290,16 +281,17 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
     let mut cells: Vec<Vec<DensityCell>> = vec![Vec::new(); classes];
     // A unimodal model's fused feature is its one encoder's: measured once, as "fused".
     let both = clean.audio.is_some() && clean.visual.is_some();
-    let spaces = [
-        (Space::Audio, clean.audio.as_ref().filter(|_| both)),
-        (Space::Visual, clean.visual.as_ref().filter(|_| both)),
-        (Space::Fused, Some(&(clean.fused.clone(), clean.fused_dim))),
-    ];
+    fn modality(e: &Option<(Vec<f32>, usize)>, both: bool) -> Option<(&[f32], usize)> {
+        e.as_ref().filter(|_| both).map(|(rows, dim)| (rows.as_slice(), *dim))
+    }
+    let spaces = [(Space::Audio, modality(&clean.audio, both)), (Space::Visual, modality(&clean.visual, both)), (Space::Fused, Some((clean.fused.as_slice(), clean.fused_dim)))];
     for (space, emb) in spaces {
         let Some((rows, dim)) = emb else { continue };
+        // One set of distances per space serves every tau.
+        let dist = centroid_distances(rows, dim, &labels32, classes, opts.p, kernels);
         for &tau in &opts.taus {
-            for (c, density) in class_density(rows, *dim, &labels32, classes, tau, opts.p, kernels).into_iter().enumerate() {
-                cells[c].push(DensityCell { space, tau, density });
+            for (c, cell) in cells.iter_mut().enumerate() {
+                cell.push(DensityCell { space, tau, density: density_of(&mut distances_of(&dist, &labels32, c), dim, tau) });
             }
         }
     }

@@ -50,16 +50,32 @@ pub fn centroids(emb: &[f32], dim: usize, labels: &[u32], classes: usize) -> Vec
 
 /// rho_c for every class; `tau` in (0, 1), `p` >= 1 or infinity.
 pub fn class_density(emb: &[f32], dim: usize, labels: &[u32], classes: usize, tau: f64, p: f32, kernels: Option<&Kernels>) -> Vec<Density> {
+    let dist = centroid_distances(emb, dim, labels, classes, p, kernels);
+    (0..classes).map(|c| density_of(&mut distances_of(&dist, labels, c), dim, tau)).collect()
+}
+
+/// Each row's Lp distance to its class centroid: the kernel's when given, else the CPU
+/// reference's.
+pub fn centroid_distances(emb: &[f32], dim: usize, labels: &[u32], classes: usize, p: f32, kernels: Option<&Kernels>) -> Vec<f32> {
     let cents = centroids(emb, dim, labels, classes);
-    let dist = kernels
+    kernels
         .and_then(|k| k.centroid_distances(emb, dim, &cents, labels, p).ok())
-        .unwrap_or_else(|| reference::centroid_distances(emb, dim, &cents, labels, p));
-    (0..classes)
-        .map(|c| {
-            let mut d: Vec<f32> = labels.iter().zip(&dist).filter(|(l, _)| **l as usize == c).map(|(_, d)| *d).collect();
-            density_of(&mut d, dim, tau)
-        })
-        .collect()
+        .unwrap_or_else(|| reference::centroid_distances(emb, dim, &cents, labels, p))
+}
+
+/// The distances of class `c`'s rows.
+pub fn distances_of(dist: &[f32], labels: &[u32], c: usize) -> Vec<f32> {
+    labels.iter().zip(dist).filter(|(l, _)| **l as usize == c).map(|(_, d)| *d).collect()
+}
+
+/// R_tau of ascending distances: the nearest-rank quantile, the smallest distance with at
+/// least tau * n samples at or below it (0 for none).
+pub fn quantile_radius(sorted: &[f32], tau: f64) -> f32 {
+    let n = sorted.len();
+    if n == 0 {
+        return 0.0;
+    }
+    sorted[((tau * n as f64).ceil() as usize).clamp(1, n) - 1]
 }
 
 /// The density of one class from its distances (sorted here).
@@ -69,9 +85,7 @@ pub fn density_of(d: &mut [f32], dim: usize, tau: f64) -> Density {
         return Density::Undefined { n, reason: format!("{n} sample(s); at least 2 are needed") };
     }
     d.sort_by(f32::total_cmp);
-    // Nearest-rank quantile: the smallest distance with at least tau * n samples at or below it.
-    let k = ((tau * n as f64).ceil() as usize).clamp(1, n) - 1;
-    let (r_c, r_tau) = (d[n - 1], d[k]);
+    let (r_c, r_tau) = (d[n - 1], quantile_radius(d, tau));
     if !(r_tau > 0.0) || r_c <= r_tau {
         return Density::Undefined { n, reason: format!("R_c = {r_c} and R_tau = {r_tau}: no volume between them") };
     }

@@ -6,11 +6,12 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
+use crate::attacks::lp;
 use crate::data::prepare::Prepared;
 use crate::data::rng::Rng;
-use crate::kernels::reference;
-use crate::metrics::classwise::{Samples, density_and_convexity, embed};
-use crate::metrics::density::centroids;
+use crate::metrics::classwise::{Samples, embed, head_predictions};
+use crate::metrics::convexity::class_convexity;
+use crate::metrics::density;
 use crate::models::input::Example;
 use crate::models::{AvNet, InputSize};
 
@@ -60,27 +61,35 @@ impl MixupPlan {
         let samples = Samples { items, size, views: cfg.views, seed };
         let labels = samples.labels();
         let emb = embed(net, &samples, None, 16, device, &never, &mut |_| {}).expect("not cancellable");
-        let (rho, kappa) = density_and_convexity(net, &emb, &labels, classes.len(), cfg.tau, 2.0, cfg.pairs, seed, device);
-        let rho: Vec<Option<f64>> = rho.iter().map(|d| d.rho()).collect();
-        let kappa: Vec<Option<f64>> = kappa.iter().map(|k| k.kappa()).collect();
+        // One set of distances serves the densities and the partners' R_tau.
+        let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
+        let dist = density::centroid_distances(&emb.fused, emb.fused_dim, &labels32, classes.len(), 2.0, crate::kernels::for_device(device));
+        let sorted: Vec<Vec<f32>> = (0..classes.len())
+            .map(|c| {
+                let mut d = density::distances_of(&dist, &labels32, c);
+                d.sort_by(f32::total_cmp);
+                d
+            })
+            .collect();
+        let rho: Vec<Option<f64>> = sorted.iter().map(|d| density::density_of(&mut d.clone(), emb.fused_dim, cfg.tau).rho()).collect();
+        let kappa: Vec<Option<f64>> = class_convexity(&emb.fused, emb.fused_dim, &labels32, classes.len(), cfg.pairs, seed, &mut |rows, k| head_predictions(net, rows, k, device))
+            .iter()
+            .map(|k| k.kappa())
+            .collect();
         let rho_above = cfg.rho_above.unwrap_or_else(|| median(rho.iter().flatten().copied().collect()));
         let eligible: Vec<bool> = (0..classes.len())
             .map(|c| matches!((kappa[c], rho[c]), (Some(k), Some(r)) if k < cfg.kappa_below && r > rho_above))
             .collect();
-        // Item c's distance: that of its unaugmented view (the first of its views).
-        let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-        let cents = centroids(&emb.fused, emb.fused_dim, &labels32, classes.len());
-        let dist = reference::centroid_distances(&emb.fused, emb.fused_dim, &cents, &labels32, 2.0);
+        // An item's distance: that of its unaugmented view (the first of its views).
         let views = cfg.views.max(1);
-        let mut members = vec![Vec::new(); classes.len()];
-        for c in 0..classes.len() {
-            let mut d: Vec<f32> = labels.iter().zip(&dist).filter(|(l, _)| **l == c).map(|(_, d)| *d).collect();
-            d.sort_by(f32::total_cmp);
-            let r_tau = d.get(((cfg.tau * d.len() as f64).ceil() as usize).clamp(1, d.len().max(1)) - 1).copied().unwrap_or(0.0);
-            let all: Vec<usize> = (0..items.len()).filter(|&i| items[i].label == c).collect();
-            let inside: Vec<usize> = all.iter().copied().filter(|&i| dist[i * views] <= r_tau).collect();
-            members[c] = if inside.is_empty() { all } else { inside };
-        }
+        let members: Vec<Vec<usize>> = (0..classes.len())
+            .map(|c| {
+                let r_tau = density::quantile_radius(&sorted[c], cfg.tau);
+                let all: Vec<usize> = (0..items.len()).filter(|&i| items[i].label == c).collect();
+                let inside: Vec<usize> = all.iter().copied().filter(|&i| dist[i * views] <= r_tau).collect();
+                if inside.is_empty() { all } else { inside }
+            })
+            .collect();
         let selected = (0..classes.len()).filter(|&c| eligible[c]).map(|c| classes[c].clone()).collect();
         let log = MixupEpoch { kappa_below: cfg.kappa_below, rho_above, kappa, rho, selected, mixed: 0 };
         (Self { eligible, members }, log)
@@ -154,24 +163,19 @@ impl FastAdversarial {
         let ga = w.grad(&grads).map(|g| g.try_to_vec_as::<f32>().expect("f32"));
         let gv = p.grad(&grads).map(|g| g.try_to_vec_as::<f32>().expect("f32"));
         // x' = clip(x_start + 1.25 eps sign(g)) to the ball around x and the valid range.
-        let step = |x0: &[f32], xs: &[f32], g: Option<&Vec<f32>>, eps: f32, lo: f32, hi: f32| -> Vec<f32> {
-            match g {
-                None => x0.to_vec(),
-                Some(g) => x0
-                    .iter()
-                    .zip(xs)
-                    .zip(g)
-                    .map(|((x, s), g)| (s + 1.25 * eps * g.signum() * f32::from(*g != 0.0)).clamp(x - eps, x + eps).clamp(lo, hi))
-                    .collect(),
-            }
+        let step = |x0: &[f32], start: &[f32], g: Option<&[f32]>, eps: f32, lo: f32, hi: f32| -> Vec<f32> {
+            let Some(g) = g else { return x0.to_vec() };
+            let mut x: Vec<f32> = start.iter().zip(lp::sign(g)).map(|(s, d)| s + 1.25 * eps * d).collect();
+            lp::project_linf(&mut x, x0, eps, lo, hi);
+            x
         };
         let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
         examples
             .iter()
             .enumerate()
             .map(|(k, e)| Example {
-                wave: step(&e.wave, &wave[k * na..(k + 1) * na], ga.as_ref().map(|g| g[k * na..(k + 1) * na].to_vec()).as_ref(), self.eps_a, -1.0, 1.0),
-                pixels: step(&e.pixels, &pixels[k * nv..(k + 1) * nv], gv.as_ref().map(|g| g[k * nv..(k + 1) * nv].to_vec()).as_ref(), self.eps_v, 0.0, 1.0),
+                wave: step(&e.wave, &wave[k * na..(k + 1) * na], ga.as_deref().map(|g| &g[k * na..(k + 1) * na]), self.eps_a, -1.0, 1.0),
+                pixels: step(&e.pixels, &pixels[k * nv..(k + 1) * nv], gv.as_deref().map(|g| &g[k * nv..(k + 1) * nv]), self.eps_v, 0.0, 1.0),
                 size,
             })
             .collect()

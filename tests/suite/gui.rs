@@ -47,6 +47,16 @@ fn settle(h: &mut Harness<'_, Workbench>) {
     h.run_steps(5);
 }
 
+/// Steps the UI until `done` holds for the workbench; fails with `what` after `secs` seconds.
+fn wait_until(h: &mut Harness<'_, Workbench>, secs: u64, what: &str, done: impl Fn(&Workbench) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(start.elapsed() < Duration::from_secs(secs), "{what}");
+    }
+}
+
 #[test]
 fn main_view_shows_frame_waveform_and_spectrogram() {
     let mut h = harness(Launch::File(demo("cow.mp4")));
@@ -234,12 +244,7 @@ fn a_saved_session_reopens_with_its_attack_notes_and_moment() {
     let mut h2 = harness(Launch::Empty);
     h2.run_steps(2);
     h2.state_mut().command(Command::OpenSession(path.clone()));
-    let start = Instant::now();
-    while h2.state().clip.is_none() || h2.state().frame_index() != Some(27) || !h2.state().predictions_settled() {
-        h2.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "session never opened");
-    }
+    wait_until(&mut h2, 60, "session never opened", |s| s.clip.is_some() && s.frame_index() == Some(27) && s.predictions_settled());
     settle(&mut h2);
     let s = h2.state();
     assert_eq!(s.settings.attack.config, cfg);
@@ -253,7 +258,7 @@ fn a_saved_session_reopens_with_its_attack_notes_and_moment() {
     let mut h3 = harness(Launch::Empty);
     h3.state_mut().command(Command::OpenSession(path.clone()));
     let start = Instant::now();
-    while !h3.query_by_label_contains("is not there any more").is_some() {
+    while h3.query_by_label_contains("is not there any more").is_none() {
         h3.step();
         std::thread::sleep(Duration::from_millis(20));
         assert!(start.elapsed() < Duration::from_secs(30), "no locate prompt");
@@ -313,12 +318,7 @@ fn exports_write_the_adversarial_clip_and_the_results() {
     for (kind, path) in &files {
         h.state_mut().command(Command::Export { kind: *kind, path: path.clone() });
     }
-    let start = Instant::now();
-    while !files.iter().all(|(_, p)| p.exists()) {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(20), "exports never appeared");
-    }
+    wait_until(&mut h, 20, "exports never appeared", |_| files.iter().all(|(_, p)| p.exists()));
     let wav = std::fs::read(&files[0].1).unwrap();
     assert_eq!(&wav[..4], b"RIFF");
     assert_eq!(wav.len(), 44 + 4 * 32_767, "the small models' window, f32 mono");
@@ -339,12 +339,7 @@ fn the_robustness_curve_of_the_clip_falls_with_eps() {
     h.get_by_label("attack the models").click();
     settle(&mut h);
     h.get_by_label("Robustness curve of this clip…").click();
-    let start = Instant::now();
-    while h.state().curve().is_none() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(start.elapsed() < Duration::from_secs(120), "curve never finished");
-    }
+    wait_until(&mut h, 120, "curve never finished", |s| s.curve().is_some());
     let c = h.state().curve().unwrap();
     assert_eq!(c.names.len(), 7);
     for (i, name) in c.names.iter().enumerate() {
@@ -403,22 +398,12 @@ fn a_model_file_can_be_added_from_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let bad = write(dir.path(), "broken.safetensors", b"not weights");
     h.state_mut().command(Command::AddModel { path: bad, fusion: None });
-    let start = Instant::now();
-    while h.state().status.as_ref().is_none_or(|s| s.level != Level::Error) {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(30), "no error for a broken model file");
-    }
+    wait_until(&mut h, 30, "no error for a broken model file", |s| s.status.as_ref().is_some_and(|st| st.level == Level::Error));
     assert!(h.state().status.as_ref().unwrap().text.contains("broken.safetensors"));
     // PyTorch weights in the reference layout (a tiny FiLM from the import fixtures).
     let film = root().join("tests/fixtures/torch/tiny_film.safetensors");
     h.state_mut().command(Command::AddModel { path: film, fusion: None });
-    let start = Instant::now();
-    while h.state().models.len() < 8 || h.state().results.len() < 8 {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "the model never answered");
-    }
+    wait_until(&mut h, 60, "the model never answered", |s| s.models.len() >= 8 && s.results.len() >= 8);
     settle(&mut h);
     assert_eq!(h.state().models[7].name, "tiny_film");
     assert!(h.state().status.as_ref().unwrap().text.contains("added model tiny_film"));
@@ -431,12 +416,7 @@ fn a_model_file_can_be_added_from_the_window() {
     let mut h2 = harness(Launch::Empty);
     h2.run_steps(2);
     h2.state_mut().command(Command::OpenSession(path));
-    let start = Instant::now();
-    while h2.state().models.len() < 8 {
-        h2.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "the session's model was not loaded");
-    }
+    wait_until(&mut h2, 60, "the session's model was not loaded", |s| s.models.len() >= 8);
     assert_eq!(h2.state().models[7].name, "tiny_film");
 }
 
@@ -497,13 +477,8 @@ fn the_classwise_window_measures_a_dataset() {
     }
     h.run_steps(2);
     h.get_by_label("Measure").click();
-    let start = Instant::now();
-    while h.state().classwise.report.is_none() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(h.state().classwise.error.is_none(), "{:?}", h.state().classwise.error);
-        assert!(start.elapsed() < Duration::from_secs(180), "metrics never finished");
-    }
+    wait_until(&mut h, 180, "metrics never finished", |s| s.classwise.report.is_some() || s.classwise.error.is_some());
+    assert!(h.state().classwise.error.is_none(), "{:?}", h.state().classwise.error);
     let r = h.state().classwise.report.clone().unwrap();
     assert_eq!(r.rows.len(), 9);
     assert_eq!(r.samples, 46, "23 clips, 2 samples each");
@@ -524,12 +499,7 @@ fn the_classwise_window_measures_a_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("classwise.csv");
     h.state_mut().command(Command::Export { kind: mcgurk::app::dialogs::ExportKind::ClasswiseCsv, path: csv.clone() });
-    let start = Instant::now();
-    while !csv.is_file() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(20), "no CSV written");
-    }
+    wait_until(&mut h, 20, "no CSV written", |_| csv.is_file());
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("class,samples,clean_acc") && text.lines().count() == 10, "{text}");
     let path = dir.path().join("metrics.mcgurk.json");
@@ -556,12 +526,7 @@ fn the_classwise_window_measures_a_dataset() {
     let mut h2 = harness(Launch::Empty);
     h2.run_steps(2);
     h2.state_mut().command(Command::OpenSession(path));
-    let start = Instant::now();
-    while h2.state().classwise.report.is_none() {
-        h2.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "the session never opened");
-    }
+    wait_until(&mut h2, 60, "the session never opened", |s| s.classwise.report.is_some());
     let w = &h2.state().classwise;
     assert!(w.open, "a saved report opens its window");
     assert!(same(w.report.as_ref().unwrap(), &r));
@@ -579,12 +544,7 @@ fn the_classwise_window_names_a_bad_dataset() {
     }
     h.run_steps(2);
     h.get_by_label("Measure").click();
-    let start = Instant::now();
-    while h.state().classwise.error.is_none() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(30), "no error shown");
-    }
+    wait_until(&mut h, 30, "no error shown", |s| s.classwise.error.is_some());
     assert!(h.state().classwise.error.as_ref().unwrap().contains("/no/such/folder"), "{:?}", h.state().classwise.error);
     assert!(!h.state().classwise.running());
 }
@@ -610,23 +570,13 @@ fn the_training_panel_trains_shows_curves_and_adds_the_model() {
     h.get_by_label("Start training").click();
     h.run_steps(2);
     assert!(h.state().training.running());
-    let start = Instant::now();
-    while h.state().training.running() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(start.elapsed() < Duration::from_secs(300), "training never finished");
-    }
+    wait_until(&mut h, 300, "training never finished", |s| !s.training.running());
     let t = &h.state().training;
     assert!(t.error.is_none(), "{:?}", t.error);
     assert_eq!(t.epochs_seen.len(), 3, "every epoch reached the curves");
     assert!(t.finished.as_ref().is_some_and(|p| p.is_file()));
     h.get_by_label("Add to the workbench").click();
-    let start = Instant::now();
-    while h.state().models.len() < 8 {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "model never added");
-    }
+    wait_until(&mut h, 60, "model never added", |s| s.models.len() >= 8);
     assert_eq!(h.state().models[7].name, "panel_sum");
 }
 
@@ -678,19 +628,9 @@ fn cancelling_training_keeps_the_checkpoint() {
     }
     h.run_steps(2);
     h.get_by_label("Start training").click();
-    let start = Instant::now();
-    while h.state().training.epochs_seen.is_empty() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(50));
-        assert!(start.elapsed() < Duration::from_secs(120), "no epoch finished");
-    }
+    wait_until(&mut h, 120, "no epoch finished", |s| !s.training.epochs_seen.is_empty());
     h.get_by_label("Cancel").click();
-    let start = Instant::now();
-    while h.state().training.running() {
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-        assert!(start.elapsed() < Duration::from_secs(60), "cancel did not stop training");
-    }
+    wait_until(&mut h, 60, "cancel did not stop training", |s| !s.training.running());
     let err = h.state().training.error.clone().unwrap();
     assert!(err.contains("cancelled after") && err.contains("Resume"), "{err}");
     assert!(dir.path().join("run/checkpoint.safetensors").is_file());
