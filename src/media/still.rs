@@ -31,7 +31,7 @@ pub fn load(path: &Path) -> Result<RgbImage, MediaError> {
     Ok(RgbImage { width: rgb.width(), height: rgb.height(), pixels: rgb.into_raw() })
 }
 
-/// Transparent pixels (clip-art stamps) carry arbitrary colours; show them as a white page,
+/// Transparent pixels (Tux Paint stamps) carry arbitrary colours; show them as a white page,
 /// as every viewer does, rather than whatever RGB the encoder left behind.
 fn over_white(rgba: &image::RgbaImage) -> image::RgbImage {
     image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
