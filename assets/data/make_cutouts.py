@@ -1,17 +1,16 @@
 #!/usr/bin/env python3
 """Cut the animal out of each GCompris training photo of a copy of farm-av (OpenCV GrabCut
-inside a hand-drawn box, the largest regions kept) and add it as one more training clip per class:
+inside a hand-drawn box, the largest regions kept), written beside it as
 <class>/gcompris-<class>-cutout.webp (the animal on a transparent page, at most 448 px, WebP with
-alpha at quality 90)
-with a copy of the class's GCompris recording as its .ogg. Usage: make_cutouts.py DIR (DIR a copy
-of farm-av; make_more.sh calls it). Needs `pip install opencv-python-headless numpy`.
+alpha at quality 90). Usage: make_cutouts.py DIR (DIR a copy of farm-av; `make_drawings.sh
+--more` calls it and pairs each cut-out with a recording). Needs `pip install
+opencv-python-headless numpy`.
 
 Why: Tux Paint stamps (the held-out pictures) are animals cut out of their photos; the training
 photos keep their grass and sky, which one photo per class lets a net learn instead of the
 animal. The boxes were drawn by hand on the training photos (fractions of width and height).
 """
 import os
-import shutil
 import sys
 
 import cv2
@@ -21,7 +20,6 @@ CLASSES = "cat chicken cow dog duck horse owl pig sheep".split()
 # x0, y0, x1, y1 as fractions; the default (a 4% margin) suits the dog, duck and sheep photos.
 BOXES = {"cat": (.2, .14, .98, .74), "chicken": (.03, .1, .98, .93), "cow": (.22, .37, .93, .93),
          "horse": (.12, .32, .89, .88), "owl": (.52, .19, .81, .98), "pig": (.17, .24, .63, .85)}
-SOUND = {"chicken": "chickens"}
 MAX_SIDE = 448
 
 
@@ -60,10 +58,9 @@ def main():
         img = cv2.imread(photo, cv2.IMREAD_COLOR)
         if img is None:
             sys.exit(f"cannot read {photo}")
-        out = os.path.join(root, a, f"gcompris-{a}-cutout")
-        cv2.imwrite(out + ".webp", cutout(img, BOXES.get(a, (.04, .04, .96, .96))), [cv2.IMWRITE_WEBP_QUALITY, 90])
-        shutil.copyfile(os.path.join(root, a, f"gcompris-{SOUND.get(a, a)}.ogg"), out + ".ogg")
-        print(out + ".webp")
+        out = os.path.join(root, a, f"gcompris-{a}-cutout.webp")
+        cv2.imwrite(out, cutout(img, BOXES.get(a, (.04, .04, .96, .96))), [cv2.IMWRITE_WEBP_QUALITY, 90])
+        print(out)
 
 
 if __name__ == "__main__":

@@ -158,8 +158,8 @@ pub fn image(img: &RgbImage, side: usize, rng: &mut Rng) -> Vec<f32> {
 }
 
 /// The picture shrunk to 45..90% and placed anywhere on a white page: stamps (the held-out
-/// pictures: animals cut out of photos) sit on a blank page, photos never do, and without this the models learn "white page"
-/// as a class.
+/// pictures: animals cut out of photos) sit on a blank page, photos never do, and without this
+/// the models learn "white page" as a class.
 fn on_white_page(img: &RgbImage, rng: &mut Rng) -> RgbImage {
     let side = img.width();
     let inner = ((side as f32 * rng.range(0.45, 0.9)).round() as u32).max(1);
