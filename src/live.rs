@@ -101,6 +101,16 @@ pub struct Live {
     pub models: Vec<LoadedModel>,
     device: Device,
     cache: Vec<Option<Cached>>,
+    models_at_once: usize,
+}
+
+/// Raises its flag when dropped (also while unwinding).
+struct SetOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Why an update stopped early.
@@ -110,7 +120,7 @@ pub struct Interrupted;
 impl Live {
     pub fn new(models: Vec<LoadedModel>, device: Device) -> Self {
         let cache = models.iter().map(|_| None).collect();
-        Self { models, device, cache }
+        Self { models, device, cache, models_at_once: rayon::current_num_threads() }
     }
 
     /// One more model (loaded by the user), shown after the others.
@@ -119,11 +129,19 @@ impl Live {
         self.cache.push(None);
     }
 
+    /// How many models run at once (1: one after another, each using every core through the
+    /// backend's threads). Both share one thread pool, so neither oversubscribes the cores.
+    pub fn set_models_at_once(&mut self, n: usize) {
+        self.models_at_once = n.max(1);
+    }
+
     /// Every model at `time_s` of `clip`, clean and (with `attack`) attacked, away from its own
     /// clean prediction. Localization maps of attacked inputs are computed for the models in
-    /// `maps` only (one more forward pass each). Models run in parallel, one per core (burn's CPU backend
-    /// keeps about one core busy per model); `stop()` is polled while they run: a newer request
-    /// or a cancel ends the update as soon as the running models finish. Also returns which modalities the clip lacks.
+    /// `maps` only (one more forward pass each). Models run as tasks of the backend's own thread
+    /// pool (rayon), so the threads inside a model and the models beside it share the cores
+    /// instead of competing for them; `stop()` is polled while they run: a newer request or a
+    /// cancel ends the update as soon as the running models reach a step boundary. Also
+    /// returns which modalities the clip lacks.
     pub fn update(
         &mut self,
         clip: &Clip,
@@ -134,42 +152,49 @@ impl Live {
         stop: &mut dyn FnMut() -> bool,
     ) -> Result<(Vec<ModelView>, Vec<&'static str>), Interrupted> {
         let moment = (clip_id, time_s.to_bits());
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(self.models.len().max(1));
+        let workers = self.models_at_once.min(self.models.len().max(1));
         let device = &self.device;
-        // A queue of models that `threads` workers take from; this thread watches `stop`.
-        // Heaviest first (workers pop from the end), so the last job on each core is a cheap one:
+        // A queue of models that `workers` tasks take from; this thread watches `stop`.
+        // Heaviest first (tasks pop from the end), so the last job on each core is a cheap one:
         // both encoders, then the ResNet alone, then the audio net alone.
         let mut jobs: Vec<_> = self.models.iter().zip(self.cache.iter_mut()).enumerate().collect();
         jobs.sort_by_key(|(_, (m, _))| u8::from(m.info.fusion.uses_audio()) + 2 * u8::from(m.info.fusion.uses_visual()));
         let queue = Mutex::new(jobs);
         let abort = AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
         let done: Mutex<Vec<(usize, ModelView, Vec<&'static str>)>> = Mutex::new(Vec::new());
         let total = self.models.len();
         std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        if abort.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let Some((i, (m, entry))) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
-                        let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, maps.includes(i), &abort);
-                        if let Ok(mut d) = done.lock() {
-                            d.push((i, view, miss));
-                        }
+            let pool = std::thread::Builder::new().name("live-models".into()).spawn_scoped(s, || {
+                // Set even when a model panics, so the watcher below stops waiting.
+                let _finished = SetOnDrop(&finished);
+                rayon::scope(|tasks| {
+                    for _ in 0..workers {
+                        tasks.spawn(|_| {
+                            while !abort.load(Ordering::Relaxed) {
+                                let Some((i, (m, entry))) = queue.lock().ok().and_then(|mut q| q.pop()) else { return };
+                                let (view, miss) = one_model(m, entry, device, clip, moment, time_s, attack, maps.includes(i), &abort);
+                                if let Ok(mut d) = done.lock() {
+                                    d.push((i, view, miss));
+                                }
+                            }
+                        });
                     }
                 });
+            });
+            if pool.is_err() {
+                finished.store(true, Ordering::Relaxed);
             }
-            while done.lock().map_or(total, |d| d.len()) < total {
+            while !finished.load(Ordering::Relaxed) {
                 if stop() {
                     abort.store(true, Ordering::Relaxed);
-                    return;
-                }
-                // A panicked worker leaves the queue unfinished: stop waiting when none is left.
-                if queue.lock().is_err() {
-                    return;
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(2));
+            }
+            // A panicked model is reported as an interrupted update (its result is missing).
+            if let Ok(handle) = pool {
+                let _ = handle.join();
             }
         });
         let done = done.into_inner().map_err(|_| Interrupted)?;

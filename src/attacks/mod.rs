@@ -10,6 +10,8 @@
 pub mod lp;
 mod vector;
 
+pub use vector::VectorPath;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
@@ -140,6 +142,8 @@ pub struct AttackResult {
     pub norms: Norms,
     pub snr_db: Option<f32>,
     pub psnr_db: Option<f32>,
+    /// Where the steps' direction and projection ran (the WGSL kernels or the CPU references).
+    pub vector_path: VectorPath,
 }
 
 const AUDIO_RANGE: (f32, f32) = (-1.0, 1.0);
@@ -328,6 +332,7 @@ impl CleanPass {
             });
         }
         let (x, last) = best.expect("at least one run");
+        let vector_path = self.vector.path();
         let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
         self.examples
             .iter()
@@ -346,6 +351,7 @@ impl CleanPass {
                     loss_adv: last.losses[i],
                     norms,
                     adversarial,
+                    vector_path: vector_path.clone(),
                 }
             })
             .collect()

@@ -22,7 +22,7 @@ pub const DENSITY_WGSL: &str = include_str!("../../shaders/density.wgsl");
 pub const ALL: [(&str, &str); 4] =
     [("reduce.wgsl", REDUCE_WGSL), ("project.wgsl", PROJECT_WGSL), ("normalise.wgsl", NORMALISE_WGSL), ("density.wgsl", DENSITY_WGSL)];
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum KernelError {
     #[error("no GPU adapter (not even a software one such as lavapipe): {0}")]
     NoAdapter(String),

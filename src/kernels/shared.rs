@@ -15,12 +15,13 @@ pub struct Gpu {
     pub kernels: Kernels,
 }
 
-static GPU: OnceLock<Result<Gpu, String>> = OnceLock::new();
+static GPU: OnceLock<Result<Gpu, KernelError>> = OnceLock::new();
 
 /// The process's shared GPU, opened on first use. On a machine with no adapter at all this is
-/// an error (every caller has the CPU path to fall back on).
+/// `KernelError::NoAdapter`; an adapter whose device, kernels or burn setup fail gives another
+/// variant (every caller has the CPU path to fall back on; tests tell the two apart).
 pub fn shared() -> Result<&'static Gpu, KernelError> {
-    GPU.get_or_init(|| open().map_err(|e| e.to_string())).as_ref().map_err(|e| KernelError::Device(e.clone()))
+    GPU.get_or_init(open).as_ref().map_err(Clone::clone)
 }
 
 fn open() -> Result<Gpu, KernelError> {

@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod exfmem;
 pub mod file;
+pub mod flops;
 pub mod fusion;
 pub mod input;
 pub mod predict;

@@ -148,39 +148,79 @@ fn bce_attacks_climb_the_per_class_sigmoid_loss_of_a_label_set() {
     assert!(r.norms.audio_linf <= 0.005 + 1e-6 && r.norms.video_linf <= 2.0 / 255.0 + 1e-6);
 }
 
-/// The GPU path: a tiny audio-only model on the shared wgpu device (lavapipe here), whose
-/// attack steps run in the WGSL kernels, gives what the CPU path gives.
+/// Values spread over `range` with a tenth of them within `margin` of either end, so that a
+/// step of more than `margin` must be clipped.
+fn near_the_edges(n: usize, (lo, hi): (f32, f32), margin: f32, seed: u64) -> Vec<f32> {
+    let mut r = mcgurk::data::rng::Rng::new(seed);
+    (0..n)
+        .map(|i| match i % 10 {
+            0 => hi - r.range(0.0, margin),
+            5 => lo + r.range(0.0, margin),
+            _ => r.range(lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo)),
+        })
+        .collect()
+}
+
+/// The GPU path: tiny models on the shared wgpu device (lavapipe here), whose attack steps run
+/// in the WGSL kernels (the result says so: no step fell back to the CPU), give what the CPU
+/// path gives, for FGSM, PGD and MIM, both norms, the audio and the picture, with inputs at the
+/// edges of their ranges so that the projection's clipping does work.
 #[test]
 fn the_gpu_attack_path_matches_the_cpu_path() {
     use burn::module::Module;
-    use mcgurk::attacks::Loss;
+    use mcgurk::attacks::{Loss, VectorPath};
     use mcgurk::models::{AvNet, FusionKind, InputSize, Widths};
-    let gpu = match mcgurk::kernels::shared() {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("SKIPPED: no GPU adapter at all ({e})");
-            return;
-        }
-    };
+    let Some(gpu) = shared_gpu("the_gpu_attack_path_matches_the_cpu_path") else { return };
     assert!(mcgurk::kernels::for_device(&gpu.device).is_some() && mcgurk::kernels::for_device(&gpu.device.clone().autodiff()).is_some());
     assert!(mcgurk::kernels::for_device(&Device::flex()).is_none());
     let cpu = Device::flex();
-    let net = AvNet::new(FusionKind::AudioOnly, Widths([4, 4, 8, 8]), 3, &cpu);
     let size = InputSize { samples: 8191, pixels: 32 };
-    let wave: Vec<f32> = (0..size.samples).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
-    let ex = Example { wave, pixels: vec![0.5; 3 * 32 * 32], size };
+    let ex = Example {
+        wave: near_the_edges(size.samples, (-1.0, 1.0), 0.002, 1),
+        pixels: near_the_edges(3 * 32 * 32, (0.0, 1.0), 0.002, 2),
+        size,
+    };
+    // Seeded weights: burn's own initialisation is not, and some draws give a flat loss.
+    let audio_net = mcgurk::train::seeded_init(AvNet::new(FusionKind::AudioOnly, Widths([4, 4, 8, 8]), 3, &cpu), 11, &cpu);
+    let visual_net = mcgurk::train::seeded_init(AvNet::new(FusionKind::VisualOnly, Widths([4, 4, 8, 8]), 3, &cpu), 12, &cpu);
+    let mut cases = Vec::new();
     for (norm, eps) in [(Norm::Linf, 0.01), (Norm::L2, 0.3)] {
-        for method in [Method::Pgd, Method::Mim] {
-            let cfg = AttackConfig { method, norm, modality: Modality::Audio, eps_a: eps, steps: 3, loss: Loss::CrossEntropy, ..Default::default() };
-            let on_cpu = attack(&net, &ex, 1, &cfg);
-            let on_gpu = attack(&net.clone().fork(&gpu.device), &ex, 1, &cfg);
-            let what = format!("{method:?} {norm:?}");
-            assert!((on_cpu.loss_adv - on_gpu.loss_adv).abs() < 1e-3, "{what}: cpu {} gpu {}", on_cpu.loss_adv, on_gpu.loss_adv);
-            let diff = on_cpu.adversarial.wave.iter().zip(&on_gpu.adversarial.wave).filter(|(a, b)| (*a - *b).abs() > 1e-4).count();
-            // Sign steps can flip where a gradient entry is ~0; allow a handful of samples.
-            assert!(diff <= size.samples / 100, "{what}: {diff} samples differ");
-            let bound = if norm == Norm::Linf { on_gpu.norms.audio_linf } else { on_gpu.norms.audio_l2 };
-            assert!(bound <= eps * 1.0001 + 1e-6, "{what}: {bound}");
+        for method in [Method::Fgsm, Method::Pgd, Method::Mim] {
+            cases.push((&audio_net, Modality::Audio, method, norm, eps));
         }
+    }
+    for method in [Method::Fgsm, Method::Pgd] {
+        cases.push((&visual_net, Modality::Video, method, Norm::Linf, 0.01));
+    }
+    for (net, modality, method, norm, eps) in cases {
+        let cfg = AttackConfig { method, norm, modality, eps_a: eps, eps_v: eps, steps: 3, loss: Loss::CrossEntropy, ..Default::default() };
+        let on_cpu = attack(net, &ex, 1, &cfg);
+        let on_gpu = attack(&net.clone().fork(&gpu.device), &ex, 1, &cfg);
+        let what = format!("{method:?} {norm:?} {modality:?}");
+        assert_eq!(on_cpu.vector_path, VectorPath::Cpu, "{what}");
+        assert_eq!(on_gpu.vector_path, VectorPath::Gpu, "{what}: the kernels did not run");
+        assert!((on_cpu.loss_adv - on_gpu.loss_adv).abs() < 1e-3, "{what}: cpu {} gpu {}", on_cpu.loss_adv, on_gpu.loss_adv);
+        assert!(on_gpu.loss_adv > on_gpu.loss_clean, "{what}: loss {} -> {}", on_gpu.loss_clean, on_gpu.loss_adv);
+        let (x_cpu, x_gpu, clean, (lo, hi)) = match modality {
+            Modality::Audio => (&on_cpu.adversarial.wave, &on_gpu.adversarial.wave, &ex.wave, (-1.0, 1.0)),
+            _ => (&on_cpu.adversarial.pixels, &on_gpu.adversarial.pixels, &ex.pixels, (0.0, 1.0)),
+        };
+        let diff = x_cpu.iter().zip(x_gpu).filter(|(a, b)| (*a - *b).abs() > 1e-4).count();
+        // Sign steps can flip where a gradient entry is ~0; allow a handful of values.
+        assert!(diff <= x_cpu.len() / 100, "{what}: {diff} values differ");
+        assert!(x_gpu.iter().all(|v| (lo..=hi).contains(v)), "{what}: out of range");
+        if norm == Norm::Linf {
+            // Values that started within 0.002 of an end and moved towards it were clipped.
+            let clipped = x_gpu.iter().zip(clean).filter(|(x, c)| (**x == hi && hi - **c < 0.002) || (**x == lo && **c - lo < 0.002)).count();
+            assert!(clipped > 0, "{what}: no value was clipped at the range's ends");
+        }
+        let n = on_gpu.norms;
+        let bound = match (modality, norm) {
+            (Modality::Audio, Norm::Linf) => n.audio_linf,
+            (Modality::Audio, Norm::L2) => n.audio_l2,
+            (_, Norm::Linf) => n.video_linf,
+            (_, Norm::L2) => n.video_l2,
+        };
+        assert!(bound <= eps * 1.0001 + 1e-6, "{what}: {bound}");
     }
 }

@@ -47,3 +47,25 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// Says that a test skipped, past the test harness's output capture (it writes to the
+/// process's stderr itself, not through `eprintln!`), so the line shows in a passing run's log.
+pub fn loud_skip(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED {test}: {why} ***");
+}
+
+/// The shared GPU (lavapipe where there is no real one). None only where the machine has no
+/// adapter at all, said loudly; in CI, which installs lavapipe, that fails instead. An adapter
+/// whose device, kernels or burn setup fail fails the test.
+pub fn shared_gpu(test: &str) -> Option<&'static mcgurk::kernels::Gpu> {
+    match mcgurk::kernels::shared() {
+        Ok(gpu) => Some(gpu),
+        Err(mcgurk::kernels::KernelError::NoAdapter(e)) => {
+            assert!(std::env::var_os("CI").is_none(), "CI must install lavapipe (tests/run.sh): no GPU adapter ({e})");
+            loud_skip(test, &format!("no GPU adapter on this machine ({e})"));
+            None
+        }
+        Err(e) => panic!("a GPU adapter exists but the shared device failed: {e}"),
+    }
+}
