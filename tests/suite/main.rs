@@ -6,6 +6,7 @@ mod common;
 
 mod architecture;
 mod attacks;
+mod bench;
 mod bad_input;
 mod cli;
 mod data;
