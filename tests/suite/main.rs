@@ -15,6 +15,7 @@ mod fallback;
 mod gui;
 mod import;
 mod kernels;
+mod live;
 mod loader;
 mod models;
 mod predict;
