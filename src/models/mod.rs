@@ -80,8 +80,12 @@ impl AvNet {
 
     /// `wave`: [B, 1, L] in [-1, 1]; `pixels`: [B, 3, H, W] in [0, 1].
     pub fn forward(&self, wave: Tensor<3>, pixels: Tensor<4>) -> AvOutput {
-        let fa = self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f));
-        let visual_map = self.visual.as_ref().map(|v| v.forward_map(pixels));
+        // The two encoders are independent: run them side by side on the CPU backend's thread
+        // pool, so that the serial parts of one overlap the other's work.
+        let (fa, visual_map) = rayon::join(
+            || self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f)),
+            || self.visual.as_ref().map(|v| v.forward_map(pixels)),
+        );
         let fv = visual_map.clone().map(visual::pool).map(|f| self.denoise_visual(f));
         let logits = self.classifier.forward(self.fusion.forward(fa.clone(), fv));
         AvOutput { logits, fa, visual_map }
@@ -103,8 +107,10 @@ impl AvNet {
 
     /// Like [`AvNet::forward`], keeping the pooled features instead of the visual map.
     pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
-        let fa = self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f));
-        let fv = self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels))).map(|f| self.denoise_visual(f));
+        let (fa, fv) = rayon::join(
+            || self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f)),
+            || self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels))).map(|f| self.denoise_visual(f)),
+        );
         let fused = self.fusion.forward(fa.clone(), fv.clone());
         let logits = self.classifier.forward(fused.clone());
         Features { fa, fv, fused, logits }
