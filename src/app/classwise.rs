@@ -93,9 +93,9 @@ pub struct ClasswiseWindow {
     pub error: Option<String>,
     pub sort: (SortBy, bool),
     /// A folder dialog asked for (the workbench opens it).
-    pub browse: Option<super::dialogs::PathField>,
+    pub browse: Option<super::command::PathField>,
     /// An export of the report asked for (the workbench opens the save dialog).
-    pub export: Option<super::dialogs::ExportKind>,
+    pub export: Option<super::command::ExportKind>,
 }
 
 impl Default for ClasswiseWindow {
@@ -282,7 +282,7 @@ impl ClasswiseWindow {
                         ui.weak(format!("drop rate vs {}: Pearson {}, Spearman {} ({} classes)", c.metric, f(c.pearson), f(c.spearman), c.classes));
                     }
                     ui.horizontal(|ui| {
-                        for kind in [super::dialogs::ExportKind::ClasswiseJson, super::dialogs::ExportKind::ClasswiseCsv] {
+                        for kind in [super::command::ExportKind::ClasswiseJson, super::command::ExportKind::ClasswiseCsv] {
                             if ui.button(kind.label()).clicked() {
                                 self.export = Some(kind);
                             }
@@ -303,7 +303,7 @@ impl ClasswiseWindow {
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0).hint_text("a folder per class, an AVE folder or a CSV manifest")).labelled_by(l.id);
                 if ui.button("Browse…").clicked() {
-                    self.browse = Some(super::dialogs::PathField::ClasswiseData);
+                    self.browse = Some(super::command::PathField::ClasswiseData);
                 }
             });
             ui.end_row();

@@ -8,87 +8,8 @@ use std::task::{Context, Poll, Wake};
 
 use rfd::AsyncFileDialog;
 
+use super::command::{Command, DialogKind};
 use super::settings::Source;
-use super::workbench::Command;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DialogKind {
-    /// A video, an audio file or an image.
-    Any,
-    /// An audio file, then an image.
-    Pair,
-    /// A session file to open.
-    OpenSession,
-    /// Where to save the session.
-    SaveSession,
-    /// A file a session refers to but which moved: where is it now?
-    Locate(std::path::PathBuf),
-    /// Where to write an export.
-    Export(ExportKind),
-    /// A model file to add.
-    AddModel,
-    /// A folder for one of the windows' path fields (a dataset, an output folder).
-    Folder(PathField),
-}
-
-/// The path fields of the class-wise and training windows a dialog can fill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PathField {
-    ClasswiseData,
-    TrainingData,
-    TrainingOut,
-}
-
-impl PathField {
-    fn title(self) -> &'static str {
-        match self {
-            Self::ClasswiseData | Self::TrainingData => "Choose a dataset folder (a folder per class, or an AVE folder)",
-            Self::TrainingOut => "Choose the output folder",
-        }
-    }
-}
-
-/// What File > Export writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExportKind {
-    AdversarialWav,
-    AdversarialPng,
-    ResultsCsv,
-    ResultsJson,
-    WindowPng,
-    /// The class-wise window's last report.
-    ClasswiseJson,
-    ClasswiseCsv,
-}
-
-impl ExportKind {
-    pub const ALL: [ExportKind; 7] =
-        [Self::AdversarialWav, Self::AdversarialPng, Self::ResultsCsv, Self::ResultsJson, Self::WindowPng, Self::ClasswiseJson, Self::ClasswiseCsv];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::AdversarialWav => "Adversarial audio (WAV)…",
-            Self::AdversarialPng => "Adversarial model view (PNG)…",
-            Self::ResultsCsv => "Results (CSV)…",
-            Self::ResultsJson => "Results (JSON)…",
-            Self::WindowPng => "Window as shown (PNG)…",
-            Self::ClasswiseJson => "Class-wise report (JSON)…",
-            Self::ClasswiseCsv => "Class-wise table (CSV)…",
-        }
-    }
-
-    fn file_name(self) -> &'static str {
-        match self {
-            Self::AdversarialWav => "adversarial.wav",
-            Self::AdversarialPng => "adversarial.png",
-            Self::ResultsCsv => "results.csv",
-            Self::ResultsJson => "results.json",
-            Self::WindowPng => "mcgurk.png",
-            Self::ClasswiseJson => "classwise.json",
-            Self::ClasswiseCsv => "classwise.csv",
-        }
-    }
-}
 
 const VIDEO: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
 const AUDIO: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a"];

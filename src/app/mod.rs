@@ -2,6 +2,7 @@
 
 mod attack_panel;
 pub mod classwise;
+pub mod command;
 mod curve;
 pub mod dialogs;
 pub mod loader;

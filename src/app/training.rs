@@ -49,7 +49,7 @@ pub struct TrainingWindow {
     pub finished: Option<PathBuf>,
     pub error: Option<String>,
     /// A folder dialog asked for (the workbench opens it).
-    pub browse: Option<super::dialogs::PathField>,
+    pub browse: Option<super::command::PathField>,
 }
 
 impl Default for TrainingWindow {
@@ -258,7 +258,7 @@ impl TrainingWindow {
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut self.data).desired_width(420.0)).labelled_by(l.id);
                 if ui.button("Browse…").on_hover_text("a folder per class or an AVE folder; type a CSV manifest's path").clicked() {
-                    self.browse = Some(super::dialogs::PathField::TrainingData);
+                    self.browse = Some(super::command::PathField::TrainingData);
                 }
             });
             ui.end_row();
@@ -284,7 +284,7 @@ impl TrainingWindow {
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut self.out).desired_width(420.0)).labelled_by(l.id);
                 if ui.button("Browse…").clicked() {
-                    self.browse = Some(super::dialogs::PathField::TrainingOut);
+                    self.browse = Some(super::command::PathField::TrainingOut);
                 }
             });
             ui.end_row();

@@ -8,7 +8,9 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use egui::{Color32, ColorImage, Key, TextureHandle, TextureOptions};
 
 use super::Launch;
-use super::dialogs::{self, DialogKind};
+use super::command::{Command, Listen};
+use super::command::DialogKind;
+use super::dialogs;
 use super::loader::{Busy, Loader, Outcome};
 use super::models_view;
 use super::predictor::{ModelResult, Predictor, Reply};
@@ -29,51 +31,6 @@ mod session_io;
 
 /// Widest spectrogram texture; longer recordings are max-pooled to this many columns.
 const MAX_SPECTROGRAM_COLUMNS: usize = 4096;
-
-/// Everything the UI can ask for.
-#[derive(Debug)]
-pub enum Command {
-    Open(Source),
-    OpenDemo,
-    Dialog(DialogKind),
-    /// Move the analysis window centre (seconds); snaps to the nearest frame.
-    Seek(f64),
-    StepFrame(i64),
-    Reanalyse,
-    RedrawSpectrogram,
-    Cancel,
-    ClearRecent,
-    OpenSession(PathBuf),
-    /// Save to this path, or (None) to the session's own path, asking if it has none.
-    SaveSession(Option<PathBuf>),
-    Relocate { old: PathBuf, new: PathBuf },
-    SessionChecked { session: Box<crate::session::Session>, check: crate::session::ClipCheck },
-    ClipHashed { source: Source, clip: crate::session::ClipRef },
-    Recover(bool),
-    Export { kind: super::dialogs::ExportKind, path: PathBuf },
-    /// An export finished (on a worker thread): the file, or why not.
-    Exported(Result<PathBuf, String>),
-    /// Compute the robustness curve of the clip on screen under the panel's attack.
-    Curve,
-    CancelCurve,
-    Play(Listen),
-    /// A model file was picked: ask for its fusion, then add it.
-    PickedModel(PathBuf),
-    AddModel { path: PathBuf, fusion: Option<crate::models::FusionKind> },
-    StopPlayback,
-    PlaybackEnded(Option<String>),
-    /// A folder picked for a window's path field.
-    SetPath { field: super::dialogs::PathField, path: PathBuf },
-}
-
-/// What the listen buttons play: the model window of the heatmap model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Listen {
-    Clean,
-    Adversarial,
-    /// The perturbation alone, amplified by the view's gain.
-    Perturbation,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
@@ -525,7 +482,7 @@ impl Workbench {
                 }
             }
             Command::SetPath { field, path } => {
-                use super::dialogs::PathField;
+                use super::command::PathField;
                 let text = path.display().to_string();
                 match field {
                     PathField::ClasswiseData => self.classwise.data = text,
@@ -800,7 +757,7 @@ impl Workbench {
                 }
                 ui.add_enabled_ui(self.clip.is_some(), |ui| {
                     ui.menu_button("Export", |ui| {
-                        for kind in super::dialogs::ExportKind::ALL {
+                        for kind in super::command::ExportKind::ALL {
                             if ui.button(kind.label()).clicked() {
                                 self.commands.push(Command::Dialog(DialogKind::Export(kind)));
                             }

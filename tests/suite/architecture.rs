@@ -30,3 +30,70 @@ fn engine_modules_do_not_import_gui_crates() {
         }
     }
 }
+
+/// The parts of the window (`src/app/*.rs`, a folder counting as its file's part) use each other
+/// without cycles: windows and dialogs depend on `command`, not on the workbench that applies
+/// it. The module root (`app/mod.rs`: the `Launch` type and the shared demo-dataset default)
+/// declares the parts and is left out.
+#[test]
+fn the_window_parts_have_no_import_cycle() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+    let parts: BTreeSet<String> = std::fs::read_dir(&app)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            let stem = p.file_stem()?.to_str()?.to_string();
+            (stem != "mod").then_some(stem)
+        })
+        .collect();
+    // Names that follow `prefix` in `text`.
+    let names_after = |text: &str, prefix: &str| -> Vec<String> {
+        text.match_indices(prefix)
+            .map(|(i, _)| text[i + prefix.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect())
+            .collect()
+    };
+    let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for part in &parts {
+        let mut files = Vec::new();
+        let file = app.join(format!("{part}.rs"));
+        if file.exists() {
+            files.push(file);
+        }
+        if app.join(part).is_dir() {
+            rust_files(&app.join(part), &mut files);
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let nested = f.parent() != Some(app.as_path());
+            // In a part's own file `super::` is the app root; in its folder it is the part itself.
+            let mut used = names_after(&text, "crate::app::");
+            if !nested {
+                used.extend(names_after(&text, "super::"));
+            }
+            for u in used.into_iter().filter(|u| parts.contains(u) && u != part) {
+                edges.entry(part.clone()).or_default().insert(u);
+            }
+        }
+    }
+    // Depth-first search for a back edge.
+    fn visit(n: &str, edges: &BTreeMap<String, BTreeSet<String>>, path: &mut Vec<String>, done: &mut BTreeSet<String>) {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            panic!("import cycle in app/: {} -> {n}", path[i..].join(" -> "));
+        }
+        if done.contains(n) {
+            return;
+        }
+        path.push(n.to_string());
+        for m in edges.get(n).into_iter().flatten() {
+            visit(m, edges, path, done);
+        }
+        path.pop();
+        done.insert(n.to_string());
+    }
+    let mut done = BTreeSet::new();
+    for part in &parts {
+        visit(part, &edges, &mut Vec::new(), &mut done);
+    }
+    assert!(edges.get("workbench").is_some_and(|e| e.contains("command") && e.contains("dialogs")), "the scan sees the workbench's imports: {edges:?}");
+}

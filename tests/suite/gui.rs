@@ -211,7 +211,7 @@ fn dragging_the_eps_slider_attacks_every_model_live() {
 
 #[test]
 fn a_saved_session_reopens_with_its_attack_notes_and_moment() {
-    use mcgurk::app::workbench::Command;
+    use mcgurk::app::command::Command;
     use mcgurk::attacks::{AttackConfig, Method, Modality};
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("cow.mp4");
@@ -296,8 +296,8 @@ fn autosave_is_offered_back_at_the_next_start() {
 
 #[test]
 fn exports_write_the_adversarial_clip_and_the_results() {
-    use mcgurk::app::workbench::Command;
-    use mcgurk::app::dialogs::ExportKind;
+    use mcgurk::app::command::Command;
+    use mcgurk::app::command::ExportKind;
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(Launch::File(demo("cow.mp4")));
     settle(&mut h);
@@ -391,7 +391,7 @@ fn the_fusion_grid_shows_every_model_with_its_map_under_attack() {
 
 #[test]
 fn a_model_file_can_be_added_from_the_window() {
-    use mcgurk::app::workbench::Command;
+    use mcgurk::app::command::Command;
     let mut h = harness(Launch::File(demo("cow.mp4")));
     settle(&mut h);
     // A broken file: an error naming it, the zoo keeps working.
@@ -495,10 +495,10 @@ fn the_classwise_window_measures_a_dataset() {
 
     // The report is part of the experiment: exported, saved with the session, back when the
     // session is opened.
-    use mcgurk::app::workbench::Command;
+    use mcgurk::app::command::Command;
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("classwise.csv");
-    h.state_mut().command(Command::Export { kind: mcgurk::app::dialogs::ExportKind::ClasswiseCsv, path: csv.clone() });
+    h.state_mut().command(Command::Export { kind: mcgurk::app::command::ExportKind::ClasswiseCsv, path: csv.clone() });
     wait_until(&mut h, 20, "no CSV written", |_| csv.is_file());
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("class,samples,clean_acc") && text.lines().count() == 10, "{text}");
@@ -563,7 +563,7 @@ fn the_training_panel_trains_shows_curves_and_adds_the_model() {
         t.adversarial = true;
     }
     // What a folder picked in the Browse… dialog does.
-    h.state_mut().command(mcgurk::app::workbench::Command::SetPath { field: mcgurk::app::dialogs::PathField::TrainingOut, path: dir.path().join("panel_sum") });
+    h.state_mut().command(mcgurk::app::command::Command::SetPath { field: mcgurk::app::command::PathField::TrainingOut, path: dir.path().join("panel_sum") });
     h.run_steps(1);
     assert_eq!(h.state().training.out, dir.path().join("panel_sum").display().to_string());
     h.run_steps(2);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{Command, Level, Workbench};
-use crate::app::dialogs::ExportKind;
+use crate::app::command::ExportKind;
 use crate::export;
 
 impl Workbench {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Command, Level, Workbench};
-use crate::app::dialogs::DialogKind;
+use crate::app::command::DialogKind;
 use crate::app::settings::{FrameView, Overlay, Source};
 use crate::session::{ClipCheck, ClipRef, Display, FileRef, SavedResult, Session, recovery_path};
 
