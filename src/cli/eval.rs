@@ -10,8 +10,8 @@ use clap::Args as ClapArgs;
 use serde_json::json;
 
 use super::attack::AttackArgs;
-use super::inputs::ModelArgs;
-use crate::data::{self, DataOptions, Split};
+use super::inputs::{DataArgs, ModelArgs};
+use crate::data::Split;
 use crate::attacks::{AttackConfig, Method};
 use crate::data::prepare::Prepared;
 use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, evaluate, evaluate_universal, robustness_improvement};
@@ -19,12 +19,8 @@ use crate::train::prepare_all;
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Dataset: a folder per class, an AVE folder or a CSV manifest.
-    #[arg(long)]
-    data: PathBuf,
-    /// Folder layout: clips whose file name contains this form the test split.
-    #[arg(long)]
-    holdout: Option<String>,
+    #[command(flatten)]
+    dataset: DataArgs,
     /// Which split to evaluate (default: val if there is one, else test, else train).
     #[arg(long)]
     split: Option<String>,
@@ -72,7 +68,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let device = args.models.device()?;
     let mut models = args.models.load(&device)?;
-    let ds = data::open(&args.data, &DataOptions { holdout: args.holdout.clone() })?;
+    let ds = args.dataset.open()?;
     let split = match &args.split {
         Some(s) => match Split::parse(s) {
             Some(s) => s,
@@ -89,7 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut items: Vec<_> = prepared.iter().collect();
     items.truncate(args.limit.unwrap_or(usize::MAX));
     if items.is_empty() {
-        bail!("no usable clips in the {split:?} split of {}", args.data.display());
+        bail!("no usable clips in the {split:?} split of {}", args.dataset.data.display());
     }
     for m in &models {
         if m.info.classes != ds.classes {
@@ -104,7 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         eprintln!();
         let train: Vec<&Prepared> = train.iter().collect();
         if train.is_empty() {
-            bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", args.data.display());
+            bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", args.dataset.data.display());
         }
         let defended: Vec<_> = models.iter().map(|m| crate::eval::with_exfmem(m, &train, args.exfmem_views)).collect();
         models.extend(defended);
@@ -118,7 +114,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let (fit, _, _) = prepare_all(&ds, &[fit_split], size, &|done, total| eprint!("\rdecoding fit clips {done}/{total}   "));
         eprintln!();
         if fit.is_empty() {
-            bail!("no usable clips in the {fit_split:?} split of {} to fit universal perturbations on", args.data.display());
+            bail!("no usable clips in the {fit_split:?} split of {} to fit universal perturbations on", args.dataset.data.display());
         }
         fit
     } else {
@@ -178,7 +174,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!(
             "\n{} clips of {} ({split:?} split), {}{:?} {:?}, eps_a {} eps_v {} (x{scale}), {steps} steps",
             items.len(),
-            args.data.display(),
+            args.dataset.data.display(),
             if args.universal { format!("universal (fitted on {} {} clips, {} passes) ", fit.len(), args.fit_split, args.universal_epochs) } else { String::new() },
             cfg.method,
             cfg.norm,

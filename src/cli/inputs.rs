@@ -84,3 +84,21 @@ impl ModelArgs {
         Ok(out)
     }
 }
+
+/// Which dataset a command reads (`eval`, `metrics`, `train`), spelled alike in each.
+#[derive(ClapArgs, Debug)]
+pub struct DataArgs {
+    /// Dataset: a folder per class, an AVE folder (Annotations.txt) or a CSV manifest.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Folder layout: clips whose file name contains this are held out (the test split of `eval`
+    /// and `metrics`; what `train` validates on).
+    #[arg(long)]
+    pub holdout: Option<String>,
+}
+
+impl DataArgs {
+    pub fn open(&self) -> Result<crate::data::Dataset, crate::data::DataError> {
+        crate::data::open(&self.data, &crate::data::DataOptions { holdout: self.holdout.clone() })
+    }
+}

@@ -8,19 +8,15 @@ use anyhow::{Context, bail};
 use clap::Args as ClapArgs;
 
 use super::attack::AttackArgs;
-use super::inputs::ModelArgs;
-use crate::data::{self, DataOptions, Split};
+use super::inputs::{DataArgs, ModelArgs};
+use crate::data::Split;
 use crate::metrics::classwise::{Options, Report, Stage, report, to_csv};
 use crate::train::prepare_all;
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Dataset: a folder per class, an AVE folder or a CSV manifest.
-    #[arg(long)]
-    data: PathBuf,
-    /// Folder layout: clips whose file name contains this form the held-out split.
-    #[arg(long)]
-    holdout: Option<String>,
+    #[command(flatten)]
+    dataset: DataArgs,
     /// train, val, test or all (default: all).
     #[arg(long, default_value = "all")]
     split: String,
@@ -78,7 +74,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let device = args.models.device()?;
     let models = args.models.load(&device)?;
-    let ds = data::open(&args.data, &DataOptions { holdout: args.holdout.clone() })?;
+    let ds = args.dataset.open()?;
     let splits: Vec<Split> = if args.split == "all" {
         vec![Split::Train, Split::Val, Split::Test]
     } else {
@@ -100,7 +96,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let items: Vec<_> = prepared.iter().collect();
     if items.is_empty() {
-        bail!("no usable clips in the {} split(s) of {}", args.split, args.data.display());
+        bail!("no usable clips in the {} split(s) of {}", args.split, args.dataset.data.display());
     }
     let opts = Options {
         views: args.views,

@@ -40,16 +40,12 @@ impl From<FusionArg> for FusionKind {
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Dataset: a folder per class, an AVE folder (Annotations.txt) or a CSV manifest.
-    #[arg(long)]
-    data: PathBuf,
+    #[command(flatten)]
+    dataset: super::inputs::DataArgs,
     #[arg(long, value_enum)]
     fusion: FusionArg,
     #[arg(long, value_enum, default_value = "small")]
     size: SizeArg,
-    /// Folder layout: clips whose file name contains this are held out for validation.
-    #[arg(long)]
-    holdout: Option<String>,
     #[arg(long, default_value_t = 30)]
     epochs: usize,
     #[arg(long, default_value_t = 16)]
@@ -159,8 +155,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         v => Some(v.parse().map_err(|_| anyhow::anyhow!("--mixup-rho {v}: a number or 'median'"))?),
     };
     let cfg = TrainConfig {
-        data: args.data.clone(),
-        holdout: args.holdout.clone(),
+        data: args.dataset.data.clone(),
+        holdout: args.dataset.holdout.clone(),
         fusion,
         size: match args.size {
             SizeArg::Small => Size::Small,
