@@ -8,8 +8,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use egui::{Color32, ColorImage, Key, TextureHandle, TextureOptions};
 
 use super::Launch;
-use super::command::{Command, Listen};
-use super::command::DialogKind;
+use super::command::{Command, DialogKind, Listen};
 use super::dialogs;
 use super::loader::{Busy, Loader, Outcome};
 use super::models_view;

@@ -131,9 +131,18 @@ enum SimilarityArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum SizeArg {
+pub(crate) enum SizeArg {
     Small,
     Full,
+}
+
+impl From<SizeArg> for Size {
+    fn from(s: SizeArg) -> Self {
+        match s {
+            SizeArg::Small => Size::Small,
+            SizeArg::Full => Size::Full,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -158,10 +167,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         data: args.dataset.data.clone(),
         holdout: args.dataset.holdout.clone(),
         fusion,
-        size: match args.size {
-            SizeArg::Small => Size::Small,
-            SizeArg::Full => Size::Full,
-        },
+        size: args.size.into(),
         epochs: args.epochs,
         batch: args.batch,
         samples_per_epoch: args.samples_per_epoch,

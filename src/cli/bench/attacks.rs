@@ -49,8 +49,10 @@ struct Row {
 }
 
 pub fn run(reps: usize, wgpu: bool, torch: Option<&Torch>, sizes: &[Size], batches: &[usize]) -> anyhow::Result<()> {
-    if batches.is_empty() || batches.contains(&0) {
-        anyhow::bail!("--batches: give batch sizes of at least 1");
+    // The inputs are allocated for the largest batch (a full-size example is 0.9 MB).
+    const MAX_BATCH: usize = 256;
+    if batches.is_empty() || batches.iter().any(|&b| b == 0 || b > MAX_BATCH) {
+        anyhow::bail!("--batches: give batch sizes from 1 to {MAX_BATCH}");
     }
     let threads = rayon::current_num_threads();
     let cfg = AttackConfig::default();

@@ -35,8 +35,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     python: Option<PathBuf>,
     /// Model sizes of the attack benchmark.
-    #[arg(long, value_delimiter = ',', default_values = ["small", "full"], value_parser = ["small", "full"])]
-    sizes: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["small", "full"])]
+    sizes: Vec<super::train::SizeArg>,
     /// Batch sizes of the attack benchmark.
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8])]
     batches: Vec<usize>,
@@ -78,7 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         } else {
             None
         };
-        let sizes: Vec<Size> = args.sizes.iter().map(|s| if s == "full" { Size::Full } else { Size::Small }).collect();
+        let sizes: Vec<Size> = args.sizes.iter().map(|&s| s.into()).collect();
         attacks::run(args.reps.min(3), args.wgpu, torch.as_ref(), &sizes, &args.batches)?;
     }
     if part("kernels") {
