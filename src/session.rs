@@ -157,6 +157,9 @@ pub enum SessionError {
     Save { path: PathBuf, detail: String },
 }
 
+/// The largest session file read (sessions with class-wise reports are a few megabytes).
+pub const MAX_SESSION_BYTES: u64 = 64 << 20;
+
 impl Session {
     /// Writes the session atomically (temp file + rename): a crash never leaves half a file.
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
@@ -167,7 +170,7 @@ impl Session {
     }
 
     pub fn load(path: &Path) -> Result<Self, SessionError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SessionError::Io { path: path.into(), source })?;
+        let text = crate::files::read_regular_text(path, MAX_SESSION_BYTES).map_err(|source| SessionError::Io { path: path.into(), source })?;
         Self::parse(&text, path)
     }
 
@@ -190,9 +193,40 @@ impl Session {
         }
         let mut session: Session = serde_json::from_value(doc).map_err(|e| corrupt(e.to_string()))?;
         session.format_version = FORMAT_VERSION;
+        check_attack(&session.attack).map_err(|d| corrupt(format!("attack: {d}")))?;
+        if !session.time_s.is_finite() || session.time_s < 0.0 {
+            return Err(corrupt(format!("time_s = {} is not a moment of a clip", session.time_s)));
+        }
         Ok(session)
     }
 }
+
+/// A loaded attack runs as soon as the session opens: its numbers must be ones the attack
+/// panel could have set (a hand-edited 10^9 steps would freeze the models for hours).
+fn check_attack(a: &AttackConfig) -> Result<(), String> {
+    let budget = |name: &str, v: f32, max: f32| {
+        if v.is_finite() && (0.0..=max).contains(&v) { Ok(()) } else { Err(format!("{name} = {v} (0 to {max})")) }
+    };
+    budget("eps_a", a.eps_a, 1.0)?;
+    budget("eps_v", a.eps_v, 1.0)?;
+    budget("mu", a.mu, 10.0)?;
+    for (name, step) in [("step_a", a.step_a), ("step_v", a.step_v)] {
+        if let Some(v) = step {
+            budget(name, v, 1.0)?;
+        }
+    }
+    if !(1..=MAX_STEPS).contains(&a.steps) {
+        return Err(format!("steps = {} (1 to {MAX_STEPS})", a.steps));
+    }
+    if a.restarts > MAX_RESTARTS {
+        return Err(format!("restarts = {} (0 to {MAX_RESTARTS})", a.restarts));
+    }
+    Ok(())
+}
+
+/// Most attack steps and restarts a session may ask for.
+const MAX_STEPS: usize = 1000;
+const MAX_RESTARTS: usize = 20;
 
 /// serde_json's message plus the line and column, and "ends early" for a cut-off file.
 fn describe_json_error(e: &serde_json::Error, text: &str) -> String {

@@ -6,18 +6,16 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
-
 use burn::prelude::Device;
-use egui_plot::{Legend, Plot, PlotPoints, Points, Text};
 
-use super::loader::Waker;
+use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
 use crate::data::{self, DataOptions, Split};
-use crate::dsp::colormap::Colormap;
 use crate::metrics::classwise::{ClassRow, Options, Report, Space, Stage, report};
 use crate::models::{LoadedModel, file, zoo};
+
+mod plots;
+use plots::{projection, scatter};
 
 /// Which model the window measures: a demo model by name, or a model file.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,15 +53,8 @@ pub struct Request {
 }
 
 enum Msg {
-    Progress(String, usize, usize),
     Done(Box<Report>),
     Failed(String),
-}
-
-struct Job {
-    rx: Receiver<Msg>,
-    cancel: Arc<AtomicBool>,
-    progress: (String, usize, usize),
 }
 
 /// Columns the table sorts by.
@@ -88,7 +79,7 @@ pub struct ClasswiseWindow {
     pub tau: f64,
     pub p: f32,
     pub attack: bool,
-    job: Option<Job>,
+    job: Slot<Msg>,
     pub report: Option<Report>,
     pub error: Option<String>,
     pub sort: (SortBy, bool),
@@ -110,7 +101,7 @@ impl Default for ClasswiseWindow {
             tau: 0.6,
             p: 2.0,
             attack: true,
-            job: None,
+            job: Slot::default(),
             report: None,
             error: None,
             sort: (SortBy::Class, false),
@@ -120,26 +111,26 @@ impl Default for ClasswiseWindow {
     }
 }
 
-fn run(req: Request, tx: &(dyn Fn(Msg) + Sync), cancel: &AtomicBool) -> Result<Report, String> {
+fn run(req: Request, r: &Reporter<Msg>) -> Result<Report, String> {
     let device = Device::flex();
     let model = req.model.load(&device)?;
     let ds = data::open(&req.data, &DataOptions { holdout: req.holdout.clone() }).map_err(|e| e.to_string())?;
     if model.info.classes != ds.classes {
         return Err(format!("model '{}' knows classes {:?}; {} has {:?}", model.info.name, model.info.classes, req.data.display(), ds.classes));
     }
-    let (prepared, _, _) = crate::train::prepare_all(&ds, &[Split::Train, Split::Val, Split::Test], model.info.input, &|d, t| tx(Msg::Progress("decoding".into(), d, t)));
+    let (prepared, _, _) = crate::train::prepare_all(&ds, &[Split::Train, Split::Val, Split::Test], model.info.input, &|d, t| r.progress("decoding", d, t));
     let items: Vec<_> = prepared.iter().collect();
     if items.is_empty() {
         return Err(format!("no usable clips in {}", req.data.display()));
     }
     let opts = Options { views: req.views.max(1), taus: vec![req.tau.clamp(0.05, 0.95)], p: req.p, attack: req.attack, ..Options::default() };
-    report(&model, &items, &opts, cancel, &mut |stage, d, t| {
+    report(&model, &items, &opts, r.cancel_flag(), &mut |stage, d, t| {
         let what = match stage {
             Stage::Embedding => "embedding",
             Stage::Attacking => "attacking",
             Stage::Convexity => "convexity",
         };
-        tx(Msg::Progress(what.into(), d, t));
+        r.progress(what, d, t);
     })
     .map_err(|e| e.to_string())
 }
@@ -191,66 +182,37 @@ impl ClasswiseWindow {
     }
 
     pub fn running(&self) -> bool {
-        self.job.is_some()
+        self.job.running()
     }
 
-    /// Starts measuring (cancelling a run in progress).
+    /// Starts measuring (a run in progress is dropped).
     pub fn start(&mut self, req: Request, waker: Waker) {
-        self.cancel();
-        let (tx, rx) = sync_channel(64);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let flag = cancel.clone();
         self.error = None;
-        let spawned = std::thread::Builder::new().name("mcgurk-classwise".into()).spawn(move || {
-            let send = |m: Msg| {
-                // Progress may be dropped when the window is behind; the result may not.
-                let _ = tx.try_send(m);
-                waker();
-            };
-            let out = run(req, &send, &flag);
-            if flag.load(Ordering::Relaxed) {
-                return;
-            }
-            let last = match out {
-                Ok(r) => Msg::Done(Box::new(r)),
+        let started = self.job.start("classwise", 64, waker, move |r| {
+            let last = match run(req, r) {
+                Ok(report) => Msg::Done(Box::new(report)),
                 Err(e) => Msg::Failed(e),
             };
-            let _ = tx.send(last);
-            waker();
+            if !r.cancelled() {
+                r.send(last);
+            }
         });
-        match spawned {
-            Ok(_) => self.job = Some(Job { rx, cancel, progress: ("starting".into(), 0, 1) }),
-            Err(e) => self.error = Some(format!("cannot start the metrics thread: {e}")),
+        if let Err(e) = started {
+            self.error = Some(e);
         }
     }
 
+    /// Stops the run; its result is dropped.
     pub fn cancel(&mut self) {
-        if let Some(job) = self.job.take() {
-            job.cancel.store(true, Ordering::Relaxed);
-        }
+        self.job.abandon();
     }
 
     /// Takes what the thread sent.
     pub fn poll(&mut self) {
-        let Some(job) = &mut self.job else { return };
-        loop {
-            match job.rx.try_recv() {
-                Ok(Msg::Progress(what, d, t)) => job.progress = (what, d, t),
-                Ok(Msg::Done(r)) => {
-                    self.report = Some(*r);
-                    self.job = None;
-                    return;
-                }
-                Ok(Msg::Failed(e)) => {
-                    self.error = Some(e);
-                    self.job = None;
-                    return;
-                }
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => {
-                    self.job = None;
-                    return;
-                }
+        for m in self.job.poll() {
+            match m {
+                Msg::Done(report) => self.report = Some(*report),
+                Msg::Failed(e) => self.error = Some(e),
             }
         }
     }
@@ -344,9 +306,9 @@ impl ClasswiseWindow {
         ui.checkbox(&mut self.attack, format!("attack with the panel's {:?} {:?} (eps_a {}, eps_v {:.4})", attack.method, attack.norm, attack.eps_a, attack.eps_v));
         ui.horizontal(|ui| {
             let can = !self.data.trim().is_empty();
-            if let Some(job) = &self.job {
-                let (what, d, t) = &job.progress;
-                ui.add(egui::ProgressBar::new(*d as f32 / (*t).max(1) as f32).desired_width(260.0).text(format!("{what} {d}/{t}")));
+            if self.job.running() {
+                let p = self.job.progress().cloned().unwrap_or_else(|| super::job::Progress { what: "starting".into(), done: 0, total: 1 });
+                ui.add(egui::ProgressBar::new(p.fraction()).desired_width(260.0).text(format!("{} {}/{}", p.what, p.done, p.total)));
                 if ui.button("Cancel").clicked() {
                     self.cancel();
                 }
@@ -410,40 +372,4 @@ impl ClasswiseWindow {
             }
         });
     }
-}
-
-/// Drop rate against kappa, one point per class, coloured by rho (viridis, low to high).
-fn scatter(ui: &mut egui::Ui, r: &Report) {
-    let tau = r.options.taus.first().copied().unwrap_or(0.6);
-    let rhos: Vec<f64> = r.rows.iter().filter_map(|row| row.rho(Space::Fused, tau)).collect();
-    let (lo, hi) = rhos.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    ui.label(format!("drop rate vs kappa; colour: rho (dark {lo:.2} .. bright {hi:.2})"));
-    Plot::new("classwise_scatter").height(240.0).include_x(0.0).include_x(1.0).include_y(0.0).include_y(100.0).x_axis_label("kappa").y_axis_label("drop rate %").show(ui, |p| {
-        for row in &r.rows {
-            let (Some(k), Some(d)) = (row.kappa.kappa(), row.drop_rate) else { continue };
-            let t = row.rho(Space::Fused, tau).map_or(0.0, |v| if hi > lo { ((v - lo) / (hi - lo)) as f32 } else { 0.5 });
-            let [cr, cg, cb] = Colormap::Viridis.rgb(t);
-            let colour = egui::Color32::from_rgb(cr, cg, cb);
-            p.points(Points::new(row.class.clone(), PlotPoints::from(vec![[k, 100.0 * d]])).radius(6.0).color(colour));
-            p.text(Text::new(row.class.clone(), [k, 100.0 * d + 5.0].into(), row.class.clone()));
-        }
-    });
-}
-
-/// The fused embeddings in 2-D: filled clean, hollow attacked, one colour per class.
-fn projection(ui: &mut egui::Ui, r: &Report) {
-    let pr = &r.projection;
-    ui.label(format!("PCA of the fused embeddings ({:.0}% of the variance); rings: attacked", 100.0 * pr.explained));
-    Plot::new("classwise_pca").height(240.0).data_aspect(1.0).legend(Legend::default()).show(ui, |p| {
-        for (c, name) in r.classes.iter().enumerate() {
-            let [cr, cg, cb] = crate::plot::PALETTE[c % crate::plot::PALETTE.len()];
-            let colour = egui::Color32::from_rgb(cr, cg, cb);
-            let pick = |pts: &[[f32; 2]]| -> Vec<[f64; 2]> { pts.iter().zip(&pr.labels).filter(|(_, l)| **l == c).map(|(q, _)| [f64::from(q[0]), f64::from(q[1])]).collect() };
-            p.points(Points::new(name.clone(), PlotPoints::from(pick(&pr.clean))).radius(3.0).color(colour));
-            let adv = pick(&pr.attacked);
-            if !adv.is_empty() {
-                p.points(Points::new(name.clone(), PlotPoints::from(adv)).radius(4.0).filled(false).color(colour));
-            }
-        }
-    });
 }

@@ -4,13 +4,11 @@
 //! progress, and stops on Cancel; the window draws it with egui_plot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use burn::prelude::Device;
 use egui_plot::{Legend, Line, Plot, PlotPoints, Points};
 
-use super::loader::Waker;
+use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
 use crate::live::Live;
 use crate::media::Clip;
@@ -29,83 +27,105 @@ pub struct Curve {
 }
 
 enum Msg {
-    Progress(usize, usize),
     Done(Curve),
     Failed(String),
 }
 
-pub struct CurveJob {
-    rx: Receiver<Msg>,
-    cancel: Arc<AtomicBool>,
-    pub progress: (usize, usize),
+/// The window: its job, its last curve, whether it shows.
+#[derive(Default)]
+pub struct CurveWindow {
+    pub open: bool,
+    job: Slot<Msg>,
+    pub curve: Option<Curve>,
 }
 
-pub enum Poll {
-    Running,
-    Done(Curve),
-    Failed(String),
-    Cancelled,
-}
+impl CurveWindow {
+    /// Computes the curve of `clip` at `time_s` under `config` scaled (a running one is dropped).
+    /// Err: the thread could not start.
+    pub fn start(&mut self, clip: Arc<Clip>, time_s: f64, config: AttackConfig, waker: Waker) -> Result<(), String> {
+        self.open = true;
+        self.job.start("curve", 16, waker, move |r| compute(&clip, time_s, config, r)).map(|_| ())
+    }
 
-impl CurveJob {
-    pub fn start(clip: Arc<Clip>, time_s: f64, config: AttackConfig, waker: Waker) -> Self {
-        let (tx, rx) = sync_channel(16);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let flag = cancel.clone();
-        let spawned = std::thread::Builder::new().name("mcgurk-curve".into()).spawn(move || {
-            let send = |m: Msg| {
-                let _ = tx.send(m);
-                waker();
-            };
-            let device = Device::flex();
-            let models = match zoo::load_all(&device) {
-                Ok(m) => m,
-                Err(e) => return send(Msg::Failed(format!("demo models unavailable: {e}"))),
-            };
-            let names: Vec<String> = models.iter().map(|m| m.info.fusion.label().to_string()).collect();
-            let mut live = Live::new(models, device);
-            let (n, total) = (names.len(), SCALES.len());
-            let mut confidence = vec![Vec::new(); n];
-            let mut holds = vec![Vec::new(); n];
-            let clip_id = Arc::as_ptr(&clip) as usize;
-            for (k, &scale) in SCALES.iter().enumerate() {
-                let cfg = AttackConfig { eps_a: config.eps_a * scale, eps_v: config.eps_v * scale, ..config.clone() };
-                let mut stop = || flag.load(Ordering::Relaxed);
-                let Ok((views, _)) = live.update(&clip, clip_id, time_s, Some(&cfg), crate::live::Maps::One(usize::MAX), &mut stop) else { return };
-                for (i, v) in views.iter().enumerate() {
-                    let clean = v.clean.best();
-                    let p = v.attacked.as_ref().map_or(&v.clean, |a| &a.prediction);
-                    confidence[i].push(p.probs[clean]);
-                    holds[i].push(p.best() == clean);
+    pub fn running(&self) -> bool {
+        self.job.running()
+    }
+
+    /// Stops the computation; true if one ran.
+    pub fn cancel(&mut self) -> bool {
+        self.job.abandon()
+    }
+
+    /// Takes what the thread sent; returns an error to show.
+    pub fn poll(&mut self) -> Option<String> {
+        let mut error = None;
+        for m in self.job.poll() {
+            match m {
+                Msg::Done(c) => self.curve = Some(c),
+                Msg::Failed(e) => error = Some(e),
+            }
+        }
+        error
+    }
+
+    /// The window; true when Cancel was clicked.
+    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+        if !self.open {
+            return false;
+        }
+        let mut open = true;
+        let mut cancel = false;
+        egui::Window::new("Robustness curve (this clip)").open(&mut open).default_pos([330.0, 80.0]).default_width(560.0).show(ctx, |ui| {
+            if self.job.running() {
+                let (done, total) = self.job.progress().map_or((0, SCALES.len()), |p| (p.done, p.total));
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.add(egui::ProgressBar::new(done as f32 / total.max(1) as f32).desired_width(240.0).text(format!("{done} / {total} budgets")));
+                    cancel = ui.button("Cancel").clicked();
+                });
+            }
+            match &self.curve {
+                Some(c) => plot(ui, c),
+                None if !self.job.running() => {
+                    ui.weak("no curve yet");
                 }
-                send(Msg::Progress(k + 1, total));
+                None => {}
             }
-            send(Msg::Done(Curve { config, time_s, names, confidence, holds }));
         });
-        let job = Self { rx, cancel, progress: (0, SCALES.len()) };
-        if let Err(e) = spawned {
-            let (tx, rx) = sync_channel(1);
-            let _ = tx.send(Msg::Failed(format!("cannot start the curve thread: {e}")));
-            return Self { rx, ..job };
-        }
-        job
+        self.open = open;
+        cancel
     }
+}
 
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-
-    pub fn poll(&mut self) -> Poll {
-        loop {
-            match self.rx.try_recv() {
-                Ok(Msg::Progress(d, t)) => self.progress = (d, t),
-                Ok(Msg::Done(c)) => return Poll::Done(c),
-                Ok(Msg::Failed(e)) => return Poll::Failed(e),
-                Err(TryRecvError::Empty) => return Poll::Running,
-                Err(TryRecvError::Disconnected) => return Poll::Cancelled,
-            }
+/// Runs on the curve's thread with its own copy of the models.
+fn compute(clip: &Arc<Clip>, time_s: f64, config: AttackConfig, r: &Reporter<Msg>) {
+    let device = Device::flex();
+    let models = match zoo::load_all(&device) {
+        Ok(m) => m,
+        Err(e) => {
+            r.send(Msg::Failed(format!("demo models unavailable: {e}")));
+            return;
         }
+    };
+    let names: Vec<String> = models.iter().map(|m| m.info.fusion.label().to_string()).collect();
+    let mut live = Live::new(models, device);
+    let (n, total) = (names.len(), SCALES.len());
+    let mut confidence = vec![Vec::new(); n];
+    let mut holds = vec![Vec::new(); n];
+    let clip_id = Arc::as_ptr(clip) as usize;
+    for (k, &scale) in SCALES.iter().enumerate() {
+        let cfg = AttackConfig { eps_a: config.eps_a * scale, eps_v: config.eps_v * scale, ..config.clone() };
+        let mut stop = || r.cancelled();
+        let Ok((views, _)) = live.update(clip, clip_id, time_s, Some(&cfg), crate::live::Maps::One(usize::MAX), &mut stop) else { return };
+        for (i, v) in views.iter().enumerate() {
+            let clean = v.clean.best();
+            let p = v.attacked.as_ref().map_or(&v.clean, |a| &a.prediction);
+            confidence[i].push(p.probs[clean]);
+            holds[i].push(p.best() == clean);
+        }
+        r.progress("budgets", k + 1, total);
     }
+    r.send(Msg::Done(Curve { config, time_s, names, confidence, holds }));
 }
 
 /// The curve: one line per model, hollow rings where the prediction flipped.

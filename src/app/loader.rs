@@ -1,29 +1,20 @@
-//! The media worker: opens files and computes their analysis off the UI thread.
-//! Named threads, one bounded channel, a cancel flag per job, and a generation number so a
-//! result that arrives after a newer request is dropped.
+//! The media worker: opens files and computes their analysis off the UI thread, one job at a
+//! time in a [`Slot`] (a newer request supersedes the running one, whose result is dropped).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use crate::analysis::{ClipAnalysis, analyse};
 use crate::dsp::MelConfig;
-use crate::media::{Clip, Job, LoadOptions, open, open_pair};
+use crate::media::{Clip, LoadOptions, open, open_pair};
 
+use super::job::{Reporter, Slot};
+use super::job::Waker;
 use super::settings::Source;
-
-/// Wakes the UI (egui's `request_repaint`); a plain closure so the loader is testable alone.
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 pub enum Outcome {
     Loaded { source: Source, clip: Arc<Clip>, analysis: Option<Arc<ClipAnalysis>> },
     Analysed { analysis: Option<Arc<ClipAnalysis>> },
     Failed { source: Option<Source>, message: String },
-}
-
-enum Msg {
-    Progress { generation: u64, fraction: f32 },
-    Done { generation: u64, outcome: Outcome },
 }
 
 /// What is running now, for the status line.
@@ -34,30 +25,27 @@ pub struct Busy {
 }
 
 pub struct Loader {
-    tx: SyncSender<Msg>,
-    rx: Receiver<Msg>,
-    generation: u64,
-    cancel: Arc<AtomicBool>,
-    busy: Option<Busy>,
+    slot: Slot<Outcome>,
+    /// What the running job does, for the status line.
+    label: String,
+    /// The thread could not be started: reported by the next poll.
+    failed_to_start: Option<Outcome>,
     waker: Waker,
     options: Arc<Mutex<LoadOptions>>,
 }
 
 impl Loader {
     pub fn new(waker: Waker) -> Self {
-        let (tx, rx) = sync_channel(64);
-        Self { tx, rx, generation: 0, cancel: Arc::new(AtomicBool::new(false)), busy: None, waker, options: Arc::new(Mutex::new(LoadOptions::default())) }
+        Self { slot: Slot::default(), label: String::new(), failed_to_start: None, waker, options: Arc::new(Mutex::new(LoadOptions::default())) }
     }
 
-    pub fn busy(&self) -> Option<&Busy> {
-        self.busy.as_ref()
+    pub fn busy(&self) -> Option<Busy> {
+        self.slot.running().then(|| Busy { label: self.label.clone(), fraction: self.slot.progress().map_or(0.0, |p| p.fraction()) })
     }
 
     /// Stop the running job (its result will be dropped).
     pub fn cancel(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-        self.generation += 1;
-        self.busy = None;
+        self.slot.abandon();
     }
 
     /// Open a file or pair, then analyse it with `mel`.
@@ -87,51 +75,29 @@ impl Loader {
         });
     }
 
-    fn spawn(&mut self, label: String, work: impl FnOnce(&Job<'_>) -> Outcome + Send + 'static) {
-        self.cancel.store(true, Ordering::Relaxed);
-        self.cancel = Arc::new(AtomicBool::new(false));
-        self.generation += 1;
-        let generation = self.generation;
-        let (tx, cancel, waker) = (self.tx.clone(), self.cancel.clone(), self.waker.clone());
-        self.busy = Some(Busy { label, fraction: 0.0 });
-        let progress_tx = tx.clone();
-        let progress_waker = waker.clone();
-        let spawned = std::thread::Builder::new().name("mcgurk-media".into()).spawn(move || {
-            let progress = move |fraction: f32| {
-                // Progress is advisory: drop it rather than block when the UI is behind.
-                if progress_tx.try_send(Msg::Progress { generation, fraction }).is_ok() {
-                    progress_waker();
-                }
-            };
-            let job = Job::new(&progress, &cancel);
-            let outcome = work(&job);
-            if !cancel.load(Ordering::Relaxed) && tx.send(Msg::Done { generation, outcome }).is_ok() {
-                waker();
+    fn spawn(&mut self, label: String, work: impl FnOnce(&crate::media::Job<'_>) -> Outcome + Send + 'static) {
+        let started = self.slot.start("media", 4, self.waker.clone(), move |r: &Reporter<Outcome>| {
+            let progress = |fraction: f32| r.progress_fraction(fraction);
+            let outcome = work(&crate::media::Job::new(&progress, r.cancel_flag()));
+            if !r.cancelled() {
+                r.send(outcome);
             }
         });
-        if let Err(e) = spawned {
-            self.busy = None;
-            let _ = self.tx.try_send(Msg::Done { generation, outcome: Outcome::Failed { source: None, message: format!("cannot start worker thread: {e}") } });
+        match started {
+            Ok(_) => self.label = label,
+            // Without a thread nothing runs: say so as the job's outcome would.
+            Err(message) => self.failed_to_start = Some(Outcome::Failed { source: None, message }),
         }
     }
 
-    /// Drain the channel; returns finished outcomes of the current generation only.
+    /// Finished outcomes of the current job only (a superseded job's result never arrives).
     pub fn poll(&mut self) -> Vec<Outcome> {
-        let mut done = Vec::new();
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Progress { generation, fraction } if generation == self.generation => {
-                    if let Some(b) = &mut self.busy {
-                        b.fraction = fraction;
-                    }
-                }
-                Msg::Done { generation, outcome } if generation == self.generation => {
-                    self.busy = None;
-                    done.push(outcome);
-                }
-                _ => {} // stale: a newer request superseded it
-            }
+        let mut done = self.slot.poll();
+        if !done.is_empty() {
+            // One outcome per job: it is over even if its thread has not quite ended.
+            self.slot.abandon();
         }
+        done.extend(self.failed_to_start.take());
         done
     }
 }

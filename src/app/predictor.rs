@@ -2,7 +2,8 @@
 //! at, clean and under the attack of the attack panel (`live::Live`). One named thread;
 //! requests go through a bounded channel and only the newest pending one is served (also in
 //! the middle of an update, between models); Esc sets a cancel flag; results carry a
-//! generation number so the UI drops stale ones.
+//! generation number so the UI drops stale ones. The thread is a [`Job`] that lives as long as
+//! the window; the cancel flag here is per request (the job's own flag ends the thread).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use std::time::Instant;
 
 use burn::prelude::Device;
 
-use super::loader::Waker;
+use super::job::{Job, Reporter, Waker};
 use crate::attacks::AttackConfig;
 use crate::live::{Live, Maps, ModelView};
 use crate::media::Clip;
@@ -27,7 +28,7 @@ pub struct Request {
 }
 
 /// What the model thread is asked to do.
-enum Job {
+enum Ask {
     Predict(Request),
     /// Load a model file (PyTorch reference layout or McGurk's own) and show it with the others.
     AddModel { path: std::path::PathBuf, fusion: Option<crate::models::FusionKind> },
@@ -51,8 +52,12 @@ pub enum Reply {
 }
 
 pub struct Predictor {
-    tx: SyncSender<Job>,
-    rx: Receiver<Reply>,
+    tx: SyncSender<Ask>,
+    /// The model thread's replies; None when it could not start (`failed` says why).
+    replies: Option<Job<Reply>>,
+    failed: Option<String>,
+    /// A failure was reported (the thread is gone).
+    stopped: bool,
     generation: u64,
     pending: Option<u64>,
     cancel: Arc<AtomicBool>,
@@ -60,18 +65,15 @@ pub struct Predictor {
 
 impl Predictor {
     pub fn spawn(waker: Waker) -> Self {
-        let (tx, requests) = sync_channel::<Job>(8);
-        let (reply_tx, rx) = sync_channel::<Reply>(8);
+        let (tx, requests) = sync_channel::<Ask>(8);
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
-        let spawned = std::thread::Builder::new().name("mcgurk-models".into()).spawn(move || serve(requests, reply_tx, waker, flag));
-        if let Err(e) = spawned {
+        let (replies, failed) = match Job::spawn("models", 8, waker, move |r| serve(requests, r, flag)) {
+            Ok(job) => (Some(job), None),
             // Without the thread the app still shows media; say why there are no predictions.
-            let (tx2, rx2) = sync_channel(1);
-            let _ = tx2.send(Reply::Failed(format!("cannot start the model thread: {e}")));
-            return Self { tx, rx: rx2, generation: 0, pending: None, cancel };
-        }
-        Self { tx, rx, generation: 0, pending: None, cancel }
+            Err(e) => (None, Some(e)),
+        };
+        Self { tx, replies, failed, stopped: false, generation: 0, pending: None, cancel }
     }
 
     /// Ask for predictions at `time_s` (attacked with `attack`); anything older still queued or
@@ -81,14 +83,14 @@ impl Predictor {
         self.pending = Some(self.generation);
         self.cancel.store(false, Ordering::Relaxed);
         // A full queue means the worker is behind; it serves only the newest anyway.
-        let _ = self.tx.try_send(Job::Predict(Request { generation: self.generation, clip, time_s, attack, maps }));
+        let _ = self.tx.try_send(Ask::Predict(Request { generation: self.generation, clip, time_s, attack, maps }));
     }
 
     /// Load `path` as one more model; a `Ready` with the longer list (or `ModelRejected`) comes
     /// back.
     pub fn add_model(&mut self, path: std::path::PathBuf, fusion: Option<crate::models::FusionKind>) {
         // Blocking send: loading must not be dropped like a superseded frame request.
-        let _ = self.tx.send(Job::AddModel { path, fusion });
+        let _ = self.tx.send(Ask::AddModel { path, fusion });
     }
 
     /// Stop the running request (Esc). The last results stay on screen.
@@ -104,8 +106,22 @@ impl Predictor {
 
     /// Replies that are still current.
     pub fn poll(&mut self) -> Vec<Reply> {
+        let mut incoming: Vec<Reply> = self.failed.take().map(Reply::Failed).into_iter().collect();
+        if let Some(job) = &mut self.replies {
+            incoming.extend(job.poll());
+            if job.ended() {
+                self.replies = None;
+                // The thread ends only after saying why, or when it panicked: never silently.
+                if !incoming.iter().any(|r| matches!(r, Reply::Failed(_))) && !self.stopped {
+                    incoming.push(Reply::Failed("the model thread stopped unexpectedly; restart McGurk to run models".into()));
+                }
+            }
+        }
         let mut out = Vec::new();
-        while let Ok(reply) = self.rx.try_recv() {
+        for reply in incoming {
+            if matches!(reply, Reply::Failed(_)) {
+                self.stopped = true;
+            }
             match reply {
                 Reply::Results { generation, .. } if generation != self.generation => {}
                 Reply::Results { .. } => {
@@ -128,13 +144,9 @@ impl Predictor {
     }
 }
 
-fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, cancel: Arc<AtomicBool>) {
+fn serve(requests: Receiver<Ask>, replies: &Reporter<Reply>, cancel: Arc<AtomicBool>) {
     let device = Device::flex();
-    let send = |r: Reply| {
-        let ok = replies.send(r).is_ok();
-        waker();
-        ok
-    };
+    let send = |r: Reply| replies.send(r);
     let models = match zoo::load_all(&device) {
         Ok(m) => m,
         Err(e) => {
@@ -154,8 +166,8 @@ fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, canc
         let mut req = match next.take() {
             Some(r) => Some(r),
             None => match requests.recv() {
-                Ok(Job::Predict(r)) => Some(r),
-                Ok(Job::AddModel { path, fusion }) => {
+                Ok(Ask::Predict(r)) => Some(r),
+                Ok(Ask::AddModel { path, fusion }) => {
                     adds.push((path, fusion));
                     None
                 }
@@ -165,8 +177,8 @@ fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, canc
         // Newest wins: skip whatever queued up while the last batch ran.
         loop {
             match requests.try_recv() {
-                Ok(Job::Predict(newer)) => req = Some(newer),
-                Ok(Job::AddModel { path, fusion }) => adds.push((path, fusion)),
+                Ok(Ask::Predict(newer)) => req = Some(newer),
+                Ok(Ask::AddModel { path, fusion }) => adds.push((path, fusion)),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return,
             }
@@ -196,11 +208,11 @@ fn serve(requests: Receiver<Job>, replies: SyncSender<Reply>, waker: Waker, canc
                 return true;
             }
             match requests.try_recv() {
-                Ok(Job::Predict(newer)) => {
+                Ok(Ask::Predict(newer)) => {
                     next = Some(newer);
                     true
                 }
-                Ok(Job::AddModel { path, fusion }) => {
+                Ok(Ask::AddModel { path, fusion }) => {
                     // Finish this update; the model is loaded before the next one.
                     adds.push((path, fusion));
                     false

@@ -5,12 +5,10 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, TryRecvError, sync_channel};
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::loader::Waker;
+use super::job::{Slot, Waker};
 use crate::models::{FusionKind, Size};
 use crate::train::{Backend, DcMixup, EpochLog, FastAdversarial, OptimizerKind, Progress, Similarity, TrainConfig, TrainError, train};
 
@@ -20,11 +18,6 @@ enum Msg {
     Note(String),
     Done(PathBuf),
     Failed(String),
-}
-
-struct Job {
-    rx: Receiver<Msg>,
-    cancel: Arc<AtomicBool>,
 }
 
 /// What the panel holds: the settings of the next run and what the current one reported.
@@ -41,7 +34,7 @@ pub struct TrainingWindow {
     pub similarity: Option<Similarity>,
     pub out: String,
     pub resume: bool,
-    job: Option<Job>,
+    job: Slot<Msg>,
     pub epochs_seen: Vec<EpochLog>,
     /// (epoch, step, steps, loss) of the last step.
     pub step: Option<(usize, usize, usize, f32)>,
@@ -68,7 +61,7 @@ impl Default for TrainingWindow {
             similarity: None,
             out: crate::files::cache_dir().join("runs/sum").display().to_string(),
             resume: false,
-            job: None,
+            job: Slot::default(),
             epochs_seen: Vec::new(),
             step: None,
             notes: Vec::new(),
@@ -81,7 +74,7 @@ impl Default for TrainingWindow {
 
 impl TrainingWindow {
     pub fn running(&self) -> bool {
-        self.job.is_some()
+        self.job.running()
     }
 
     /// The configuration of the next run, as the panel shows it (the zoo's recipe otherwise).
@@ -115,85 +108,55 @@ impl TrainingWindow {
 
     /// Starts a run with `cfg` on its own thread.
     pub fn start(&mut self, cfg: TrainConfig, waker: Waker) {
-        self.cancel();
-        let (tx, rx) = sync_channel::<Msg>(256);
-        let cancel = Arc::new(AtomicBool::new(false));
-        let flag = cancel.clone();
         self.epochs_seen.clear();
         self.notes.clear();
         self.step = None;
         self.finished = None;
         self.error = None;
-        let spawned = std::thread::Builder::new().name("mcgurk-train".into()).spawn(move || {
-            let mut report = |p: Progress| {
-                let m = match p {
-                    Progress::Preparing { done, total } => Msg::Note(format!("decoding clips {done}/{total}")),
-                    Progress::Step { epoch, step, steps, loss } => Msg::Step { epoch, step, steps, loss },
-                    Progress::Epoch(e) => Msg::Epoch(e.clone()),
-                    Progress::Note(n) => Msg::Note(n),
-                };
+        let started = self.job.start("train", 256, waker, move |r| {
+            let mut report = |p: Progress| match p {
+                Progress::Preparing { done, total } => r.offer(Msg::Note(format!("decoding clips {done}/{total}"))),
                 // Steps may be dropped when the window is behind; epochs may not.
-                match m {
-                    Msg::Epoch(_) => {
-                        let _ = tx.send(m);
-                    }
-                    _ => {
-                        let _ = tx.try_send(m);
-                    }
+                Progress::Step { epoch, step, steps, loss } => r.offer(Msg::Step { epoch, step, steps, loss }),
+                Progress::Epoch(e) => {
+                    r.send(Msg::Epoch(e.clone()));
                 }
-                waker();
+                Progress::Note(n) => r.offer(Msg::Note(n)),
             };
-            let last = match train(&cfg, &mut report, &flag) {
+            let last = match train(&cfg, &mut report, r.cancel_flag()) {
                 Ok(log) => Msg::Done(log.model),
                 Err(TrainError::Cancelled { epochs }) => Msg::Failed(format!("cancelled after {epochs} complete epochs; tick Resume to go on")),
                 Err(e) => Msg::Failed(e.to_string()),
             };
-            let _ = tx.send(last);
-            waker();
+            r.send(last);
         });
-        match spawned {
-            Ok(_) => self.job = Some(Job { rx, cancel }),
-            Err(e) => self.error = Some(format!("cannot start the training thread: {e}")),
+        if let Err(e) = started {
+            self.error = Some(e);
         }
     }
 
+    /// Stops the run between steps; how it ended (the epochs kept) is still reported.
     pub fn cancel(&mut self) {
-        if let Some(job) = &self.job {
-            job.cancel.store(true, Ordering::Relaxed);
-        }
+        self.job.cancel();
     }
 
     pub fn poll(&mut self) {
-        let Some(job) = &mut self.job else { return };
-        loop {
-            match job.rx.try_recv() {
-                Ok(Msg::Step { epoch, step, steps, loss }) => self.step = Some((epoch, step, steps, loss)),
-                Ok(Msg::Epoch(e)) => {
+        for m in self.job.poll() {
+            match m {
+                Msg::Step { epoch, step, steps, loss } => self.step = Some((epoch, step, steps, loss)),
+                Msg::Epoch(e) => {
                     self.notes.retain(|n| !n.starts_with("decoding"));
                     self.epochs_seen.push(e);
                 }
-                Ok(Msg::Note(n)) => {
+                Msg::Note(n) => {
                     // Decoding progress replaces itself; other notes are kept.
                     if n.starts_with("decoding") && self.notes.last().is_some_and(|l| l.starts_with("decoding")) {
                         self.notes.pop();
                     }
                     self.notes.push(n);
                 }
-                Ok(Msg::Done(path)) => {
-                    self.finished = Some(path);
-                    self.job = None;
-                    return;
-                }
-                Ok(Msg::Failed(e)) => {
-                    self.error = Some(e);
-                    self.job = None;
-                    return;
-                }
-                Err(TryRecvError::Empty) => return,
-                Err(TryRecvError::Disconnected) => {
-                    self.job = None;
-                    return;
-                }
+                Msg::Done(path) => self.finished = Some(path),
+                Msg::Failed(e) => self.error = Some(e),
             }
         }
     }

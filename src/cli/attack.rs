@@ -157,8 +157,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if (args.out_audio.is_some() || args.out_image.is_some()) && models.len() != 1 {
         bail!("--out-audio/--out-image need exactly one model (give --model NAME)");
     }
+    for p in args.out_audio.iter().chain(&args.out_image) {
+        crate::files::check_writable(p)?;
+    }
     let t = args.at.unwrap_or_else(|| Example::centre_time(&clip));
     let mut docs = Vec::new();
+    // The adversarial inputs, written after the results are printed (a full disk loses no stdout).
+    let mut outputs = Vec::new();
     for m in &models {
         let (ex, _) = Example::from_clip(&clip, t, m.info.input);
         let clean = crate::models::predict::predict(m, &ex, &device);
@@ -196,12 +201,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 r.psnr_db.map_or("-".into(), |v| format!("{v:.1} dB")),
             );
         }
-        if let Some(p) = &args.out_audio {
-            crate::export::write_wav(p, &r.adversarial.wave)?;
-        }
-        if let Some(p) = &args.out_image {
-            crate::export::write_model_view_png(p, &r.adversarial.pixels, r.adversarial.size.pixels)?;
-        }
+        outputs.push(r.adversarial.clone());
         docs.push(json!({
             "name": m.info.name,
             "fusion": m.info.fusion.name(),
@@ -217,6 +217,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.json {
         let doc = json!({ "clip": clip.title(), "time_s": t, "models": docs });
         println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    if let Some(adv) = outputs.first() {
+        if let Some(p) = &args.out_audio {
+            crate::export::write_wav(p, &adv.wave)?;
+        }
+        if let Some(p) = &args.out_image {
+            crate::export::write_model_view_png(p, &adv.pixels, adv.size.pixels)?;
+        }
     }
     Ok(())
 }

@@ -66,6 +66,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    // Checked first: the table may take hours.
+    for p in [&args.json, &args.csv, &args.plot].into_iter().flatten() {
+        crate::files::check_writable(p)?;
+    }
     let device = args.models.device()?;
     let mut models = args.models.load(&device)?;
     let ds = args.dataset.open()?;

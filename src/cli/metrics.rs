@@ -65,6 +65,9 @@ fn parse_p(p: &str) -> anyhow::Result<f32> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    for p in [&args.json, &args.csv].into_iter().flatten() {
+        crate::files::check_writable(p)?;
+    }
     let p = parse_p(&args.p)?;
     if let Some(t) = args.tau.iter().find(|t| !(**t > 0.0 && **t < 1.0)) {
         bail!("--tau {t}: each tau must lie strictly between 0 and 1");

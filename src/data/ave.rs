@@ -15,7 +15,7 @@ struct Line {
 }
 
 fn read_lines(path: &Path) -> Result<Vec<Line>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text = crate::files::read_regular_text(path, crate::files::MAX_LIST_BYTES).map_err(io(path))?;
     let mut out = Vec::new();
     for (n, raw) in text.lines().enumerate() {
         let raw = raw.trim();

@@ -7,7 +7,9 @@ use std::path::Path;
 use super::{DataError, Dataset, Item, Media, Split, io};
 
 pub fn open(path: &Path) -> Result<Dataset, DataError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let text = crate::files::read_regular_text(path, crate::files::MAX_LIST_BYTES).map_err(io(path))?;
+    // Spreadsheets save CSV with a byte-order mark; it is not part of the first field.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let base = path.parent().unwrap_or(Path::new("."));
     let mut ds = Dataset { root: base.into(), ..Default::default() };
     for (n, raw) in text.lines().enumerate() {
@@ -28,12 +30,14 @@ pub fn open(path: &Path) -> Result<Dataset, DataError> {
             Some((a, i)) => Media::Pair { audio: base.join(a.trim()), image: base.join(i.trim()) },
             None => Media::File(base.join(f[0])),
         };
-        let missing = match &media {
-            Media::File(p) => (!p.is_file()).then(|| p.clone()),
-            Media::Pair { audio, image } => [audio, image].into_iter().find(|p| !p.is_file()).cloned(),
+        let files: Vec<&std::path::PathBuf> = match &media {
+            Media::File(p) => vec![p],
+            Media::Pair { audio, image } => vec![audio, image],
         };
-        if let Some(p) = missing {
-            ds.skipped.push(format!("line {}: file missing: {}", n + 1, p.display()));
+        if let Some(p) = files.iter().find(|p| !p.is_file()) {
+            // A device or a FIFO exists but is no media file (reading one may never end).
+            let why = if p.exists() { "not a regular file" } else { "file missing" };
+            ds.skipped.push(format!("line {}: {why}: {}", n + 1, p.display()));
             continue;
         }
         let label = match ds.classes.iter().position(|c| c == f[1]) {
@@ -46,7 +50,10 @@ pub fn open(path: &Path) -> Result<Dataset, DataError> {
         ds.items.push(Item { media, label, split, centre_s: None });
     }
     if ds.items.is_empty() {
-        return Err(DataError::Layout { path: path.into(), detail: "the manifest lists no clip that exists".into() });
+        return Err(DataError::Layout { path: path.into(), detail: match ds.skipped.first() {
+            Some(first) => format!("the manifest lists no usable clip ({} skipped; {first})", ds.skipped.len()),
+            None => "the manifest lists no clip".into(),
+        } });
     }
     // Labels in sorted class order, as the other layouts give them.
     let mut sorted = ds.classes.clone();

@@ -4,17 +4,26 @@
 use rubato::audioadapter_buffers::owned::InterleavedOwned;
 use rubato::{Fft, FixedSync, Resampler};
 
-/// Resample mono audio from `from` Hz to `to` Hz. Identity when the rates match.
+/// Sample rates McGurk reads: below 1 kHz or above 768 kHz a header is lying (or the file is not
+/// audio), and the resampler's tables would grow with the ratio.
+pub const RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
+/// Resample mono audio from `from` Hz to `to` Hz. Identity when the rates match. Non-finite
+/// samples (a float file may hold NaN or Inf) become silence first: the FFT would spread one
+/// over the whole block.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+    let clean: Vec<f32> = samples.iter().map(|s| if s.is_finite() { *s } else { 0.0 }).collect();
     if from == to || samples.is_empty() {
-        return Ok(samples.to_vec());
+        return Ok(clean);
     }
-    if from == 0 || to == 0 {
-        return Err(format!("invalid sample rates {from} -> {to}"));
+    for rate in [from, to] {
+        if !RATES.contains(&rate) {
+            return Err(format!("sample rate {rate} Hz is outside what McGurk reads ({} Hz to {} Hz)", RATES.start(), RATES.end()));
+        }
     }
     let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
         .map_err(|e| format!("resampler {from} -> {to} Hz: {e}"))?;
-    let input = InterleavedOwned::new_from(samples.to_vec(), 1, samples.len()).map_err(|e| format!("resampler input: {e}"))?;
+    let input = InterleavedOwned::new_from(clean, 1, samples.len()).map_err(|e| format!("resampler input: {e}"))?;
     let out = resampler.process_all(&input, samples.len(), None).map_err(|e| format!("resampling: {e}"))?;
     let mut data = out.take_data();
     // Keep the exact expected length so durations stay consistent after resampling.
@@ -50,6 +59,26 @@ mod tests {
         let y = resample(&sine(8_000.0, 44_100, 1.0), 44_100, 11_025).unwrap();
         let rms = (y[2000..9000].iter().map(|v| v * v).sum::<f32>() / 7000.0).sqrt();
         assert!(rms < 0.01, "aliased energy rms {rms}");
+    }
+
+    #[test]
+    fn non_finite_samples_become_silence_instead_of_failing() {
+        let mut x = sine(440.0, 44100, 0.5);
+        x[1000] = f32::NAN;
+        x[2000] = f32::INFINITY;
+        let y = resample(&x, 44100, 11025).unwrap();
+        assert!(y.iter().all(|v| v.is_finite()));
+        let peak = y[1000..4000].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak > 0.4, "the tone survives: peak {peak}");
+    }
+
+    #[test]
+    fn rates_outside_the_readable_range_are_refused() {
+        let x = vec![0.0; 100];
+        for (from, to) in [(1, 11025), (u32::MAX, 11025), (0, 11025)] {
+            let e = resample(&x, from, to).unwrap_err();
+            assert!(e.contains("outside what McGurk reads"), "{e}");
+        }
     }
 
     #[test]

@@ -10,6 +10,10 @@ pub const MODEL_SAMPLE_RATE: u32 = 11025;
 /// Samples in one analysis window (about 5.94 s at 11025 Hz), centred on the chosen frame.
 pub const ANALYSIS_WINDOW: usize = 65535;
 
+/// The longest audio a clip keeps: a file may declare hours (or compress hours of silence into a
+/// few megabytes); what lies beyond is cut, and the clip's notes say so.
+pub const MAX_AUDIO_SECONDS: u32 = 20 * 60;
+
 /// An 8-bit RGB image, row-major, no padding.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RgbImage {

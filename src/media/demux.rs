@@ -15,7 +15,7 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::TimeBase;
 
-use super::clip::{AudioInfo, Decoder, Frame, VideoInfo};
+use super::clip::{AudioInfo, Decoder, Frame, MAX_AUDIO_SECONDS, VideoInfo};
 use super::error::MediaError;
 use super::h264::H264Decoder;
 use super::job::Job;
@@ -101,6 +101,10 @@ pub fn read(path: &Path, container: &'static str, mode: Mode, budget: Budget, jo
             v.push(&packet.data, packet.pts.get());
         } else if let Some(a) = audio.as_mut().filter(|a| a.track_id == packet.track_id) {
             a.push(&packet);
+            if a.full && video.is_none() {
+                // Nothing more will be kept: do not walk hours of packets.
+                break;
+            }
             if total_s > 0.0 && packets_seen % 16 == 0 {
                 job.progress((a.seconds_seen(packet.pts.get()) / total_s) as f32);
             }
@@ -123,6 +127,13 @@ pub fn read(path: &Path, container: &'static str, mode: Mode, budget: Budget, jo
         a.finish(path, &mut out)?;
     }
     Ok(out)
+}
+
+/// Seconds as h:mm:ss or m:ss.
+fn clock(s: f64) -> String {
+    let t = s.max(0.0).round() as u64;
+    let (h, m, sec) = (t / 3600, t / 60 % 60, t % 60);
+    if h > 0 { format!("{h}:{m:02}:{sec:02}") } else { format!("{m}:{sec:02}") }
 }
 
 fn describe_probe_error(e: &SymError) -> String {
@@ -368,6 +379,8 @@ struct AudioState {
     errors: u64,
     first_error: Option<String>,
     fatal: Option<String>,
+    /// The clip's audio is full (`MAX_AUDIO_SECONDS`): later packets are not decoded.
+    full: bool,
     info: AudioInfo,
 }
 
@@ -421,6 +434,7 @@ impl AudioState {
             errors: 0,
             first_error: None,
             fatal: None,
+            full: false,
             info,
         })
     }
@@ -435,16 +449,26 @@ impl AudioState {
         if self.fatal.is_some() {
             return;
         }
+        if self.full {
+            return;
+        }
         let Some(decoder) = self.decoder.as_mut() else { return };
         match decoder.decode(packet) {
             Ok(buf) => {
                 let spec = buf.spec();
                 let ch = spec.channels().count().max(1);
+                if !crate::dsp::resample::RATES.contains(&spec.rate()) {
+                    self.fatal = Some(format!("sample rate {} Hz is outside what McGurk reads", spec.rate()));
+                    return;
+                }
                 self.sample_rate = spec.rate();
                 self.channels = ch as u32;
                 buf.copy_to_vec_interleaved::<f32>(&mut self.interleaved);
                 let scale = 1.0 / ch as f32;
-                self.samples.extend(self.interleaved.chunks_exact(ch).map(|f| f.iter().sum::<f32>() * scale));
+                let room = (MAX_AUDIO_SECONDS as usize * self.sample_rate as usize).saturating_sub(self.samples.len());
+                let frames = self.interleaved.len() / ch;
+                self.samples.extend(self.interleaved.chunks_exact(ch).take(room).map(|f| f.iter().sum::<f32>() * scale));
+                self.full = frames >= room;
             }
             Err(SymError::DecodeError(msg)) => {
                 self.errors += 1;
@@ -481,6 +505,10 @@ impl AudioState {
         }
         if self.errors > 0 {
             out.notes.push(format!("{} of {} audio packets failed to decode and were skipped", self.errors, self.packets));
+        }
+        if self.full {
+            let declared = if info.duration_s > f64::from(MAX_AUDIO_SECONDS) { format!(" of {}", clock(info.duration_s)) } else { String::new() };
+            out.notes.push(format!("audio cut to its first {}{declared}: McGurk keeps at most {} of audio per clip", clock(f64::from(MAX_AUDIO_SECONDS)), clock(f64::from(MAX_AUDIO_SECONDS))));
         }
         if self.samples.is_empty() {
             if out.video.is_some() || !out.frames.is_empty() {

@@ -17,6 +17,9 @@ pub enum MediaError {
     #[error("is a directory, not a media file: {}", path.display())]
     IsDirectory { path: PathBuf },
 
+    #[error("not a regular file (a device, a pipe or a socket), not a media file: {}", path.display())]
+    NotAFile { path: PathBuf },
+
     #[error(
         "not a recognised audio, video or image file ({what}); McGurk opens MP4, WAV, FLAC, MP3, \
          OGG, PNG, JPEG and WebP: {}",
@@ -26,6 +29,9 @@ pub enum MediaError {
 
     #[error("corrupt or unreadable {container} file ({detail}): {}", path.display())]
     Corrupt { path: PathBuf, container: &'static str, detail: String },
+
+    #[error("a decoder failed on this file ({detail}); the file is probably damaged or hostile: {}", path.display())]
+    DecoderCrashed { path: PathBuf, detail: String },
 
     #[error(
         "file is truncated: the container declares {expected} {unit} but the data ends after \
@@ -69,6 +75,8 @@ impl MediaError {
             Self::Io { path, .. }
             | Self::Empty { path }
             | Self::IsDirectory { path }
+            | Self::NotAFile { path }
+            | Self::DecoderCrashed { path, .. }
             | Self::UnknownFormat { path, .. }
             | Self::Corrupt { path, .. }
             | Self::Truncated { path, .. }

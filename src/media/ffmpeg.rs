@@ -122,9 +122,11 @@ impl Ffmpeg {
 
     /// Mono f32 audio at the stream's own rate (resampled later by McGurk's own resampler).
     pub fn decode_audio(&self, path: &Path, info: &AudioInfo, job: &Job<'_>) -> Result<SourceAudio, MediaError> {
-        let rate = if info.sample_rate > 0 { info.sample_rate } else { 48_000 };
+        // A rate McGurk cannot resample from is a lying header: let ffmpeg resample to 48 kHz.
+        let rate = if crate::dsp::resample::RATES.contains(&info.sample_rate) { info.sample_rate } else { 48_000 };
         let args = ["-v", "error", "-i"];
-        let tail = ["-vn", "-ac", "1", "-ar", &rate.to_string(), "-f", "f32le", "-"].map(str::to_string);
+        let limit = super::clip::MAX_AUDIO_SECONDS.to_string();
+        let tail = ["-vn", "-ac", "1", "-ar", &rate.to_string(), "-t", &limit, "-f", "f32le", "-"].map(str::to_string);
         let bytes = self.run(path, &args, &tail, job, |_| {})?;
         let samples: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if samples.is_empty() {

@@ -38,6 +38,10 @@ fn inspect(path: &Path) -> Result<(Kind, u64, Vec<u8>), MediaError> {
     if meta.is_dir() {
         return Err(MediaError::IsDirectory { path: path.to_path_buf() });
     }
+    if !meta.is_file() {
+        // Reading a FIFO may block forever, /dev/zero never ends.
+        return Err(MediaError::NotAFile { path: path.to_path_buf() });
+    }
     if meta.len() == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }
@@ -58,7 +62,53 @@ fn unsupported(path: &Path, kind: &'static str, codec: &str) -> MediaError {
 
 /// Describe a file without decoding its samples (packets are still walked, so truncation shows).
 pub fn probe(path: &Path, opts: &LoadOptions) -> Result<MediaInfo, MediaError> {
+    contain(path, || probe_unguarded(path, opts))
+}
+
+/// Runs decoder code so that a panic inside it (a dependency tripping over a hostile header)
+/// becomes an error naming the file instead of ending the program.
+pub fn contain<T>(path: &Path, work: impl FnOnce() -> Result<T, MediaError>) -> Result<T, MediaError> {
+    quiet_panics_when_contained();
+    let was = CONTAINED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CONTAINED.set(was);
+    match result {
+        Ok(r) => r,
+        Err(payload) => {
+            let detail = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".into());
+            Err(MediaError::DecoderCrashed { path: path.to_path_buf(), detail })
+        }
+    }
+}
+
+thread_local! {
+    /// Set while decoder code runs inside `contain` on this thread.
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A contained panic becomes an error message; the default hook would also print it to stderr
+/// as if the program had crashed. Other panics are reported as before.
+fn quiet_panics_when_contained() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CONTAINED.get() {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn probe_unguarded(path: &Path, opts: &LoadOptions) -> Result<MediaInfo, MediaError> {
     let (kind, size, head) = inspect(path)?;
+    if kind == Kind::Wav {
+        super::wav_header::check(path)?;
+    }
     let mut info = MediaInfo { path: path.to_path_buf(), container: kind.name().into(), size_bytes: size, duration_s: 0.0, video: None, audio: None };
     match kind {
         Kind::Unknown => return Err(unknown(path, &head)),
@@ -119,7 +169,14 @@ fn budget(opts: &LoadOptions) -> Budget {
 
 /// Open one file: a video, an audio file (a clip with no frames) or an image (one frame).
 pub fn open(path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip, MediaError> {
+    contain(path, || open_unguarded(path, opts, job))
+}
+
+fn open_unguarded(path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip, MediaError> {
     let (kind, size, head) = inspect(path)?;
+    if kind == Kind::Wav {
+        super::wav_header::check(path)?;
+    }
     let mut info = MediaInfo { path: path.to_path_buf(), container: kind.name().into(), size_bytes: size, duration_s: 0.0, video: None, audio: None };
     let mut d = match kind {
         Kind::Unknown => return Err(unknown(path, &head)),
@@ -158,6 +215,10 @@ pub fn open(path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip, Medi
 
 /// An audio file plus an image: the way the papers' models see a clip.
 pub fn open_pair(audio_path: &Path, image_path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip, MediaError> {
+    contain(audio_path, || open_pair_unguarded(audio_path, image_path, opts, job))
+}
+
+fn open_pair_unguarded(audio_path: &Path, image_path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip, MediaError> {
     let image = open(image_path, opts, &Job::detached())?;
     if image.frames.len() != 1 || image.audio.is_some() {
         return Err(MediaError::BadImage { path: image_path.to_path_buf(), detail: "expected a still image (PNG, JPEG, WebP)".into() });

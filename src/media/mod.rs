@@ -10,8 +10,9 @@ pub mod load;
 pub mod mp4_boxes;
 pub mod sniff;
 pub mod still;
+pub mod wav_header;
 
-pub use clip::{ANALYSIS_WINDOW, Audio, AudioInfo, Clip, Decoder, Frame, MODEL_SAMPLE_RATE, MediaInfo, RgbImage, VideoInfo};
+pub use clip::{ANALYSIS_WINDOW, Audio, AudioInfo, Clip, Decoder, Frame, MAX_AUDIO_SECONDS, MODEL_SAMPLE_RATE, MediaInfo, RgbImage, VideoInfo};
 pub use error::MediaError;
 pub use ffmpeg::Ffmpeg;
 pub use job::Job;

@@ -64,9 +64,12 @@ pub fn class_names_path(weights: &Path) -> PathBuf {
     weights.with_extension("json")
 }
 
+/// The largest model file read (full-size models are about 50 MB).
+pub const MAX_MODEL_BYTES: u64 = 4 << 30;
+
 /// Loads a model file; `fusion` is required only when neither metadata nor tensors decide it.
 pub fn load(path: &Path, fusion: Option<FusionKind>, device: &Device) -> Result<LoadedModel, ModelError> {
-    let bytes = std::fs::read(path).map_err(|error| ModelError::Io { path: path.into(), error })?;
+    let bytes = crate::files::read_regular(path, MAX_MODEL_BYTES).map_err(|error| ModelError::Io { path: path.into(), error })?;
     let name = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     let sidecar = class_names_path(path);
     let classes = if sidecar.is_file() { Some(read_class_names(&sidecar)?) } else { None };
@@ -119,14 +122,29 @@ pub fn from_bytes(
         None => (0..shape.classes).map(|i| format!("class {i}")).collect(),
     };
     let input = stored.as_ref().map_or(Size::Full.input(), |i| i.input);
+    check_input(input).map_err(|detail| ModelError::Metadata { path: path.into(), detail })?;
     let info = ModelInfo { name: name.to_string(), fusion: kind, classes, input, format_version: MODEL_FORMAT_VERSION };
     Ok((LoadedModel { net, info }, ids.unwrap_or_default()))
+}
+
+/// The input size a file's metadata declares must be one the networks can run: enough samples
+/// and pixels for every stride, few enough to allocate.
+fn check_input(input: InputSize) -> Result<(), String> {
+    const SAMPLES: std::ops::RangeInclusive<usize> = 8_000..=(1 << 20);
+    const PIXELS: std::ops::RangeInclusive<usize> = 32..=1024;
+    if !SAMPLES.contains(&input.samples) {
+        return Err(format!("input.samples = {} (McGurk runs {} to {})", input.samples, SAMPLES.start(), SAMPLES.end()));
+    }
+    if !PIXELS.contains(&input.pixels) {
+        return Err(format!("input.pixels = {} (McGurk runs {} to {})", input.pixels, PIXELS.start(), PIXELS.end()));
+    }
+    Ok(())
 }
 
 /// Class names: a JSON array of strings, or an object with a "classes" array.
 pub fn read_class_names(path: &Path) -> Result<Vec<String>, ModelError> {
     let bad = |detail: String| ModelError::ClassNames { path: path.into(), detail };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = crate::files::read_regular_text(path, crate::files::MAX_LIST_BYTES).map_err(|e| bad(e.to_string()))?;
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
     let list = value.get("classes").unwrap_or(&value);
     serde_json::from_value::<Vec<String>>(list.clone())

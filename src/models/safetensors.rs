@@ -40,6 +40,47 @@ pub enum FormatError {
     HeaderJson(String),
     #[error("tensor '{name}': {detail}")]
     Tensor { name: String, detail: String },
+    #[error("'{0}' appears twice in the header")]
+    DuplicateKey(String),
+    #[error("tensors '{0}' and '{1}' share bytes (overlapping data_offsets)")]
+    Overlap(String, String),
+    #[error("__metadata__ {0}")]
+    Metadata(String),
+}
+
+/// The header's entries in file order, repeated keys kept (a JSON map would silently keep the
+/// last, loading different weights than another reader of the same file).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = m.next_entry::<String, Value>()? {
+                    v.push(entry);
+                }
+                Ok(Entries(v))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn tensor_err(name: &str, detail: impl Into<String>) -> FormatError {
@@ -60,13 +101,24 @@ impl SafeTensors {
             return Err(FormatError::HeaderTooLong(n));
         }
         let data = &bytes[8 + n as usize..];
-        let header: Map<String, Value> =
-            serde_json::from_slice(&bytes[8..8 + n as usize]).map_err(|e| FormatError::HeaderJson(e.to_string()))?;
+        let Entries(header) = serde_json::from_slice(&bytes[8..8 + n as usize]).map_err(|e| FormatError::HeaderJson(e.to_string()))?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some((name, _)) = header.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+            return Err(FormatError::DuplicateKey(name.clone()));
+        }
         let mut out = SafeTensors::default();
+        // (start, end, name) of every tensor's bytes, to refuse overlaps.
+        let mut spans: Vec<(usize, usize, String)> = Vec::new();
         for (name, entry) in header {
             if name == "__metadata__" {
-                if let Value::Object(m) = entry {
-                    out.metadata = m.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_string()))).collect();
+                let Value::Object(m) = entry else {
+                    return Err(FormatError::Metadata(format!("is not an object of strings but {}", kind_of(&entry))));
+                };
+                for (k, v) in m {
+                    let Value::String(v) = v else {
+                        return Err(FormatError::Metadata(format!("entry '{k}' is not a string but {}", kind_of(&v))));
+                    };
+                    out.metadata.insert(k, v);
                 }
                 continue;
             }
@@ -85,12 +137,23 @@ impl SafeTensors {
             let raw = data
                 .get(offsets[0]..offsets[1])
                 .ok_or_else(|| tensor_err(&name, format!("data {}..{} lies past the end of the file", offsets[0], offsets[1])))?;
-            let count: usize = shape.iter().product();
+            // Checked: a hostile shape's product overflows.
+            let count = shape
+                .iter()
+                .try_fold(1usize, |n, d| n.checked_mul(*d))
+                .ok_or_else(|| tensor_err(&name, format!("shape {shape:?} has more elements than memory can hold")))?;
             let values = decode(dtype, raw).map_err(|d| tensor_err(&name, d))?;
             if values.len() != count {
                 return Err(tensor_err(&name, format!("shape {shape:?} needs {count} values, the data holds {}", values.len())));
             }
+            if offsets[0] < offsets[1] {
+                spans.push((offsets[0], offsets[1], name.clone()));
+            }
             out.tensors.insert(name, StoredTensor { shape, values });
+        }
+        spans.sort();
+        if let Some(w) = spans.windows(2).find(|w| w[1].0 < w[0].1) {
+            return Err(FormatError::Overlap(w[0].2.clone(), w[1].2.clone()));
         }
         Ok(out)
     }

@@ -141,8 +141,24 @@ pub fn infer_shape(st: &SafeTensors) -> Result<Shape, LayoutError> {
             list(st.tensors.keys())
         )));
     }
+    // The network is built from these numbers before any weight is read: bound them first.
+    if !(1..=MAX_CLASSES).contains(&classes) {
+        return Err(LayoutError::Keys(format!("'classifier.weight' declares {classes} classes (1 to {MAX_CLASSES} are read)")));
+    }
+    for (net, w) in [("audio", audio), ("visual", visual)] {
+        if let Some(w) = w
+            && let Some(d) = w.0.iter().find(|d| !(1..=MAX_WIDTH).contains(*d))
+        {
+            return Err(LayoutError::Keys(format!("the {net} net's widths {:?} include {d} (each must be 1 to {MAX_WIDTH})", w.0)));
+        }
+    }
     Ok(Shape { audio, visual, has_alpha: st.tensors.contains_key("fusion.alpha.weight"), classes })
 }
+
+/// Widest encoder stage a file may declare (ResNet-18 at full width has 512).
+pub const MAX_WIDTH: usize = 4096;
+/// Most classes a classifier may declare.
+pub const MAX_CLASSES: usize = 100_000;
 
 /// The fusion a file's tensors imply, when only one fits (FiLM is the one with `alpha`).
 pub fn implied_kind(shape: &Shape) -> Option<FusionKind> {
@@ -297,7 +313,16 @@ impl Reader<'_> {
         if let Some(m) = self.take(&format!("{key}.running_mean"), dims, false) {
             bn.running_mean = RunningState::new(m);
         }
-        if let Some(v) = self.take(&format!("{key}.running_var"), dims, false) {
+        let var_key = format!("{key}.running_var");
+        // A negative variance makes every output NaN: refuse the file instead.
+        if let Some(t) = self.st.tensors.get(&var_key)
+            && let Some(i) = t.values.iter().position(|v| *v < 0.0)
+        {
+            self.problems.push(format!("'{var_key}' holds a negative variance ({}) at index {i}", t.values[i]));
+            self.used.insert(var_key);
+            return;
+        }
+        if let Some(v) = self.take(&var_key, dims, false) {
             bn.running_var = RunningState::new(v);
         }
     }

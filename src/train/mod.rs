@@ -26,6 +26,8 @@ use crate::models::safetensors::StoreAs;
 use crate::models::{AvNet, FusionKind, InputSize, ModelInfo, Size};
 
 pub mod robust;
+mod state;
+pub use state::SavedState;
 pub use robust::{DcMixup, FastAdversarial, MixupEpoch, MixupPlan, Similarity};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +134,9 @@ pub struct TrainLog {
     /// With `average_last`: what was averaged and how the average scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub averaged: Option<Averaged>,
+    /// The last committed epoch's files (see `state`); resume starts from them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<SavedState>,
 }
 
 /// What a caller sees while training runs.
@@ -156,11 +161,7 @@ pub enum TrainError {
     Cancelled { epochs: usize },
 }
 
-const CHECKPOINT: &str = "checkpoint.safetensors";
-const OPTIMIZER: &str = "optimizer.bpk";
 const LOG: &str = "train_log.json";
-/// The running weight average (with `average_last`), beside the checkpoint.
-const AVERAGE: &str = "average.safetensors";
 
 /// Decodes every item of `splits` in parallel; unusable items are returned as notes.
 pub fn prepare_all(
@@ -185,15 +186,25 @@ pub fn prepare_all(
                         loop {
                             let i = next.fetch_add(1, Ordering::Relaxed);
                             let Some(item) = items.get(i) else { break };
-                            let r = prepare(item, size, opts);
-                            *slots[i].lock().expect("no panics hold this lock") = Some(r);
+                            // One clip that trips a decoder is skipped and listed, never the run.
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(item, size, opts)))
+                                .unwrap_or_else(|_| Err(format!("decoding failed unexpectedly, skipped: {}", item.media.describe())));
+                            *slots[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
                             on_done(done.fetch_add(1, Ordering::Relaxed) + 1, items.len());
                         }
                     })
                     .expect("spawn a preparation thread");
             }
         });
-        slots.into_iter().map(|m| m.into_inner().expect("unpoisoned").expect("every slot filled")).collect()
+        slots
+            .into_iter()
+            .zip(&items)
+            .map(|(m, item)| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_else(|| Err(format!("not decoded (a preparation thread stopped), skipped: {}", item.media.describe())))
+            })
+            .collect()
     };
     let mut prepared = Vec::new();
     let mut split_of = Vec::new();
@@ -205,6 +216,13 @@ pub fn prepare_all(
                 split_of.push(item.split);
             }
             Err(e) => notes.push(e),
+        }
+    }
+    // A class that lost every clip cannot be learned or measured: say so loudly.
+    for (label, class) in ds.classes.iter().enumerate() {
+        let had = items.iter().any(|i| i.label == label);
+        if had && !prepared.iter().any(|p| p.label == label) {
+            notes.push(format!("class '{class}' has no usable clip left: it cannot be learned or measured"));
         }
     }
     (prepared, split_of, notes)
@@ -243,9 +261,54 @@ fn save_err(what: impl Into<String>) -> impl FnOnce(anyhow::Error) -> TrainError
     move |e| TrainError::Save { what, detail: format!("{e:#}") }
 }
 
+fn read_log(path: &Path) -> Option<TrainLog> {
+    crate::files::read_regular(path, crate::files::MAX_LIST_BYTES).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
 fn write_log(path: &Path, log: &TrainLog) -> Result<(), TrainError> {
     let json = serde_json::to_vec_pretty(log).expect("serialisable");
     crate::files::write_atomic(path, &json).map_err(save_err(path.display().to_string()))
+}
+
+/// The output folder can take the run: it is created and written to (a probe file), and a run
+/// already there is resumed only on the same classes, never silently overwritten.
+fn check_output(cfg: &TrainConfig, classes: &[String]) -> Result<(), TrainError> {
+    let folder = |detail: String| TrainError::Save { what: cfg.out.display().to_string(), detail };
+    std::fs::create_dir_all(&cfg.out).map_err(|e| folder(e.to_string()))?;
+    let probe = cfg.out.join(format!(".write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(|e| folder(format!("the folder is not writable: {e}")))?;
+    let _ = std::fs::remove_file(&probe);
+    let log_path = cfg.out.join(LOG);
+    if !log_path.is_file() {
+        return Ok(());
+    }
+    if !cfg.resume {
+        return Err(TrainError::Invalid(format!(
+            "{} already holds a training run: resume it (--resume) or choose another output folder",
+            cfg.out.display()
+        )));
+    }
+    let old: TrainLog = read_log(&log_path).ok_or_else(|| TrainError::Invalid(format!("cannot resume: {} is not a readable training log", log_path.display())))?;
+    if old.classes != classes {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume: the run in {} learned the classes {:?}; {} has {:?}",
+            cfg.out.display(),
+            old.classes,
+            cfg.data.display(),
+            classes
+        )));
+    }
+    if old.config.fusion != cfg.fusion || old.config.size != cfg.size {
+        return Err(TrainError::Invalid(format!(
+            "cannot resume: the run in {} trains a {} {:?} model, not a {} {:?} one",
+            cfg.out.display(),
+            old.config.fusion.name(),
+            old.config.size,
+            cfg.fusion.name(),
+            cfg.size
+        )));
+    }
+    Ok(())
 }
 
 /// Trains as `cfg` says, reporting through `progress`; stops between steps when `cancel` is set
@@ -255,6 +318,9 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
         return Err(TrainError::Invalid("--batch and --epochs must be at least 1".into()));
     }
     let ds = data::open(&cfg.data, &DataOptions { holdout: cfg.holdout.clone() })?;
+    // Before any decoding: the output folder must be writable, and a run in it is continued
+    // (--resume, on the same classes) or left alone.
+    check_output(cfg, &ds.classes)?;
     let size = cfg.size.input();
     let val_split = ds.validation_split();
     let splits: Vec<Split> = std::iter::once(Split::Train).chain(val_split).collect();
@@ -272,7 +338,8 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
         for (done, total) in rx {
             progress(Progress::Preparing { done, total });
         }
-        worker.join().expect("the preparation threads do not panic")
+        // prepare_all catches what a clip does; a panic here is McGurk's own bug.
+        worker.join().unwrap_or_else(|_| (Vec::new(), Vec::new(), vec!["the preparation of the dataset stopped unexpectedly".into()]))
     });
     let mut skipped = ds.skipped.clone();
     skipped.extend(notes);
@@ -307,27 +374,42 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
         epochs: Vec::new(),
         model: cfg.out.join(format!("{}.safetensors", cfg.name)),
         averaged: None,
+        state: None,
     };
     // The running average of the weights and the epochs in it.
     let mut average: Option<(crate::models::safetensors::SafeTensors, Vec<usize>)> = None;
     let mut net = seeded_init(AvNet::new(cfg.fusion, cfg.size, ds.classes.len(), &device), cfg.seed, &device);
-    let ckpt = cfg.out.join(CHECKPOINT);
-    if cfg.resume && ckpt.is_file() {
-        let bytes = std::fs::read(&ckpt).map_err(|e| TrainError::Save { what: ckpt.display().to_string(), detail: e.to_string() })?;
+    let previous: Option<TrainLog> = if cfg.resume { read_log(&cfg.out.join(LOG)) } else { None };
+    // The state the log names; runs from before named states kept fixed names.
+    let resume_from = previous.as_ref().and_then(|old| {
+        old.state.clone().or_else(|| {
+            let legacy = SavedState::legacy(old.epochs.len(), old.averaged.as_ref().is_some_and(|a| !a.epochs.is_empty()));
+            cfg.out.join(&legacy.checkpoint).is_file().then_some(legacy)
+        })
+    });
+    let stale = state::clean_stale(&cfg.out, resume_from.as_ref());
+    if stale > 0 {
+        progress(Progress::Note(format!("removed {stale} files an interrupted run left in {}", cfg.out.display())));
+    }
+    if let (Some(old), Some(saved)) = (previous, resume_from) {
+        let missing = saved.missing(&cfg.out);
+        if !missing.is_empty() {
+            return Err(TrainError::Invalid(format!("cannot resume: {LOG} in {} names {} but the folder lacks it", cfg.out.display(), missing.join(", "))));
+        }
+        let ckpt = cfg.out.join(&saved.checkpoint);
+        let bytes = crate::files::read_regular(&ckpt, file::MAX_MODEL_BYTES).map_err(|e| TrainError::Save { what: ckpt.display().to_string(), detail: e.to_string() })?;
         let (loaded, _) = file::from_bytes(&bytes, &ckpt, &cfg.name, Some(cfg.fusion), None, &device)?;
         net = loaded.net;
-        let old: TrainLog = std::fs::read(cfg.out.join(LOG))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| TrainError::Invalid(format!("{CHECKPOINT} has no readable {LOG} beside it in {}", cfg.out.display())))?;
         log.epochs = old.epochs;
-        if let Some(avg) = old.averaged.filter(|a| !a.epochs.is_empty()) {
-            let path = cfg.out.join(AVERAGE);
-            let bytes = std::fs::read(&path).map_err(|e| TrainError::Save { what: path.display().to_string(), detail: e.to_string() })?;
+        log.epochs.truncate(saved.epoch);
+        if let (Some(avg), Some(name)) = (old.averaged.filter(|a| !a.epochs.is_empty()), &saved.average) {
+            let path = cfg.out.join(name);
+            let bytes = crate::files::read_regular(&path, file::MAX_MODEL_BYTES).map_err(|e| TrainError::Save { what: path.display().to_string(), detail: e.to_string() })?;
             let (loaded, _) = file::from_bytes(&bytes, &path, &cfg.name, Some(cfg.fusion), None, &valid_device(&device))?;
             average = Some((crate::models::state_dict::export(&loaded.net).0, avg.epochs));
         }
-        optim = optim.load(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Invalid(format!("cannot load optimizer state: {e:?}")))?;
+        optim = optim.load(cfg.out.join(&saved.optimizer)).map_err(|e| TrainError::Invalid(format!("cannot load optimizer state: {e:?}")))?;
+        log.state = Some(saved);
         progress(Progress::Note(format!("resumed after epoch {}", log.epochs.len())));
     }
 
@@ -477,12 +559,20 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
             }
             epochs.push(epoch);
             let avg_net = crate::models::state_dict::import(sum, cfg.fusion, None, &valid_device(&device)).map_err(|e| TrainError::Invalid(e.to_string()))?;
-            file::save(&cfg.out.join(AVERAGE), &avg_net, &info, StoreAs::F32, false).map_err(save_err(AVERAGE))?;
+            let name = SavedState::for_epoch(epoch, true).average.unwrap_or_default();
+            file::save(&cfg.out.join(&name), &avg_net, &info, StoreAs::F32, false).map_err(save_err(name))?;
             log.averaged = Some(Averaged { epochs: epochs.clone(), val_loss: None, val_acc: None });
         }
-        file::save(&ckpt, &valid, &info, StoreAs::F32, true).map_err(save_err(CHECKPOINT))?;
-        optim.save(cfg.out.join(OPTIMIZER)).map_err(|e| TrainError::Save { what: OPTIMIZER.into(), detail: format!("{e:?}") })?;
+        // The epoch's files first, under its own names; the log, written last, commits them.
+        let saved = SavedState::for_epoch(epoch, average.is_some());
+        file::save(&cfg.out.join(&saved.checkpoint), &valid, &info, StoreAs::F32, true).map_err(save_err(saved.checkpoint.clone()))?;
+        let optimizer = optim.into_bytes().map_err(|e| TrainError::Save { what: saved.optimizer.clone(), detail: format!("{e:?}") })?;
+        crate::files::write_atomic(&cfg.out.join(&saved.optimizer), &optimizer).map_err(save_err(saved.optimizer.clone()))?;
+        let before = log.state.replace(saved.clone());
         write_log(&cfg.out.join(LOG), &log)?;
+        if let Some(before) = before {
+            before.remove_unused(&cfg.out, &saved);
+        }
     }
     let store = if cfg.half { StoreAs::F16 } else { StoreAs::F32 };
     let mut final_net = net.valid();

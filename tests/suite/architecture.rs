@@ -97,3 +97,21 @@ fn the_window_parts_have_no_import_cycle() {
     }
     assert!(edges.get("workbench").is_some_and(|e| e.contains("command") && e.contains("dialogs")), "the scan sees the workbench's imports: {edges:?}");
 }
+
+/// Each file of the window holds one job: none grows past 400 lines unless its opening comment
+/// says why ("longer than 400 lines because ...").
+#[test]
+fn the_window_files_stay_small() {
+    let mut files = Vec::new();
+    rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app"), &mut files);
+    let mut long = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let lines = text.lines().count();
+        let head: String = text.lines().take_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join(" ");
+        if lines > 400 && !head.contains("longer than 400 lines because") {
+            long.push(format!("{} ({lines} lines)", f.display()));
+        }
+    }
+    assert!(long.is_empty(), "split these by concern or say at their top why not: {long:?}");
+}

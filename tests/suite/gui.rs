@@ -295,6 +295,21 @@ fn autosave_is_offered_back_at_the_next_start() {
 }
 
 #[test]
+fn a_recovery_file_that_cannot_be_opened_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let recovery = dir.path().join("recovery.mcgurk.json");
+    std::fs::write(&recovery, "{\"format_version\": 2, \"notes\": ").unwrap();
+    let mut h = harness(Launch::Empty);
+    h.state_mut().find_recovery(Some(recovery.clone()));
+    h.run_steps(2);
+    h.get_by_label("Recover it").click();
+    h.run_steps(2);
+    let status = h.state().status.clone().expect("a message").text;
+    assert!(status.contains("ends early") && status.contains("the recovery file stays"), "{status}");
+    assert!(recovery.exists(), "the work in it is not deleted");
+}
+
+#[test]
 fn exports_write_the_adversarial_clip_and_the_results() {
     use mcgurk::app::command::Command;
     use mcgurk::app::command::ExportKind;
@@ -633,7 +648,9 @@ fn cancelling_training_keeps_the_checkpoint() {
     wait_until(&mut h, 60, "cancel did not stop training", |s| !s.training.running());
     let err = h.state().training.error.clone().unwrap();
     assert!(err.contains("cancelled after") && err.contains("Resume"), "{err}");
-    assert!(dir.path().join("run/checkpoint.safetensors").is_file());
+    let log: mcgurk::train::TrainLog = serde_json::from_slice(&std::fs::read(dir.path().join("run/train_log.json")).unwrap()).unwrap();
+    let state = log.state.expect("the last complete epoch is committed");
+    assert!(dir.path().join("run").join(&state.checkpoint).is_file());
     // Starting again into that folder without Resume would overwrite the run: refused.
     let before = std::fs::read(dir.path().join("run/train_log.json")).unwrap();
     h.get_by_label("Start training").click();

@@ -52,7 +52,15 @@ fn a_session_survives_a_round_trip_and_saving_is_atomic() {
 fn damaged_sessions_give_clear_errors_and_are_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let good = serde_json::to_string_pretty(&sample(&demo("cow.mp4"))).unwrap();
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        edit(&mut v);
+        serde_json::to_string_pretty(&v).unwrap()
+    };
     let cases: Vec<(&str, String, &str)> = vec![
+        ("steps.mcgurk.json", edited(&|v| v["attack"]["steps"] = 1_000_000_000u64.into()), "steps = 1000000000 (1 to 1000)"),
+        ("eps.mcgurk.json", edited(&|v| v["attack"]["eps_a"] = 1e30.into()), "eps_a = 1"),
+        ("time.mcgurk.json", edited(&|v| v["time_s"] = (-5.0).into()), "time_s = -5"),
         ("truncated.mcgurk.json", good[..good.len() / 2].to_string(), "ends early"),
         ("empty.mcgurk.json", String::new(), "ends early"),
         ("types.mcgurk.json", good.replace("\"time_s\": 3.25", "\"time_s\": \"late\""), "invalid type"),

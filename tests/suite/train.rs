@@ -75,11 +75,16 @@ fn runs_replay_from_the_seed_and_resume_from_checkpoints() {
         assert!((x.train_loss - y.train_loss).abs() <= 1e-3 * x.train_loss.max(1e-3), "{:?} vs {:?}", a.epochs, b.epochs);
     }
 
-    // Cancelled before the first step: nothing is lost, the error says how to go on.
-    let cancelled = train(&config(data.clone(), dir.path().join("a"), 4), &mut |_| {}, &AtomicBool::new(true)).unwrap_err();
-    assert!(matches!(cancelled, TrainError::Cancelled { epochs: 0 }), "{cancelled}");
-    let mut more = config(data, dir.path().join("a"), 4);
+    // A finished run is not overwritten by a new one in its folder.
+    let log_before = std::fs::read(dir.path().join("a/train_log.json")).unwrap();
+    let refused = train(&config(data.clone(), dir.path().join("a"), 4), &mut |_| {}, &AtomicBool::new(false)).unwrap_err();
+    assert!(refused.to_string().contains("already holds a training run"), "{refused}");
+    // Cancelled before the first new step: nothing is lost, the error says how to go on.
+    let mut more = config(data.clone(), dir.path().join("a"), 4);
     more.resume = true;
+    let cancelled = train(&more, &mut |_| {}, &AtomicBool::new(true)).unwrap_err();
+    assert!(matches!(cancelled, TrainError::Cancelled { epochs: 2 }), "{cancelled}");
+    assert_eq!(std::fs::read(dir.path().join("a/train_log.json")).unwrap(), log_before, "the run is untouched");
     let mut notes = Vec::new();
     let resumed = train(&more, &mut |p| {
         if let mcgurk::train::Progress::Note(n) = p {
@@ -90,6 +95,21 @@ fn runs_replay_from_the_seed_and_resume_from_checkpoints() {
     assert!(notes.iter().any(|n| n == "resumed after epoch 2"), "{notes:?}");
     assert_eq!(resumed.epochs.len(), 4);
     assert_eq!(resumed.epochs[0].train_loss, a.epochs[0].train_loss, "the first epochs come from the log");
+
+    // Resuming on another dataset's classes would write a model that cannot be loaded: refused.
+    let other = dir.path().join("other.csv");
+    let text = std::fs::read_to_string(&data).unwrap().replace(",duck,", ",goose,");
+    std::fs::write(&other, text).unwrap();
+    let mut wrong = config(other, dir.path().join("a"), 5);
+    wrong.resume = true;
+    let e = train(&wrong, &mut |_| {}, &AtomicBool::new(false)).unwrap_err().to_string();
+    assert!(e.contains("cannot resume") && e.contains("goose"), "{e}");
+
+    // A folder that cannot be written is refused before any clip is decoded.
+    let mut ro = config(data, std::path::PathBuf::from("/proc/mcgurk-run"), 1);
+    ro.resume = false;
+    let e = train(&ro, &mut |p| assert!(!matches!(p, mcgurk::train::Progress::Preparing { .. }), "decoded first"), &AtomicBool::new(false)).unwrap_err();
+    assert!(e.to_string().contains("/proc/mcgurk-run"), "{e}");
 }
 
 /// Weight averaging over the last epochs: logged, scored on the held-out clips, and the saved
@@ -105,7 +125,9 @@ fn the_last_epochs_can_be_averaged() {
     assert!(avg.val_acc.is_some());
     let device = burn::prelude::Device::flex();
     let saved = file::load(&log.model, None, &device).unwrap();
-    let last = file::load(&dir.path().join("avg/checkpoint.safetensors"), None, &device).unwrap();
+    let state = log.state.as_ref().expect("committed");
+    assert_eq!(state.epoch, 3);
+    let last = file::load(&dir.path().join("avg").join(&state.checkpoint), None, &device).unwrap();
     let w = |m: &file::LoadedModel| m.net.classifier.weight.val().try_to_vec_as::<f32>().unwrap();
     assert_ne!(w(&saved), w(&last), "the saved model is the average, not epoch 3");
 }

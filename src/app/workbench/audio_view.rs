@@ -3,7 +3,8 @@
 
 use egui::TextureOptions;
 
-use super::{Workbench, to_color_image};
+use super::Workbench;
+use super::textures::to_color_image;
 
 impl Workbench {
     pub fn set_audio_open(&mut self, open: bool) {

@@ -12,12 +12,7 @@ use crate::export;
 impl Workbench {
     pub(super) fn export(&mut self, kind: ExportKind, path: PathBuf) {
         let adversarial = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref()).and_then(|a| a.inputs.clone()).map(|(_, adv)| adv);
-        let tx = self.dialog_tx.clone();
-        let ctx = self.ctx.clone();
-        let finish = move |r: anyhow::Result<()>, path: PathBuf| {
-            let _ = tx.send(Command::Exported(r.map(|_| path.clone()).map_err(|e| format!("cannot export {}: {e:#}", path.display()))));
-            ctx.request_repaint();
-        };
+        let outcome = |r: anyhow::Result<()>, path: PathBuf| Command::Exported(r.map(|_| path.clone()).map_err(|e| format!("cannot export {}: {e:#}", path.display())));
         let job: Box<dyn FnOnce() -> anyhow::Result<()> + Send> = match kind {
             ExportKind::AdversarialWav | ExportKind::AdversarialPng => {
                 let Some(adv) = adversarial else {
@@ -55,18 +50,19 @@ impl Workbench {
             }
             ExportKind::WindowPng => {
                 // The next frame is captured; the callback runs when the image is ready.
+                let reporter = self.tasks.listener();
                 let cb = egui::ScreenshotCallback::new(move |img: Arc<egui::ColorImage>| {
                     let [w, h] = img.size;
                     let rgb: Vec<u8> = img.pixels.iter().flat_map(|c| [c.r(), c.g(), c.b()]).collect();
                     let r = image::RgbImage::from_raw(w as u32, h as u32, rgb)
                         .ok_or_else(|| anyhow::anyhow!("screenshot of unexpected size"))
                         .and_then(|img| crate::files::save_png_atomic(&path, &img));
-                    finish(r, path);
+                    reporter.send(outcome(r, path));
                 });
                 self.ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(cb));
                 return;
             }
         };
-        let _ = std::thread::Builder::new().name("mcgurk-export".into()).spawn(move || finish(job(), path));
+        self.background("export", move || Some(outcome(job(), path)));
     }
 }

@@ -5,7 +5,8 @@
 
 use egui::{Color32, RichText, TextureOptions};
 
-use super::{Workbench, model_view_image};
+use super::Workbench;
+use super::textures::model_view_image;
 use crate::app::models_view;
 use crate::app::settings::Overlay;
 

@@ -133,13 +133,13 @@ impl Workbench {
         }
     }
 
-    /// Opens a session file: on any error the current work stays as it is.
-    pub(super) fn open_session(&mut self, path: &Path, is_recovery: bool) {
+    /// Opens a session file: on any error the current work stays as it is (false).
+    pub(super) fn open_session(&mut self, path: &Path, is_recovery: bool) -> bool {
         let session = match Session::load(path) {
             Ok(s) => s,
             Err(e) => {
                 self.set_status(Level::Error, e.to_string());
-                return;
+                return false;
             }
         };
         if !is_recovery {
@@ -147,6 +147,7 @@ impl Workbench {
             self.session.saved = serde_json::to_string(&session).ok();
         }
         self.check_session_clip(session);
+        true
     }
 
     /// Checks the session's files off the UI thread (hashing a big video takes a while).
@@ -155,12 +156,9 @@ impl Workbench {
             self.apply_session(session);
             return;
         };
-        let tx = self.dialog_tx.clone();
-        let ctx = self.ctx.clone();
-        let _ = std::thread::Builder::new().name("mcgurk-session".into()).spawn(move || {
+        self.background("session", move || {
             let check = clip.check();
-            let _ = tx.send(Command::SessionChecked { session: Box::new(session), check });
-            ctx.request_repaint();
+            Some(Command::SessionChecked { session: Box::new(session), check })
         });
     }
 
@@ -234,17 +232,12 @@ impl Workbench {
     pub(super) fn on_clip_loaded(&mut self, source: &Source) {
         self.session.clip_ref = None;
         let src = source.clone();
-        let tx = self.dialog_tx.clone();
-        let ctx = self.ctx.clone();
-        let _ = std::thread::Builder::new().name("mcgurk-hash".into()).spawn(move || {
+        self.background("hash", move || {
             let r = match &src {
                 Source::File(p) => FileRef::of(p).map(|file| ClipRef::File { file }),
                 Source::Pair { audio, image } => FileRef::of(audio).and_then(|a| FileRef::of(image).map(|i| ClipRef::Pair { audio: a, image: i })),
             };
-            if let Ok(clip) = r {
-                let _ = tx.send(Command::ClipHashed { source: src, clip });
-                ctx.request_repaint();
-            }
+            r.ok().map(|clip| Command::ClipHashed { source: src, clip })
         });
         if let Some(session) = self.session.pending.take() {
             if session.clip.as_ref().map(source_of).as_ref() == Some(source) {
@@ -276,7 +269,10 @@ impl Workbench {
         }
         self.session.autosaved = Some(text);
         let path = self.session.recovery_file.clone();
-        let _ = std::thread::Builder::new().name("mcgurk-autosave".into()).spawn(move || write_recovery(&session, &path));
+        self.background("autosave", move || {
+            write_recovery(&session, &path);
+            None
+        });
     }
 
     /// Unsaved work goes to the recovery file as the window closes; none, and it is removed.
@@ -292,10 +288,12 @@ impl Workbench {
     /// Open (or drop) the recovery file offered at start.
     pub fn recover(&mut self, accept: bool) {
         if let Some(path) = self.session.recovery.take() {
-            if accept {
-                self.open_session(&path, true);
+            if accept && !self.open_session(&path, true) {
+                // Not opened: the file stays, so the work in it can still be rescued by hand.
+                self.set_status(Level::Error, format!("{}; the recovery file stays at {}", self.status.as_ref().map_or("", |s| s.text.as_str()), path.display()));
+                return;
             }
-            // Either way the offer is answered; a new autosave comes within a minute.
+            // Otherwise the offer is answered; a new autosave comes within a minute.
             let _ = std::fs::remove_file(&path);
         }
     }

@@ -1,0 +1,65 @@
+//! Draining the workers each frame: the model thread's replies (and asking it again when the
+//! frame, clip or attack changed), the curve's result, and the one-shot jobs' commands.
+
+
+use super::{Level, Workbench};
+use crate::app::predictor::Reply;
+use crate::live::Maps;
+
+impl Workbench {
+    pub(super) fn poll_models(&mut self) {
+        for reply in self.predictor.poll() {
+            match reply {
+                Reply::Ready(models) => {
+                    if !self.models.is_empty() && models.len() > self.models.len() {
+                        let m = &models[models.len() - 1];
+                        self.set_status(Level::Info, format!("added model {} ({}, {} classes)", m.name, m.fusion.label(), m.classes.len()));
+                    }
+                    self.models = models;
+                    // Ask again: the new model has no answer yet.
+                    self.predicted_for = None;
+                }
+                Reply::ModelRejected { path, error } => {
+                    // Not loaded: not part of the session either.
+                    self.model_files.retain(|(p, _)| *p != path);
+                    self.set_status(Level::Error, error);
+                }
+                Reply::Cancelled(_) => {
+                    // The request stays "served": nothing is re-run until a setting changes.
+                    self.set_status(Level::Info, "attack cancelled; the predictions shown are from the previous settings");
+                }
+                Reply::Results { results, missing, millis, .. } => {
+                    self.results = results;
+                    self.last_millis = Some(millis);
+                    self.adv_dirty = true;
+                    self.grid_dirty = true;
+                    self.audio_dirty = true;
+                    self.heat_dirty = true;
+                    if !missing.is_empty() {
+                        self.set_status(Level::Warning, format!("the clip has no {}: the models see silence / a grey frame there", missing.join(" or ")));
+                    }
+                }
+                Reply::Failed(e) => {
+                    self.set_status(Level::Error, e.clone());
+                    self.models_error = Some(e);
+                }
+            }
+        }
+        // Ask again whenever the clip or the frame changed.
+        if !self.models.is_empty() && self.predicted_for != self.wanted_prediction()
+            && let Some(clip) = self.clip.clone()
+        {
+            let wanted = self.wanted_prediction();
+            let (attack, maps) = wanted.as_ref().map_or((None, Maps::One(0)), |w| (w.attack.clone(), w.maps));
+            self.predicted_for = wanted;
+            self.predictor.request(clip, self.centre_s, attack, maps);
+        }
+    }
+
+
+    pub(super) fn poll_curve(&mut self) {
+        if let Some(e) = self.curve.poll() {
+            self.set_status(Level::Error, e);
+        }
+    }
+}
