@@ -3,6 +3,7 @@
 
 pub mod colormap;
 pub mod mel;
+pub mod mel_filters;
 pub mod resample;
 pub mod window;
 

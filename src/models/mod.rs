@@ -2,9 +2,11 @@
 //! sound-source localization map. One definition, two sizes.
 
 pub mod audio;
+pub mod cnn14;
 pub mod exfmem;
 pub mod file;
 pub mod flops;
+pub mod frontend;
 pub mod fusion;
 pub mod input;
 pub mod predict;

@@ -238,7 +238,9 @@ pub fn import(st: &SafeTensors, kind: FusionKind, ids: Option<&ParamIds>, device
     Ok(net)
 }
 
-struct Reader<'a> {
+/// Reads a module's parameters from a state dict, key by key, checking each shape; collects
+/// every problem so that one error lists them all.
+pub(crate) struct Reader<'a> {
     st: &'a SafeTensors,
     ids: Option<&'a ParamIds>,
     device: Device,
@@ -246,7 +248,25 @@ struct Reader<'a> {
     problems: Vec<String>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    pub(crate) fn new(st: &'a SafeTensors, device: &Device) -> Self {
+        Self { st, ids: None, device: device.clone(), used: BTreeSet::new(), problems: Vec::new() }
+    }
+
+    /// The first dimension of `key`'s tensor, if there is one.
+    pub(crate) fn dim0(&self, key: &str) -> Option<usize> {
+        dim0(self.st, key)
+    }
+
+    /// Done: every key read or `ignored`, no problem met.
+    pub(crate) fn finish(mut self, ignored: impl Fn(&str) -> bool) -> Result<(), LayoutError> {
+        let unexpected: Vec<&String> = self.st.tensors.keys().filter(|k| !self.used.contains(*k) && !k.ends_with(".num_batches_tracked") && !ignored(k)).collect();
+        if !unexpected.is_empty() {
+            self.problems.push(format!("unexpected keys: {}", list(unexpected.into_iter())));
+        }
+        if self.problems.is_empty() { Ok(()) } else { Err(LayoutError::Keys(self.problems.join("; "))) }
+    }
+
     /// The tensor under `key` if its shape is `want`; records a problem otherwise.
     fn take<const D: usize>(&mut self, key: &str, want: [usize; D], transpose: bool) -> Option<Tensor<D>> {
         let Some(StoredTensor { shape, values }) = self.st.tensors.get(key) else {
@@ -292,21 +312,21 @@ impl Reader<'_> {
         }
     }
 
-    fn conv1d(&mut self, key: &str, c: &mut Conv1d) {
+    pub(crate) fn conv1d(&mut self, key: &str, c: &mut Conv1d) {
         self.set(format!("{key}.weight"), &mut c.weight, false);
         if let Some(b) = &mut c.bias {
             self.set(format!("{key}.bias"), b, false);
         }
     }
 
-    fn conv2d(&mut self, key: &str, c: &mut Conv2d) {
+    pub(crate) fn conv2d(&mut self, key: &str, c: &mut Conv2d) {
         self.set(format!("{key}.weight"), &mut c.weight, false);
         if let Some(b) = &mut c.bias {
             self.set(format!("{key}.bias"), b, false);
         }
     }
 
-    fn bn(&mut self, key: &str, bn: &mut BatchNorm) {
+    pub(crate) fn bn(&mut self, key: &str, bn: &mut BatchNorm) {
         self.set(format!("{key}.weight"), &mut bn.gamma, false);
         self.set(format!("{key}.bias"), &mut bn.beta, false);
         let dims = bn.running_mean.value().dims();
@@ -338,7 +358,7 @@ impl Reader<'_> {
         }
     }
 
-    fn linear(&mut self, key: &str, l: &mut Linear) {
+    pub(crate) fn linear(&mut self, key: &str, l: &mut Linear) {
         self.set(format!("{key}.weight"), &mut l.weight, true);
         if let Some(b) = &mut l.bias {
             self.set(format!("{key}.bias"), b, false);

@@ -24,4 +24,5 @@ mod models;
 mod predict;
 mod robust;
 mod session;
+mod spectrogram_models;
 mod train;
