@@ -21,7 +21,16 @@ pub struct ClipArgs {
 
 impl ClipArgs {
     pub fn open(&self) -> anyhow::Result<Clip> {
-        let (opts, job) = (LoadOptions::default(), Job::detached());
+        self.open_with(LoadOptions::default())
+    }
+
+    /// The clip with its audio at `sample_rate` (a spectrogram model's own rate).
+    pub fn open_at_rate(&self, sample_rate: u32) -> anyhow::Result<Clip> {
+        self.open_with(LoadOptions { sample_rate, ..LoadOptions::default() })
+    }
+
+    fn open_with(&self, opts: LoadOptions) -> anyhow::Result<Clip> {
+        let job = Job::detached();
         Ok(match (&self.clip, &self.audio, &self.image) {
             (Some(c), _, _) => media::open(c, &opts, &job)?,
             (None, Some(a), Some(i)) => media::open_pair(a, i, &opts, &job)?,
@@ -36,9 +45,14 @@ pub struct ModelArgs {
     /// model files (.safetensors); repeatable. Default: the whole zoo, unless --weights is given.
     #[arg(long = "model")]
     pub models: Vec<String>,
-    /// A PyTorch state dict in the reference layout (safetensors).
+    /// A PyTorch state dict in the reference layout (safetensors), or the weights a --spec
+    /// describes.
     #[arg(long)]
     pub weights: Option<PathBuf>,
+    /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as
+    /// PANNs' Cnn14 (see the README, "Spectrogram models"). `predict` only, for now.
+    #[arg(long, requires = "weights")]
+    pub spec: Option<PathBuf>,
     /// The fusion of --weights, when the file does not say.
     #[arg(long, value_enum)]
     pub fusion: Option<FusionArg>,
@@ -61,6 +75,9 @@ impl ModelArgs {
     }
 
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
+        if self.spec.is_some() {
+            anyhow::bail!("--spec models run in `mcgurk predict` so far; attacks, eval and metrics on them are not built yet");
+        }
         let mut out = Vec::new();
         let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_none() {
             zoo::ZOO.iter().map(|e| e.name.to_string()).collect()

@@ -28,6 +28,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let (Some(spec), Some(weights)) = (&args.models.spec, &args.models.weights) {
+        return run_spectrogram_model(args, spec, weights);
+    }
     let device = args.models.device()?;
     let clip = args.input.open()?;
     let models = args.models.load(&device)?;
@@ -63,6 +66,43 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.json {
         let doc = json!({ "clip": clip.title(), "time_s": t, "models": docs });
         println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(())
+}
+
+/// A spectrogram model from a spec: top-k, and for multi-label (sigmoid) models every class
+/// above 0.5. JSON: `{"clip", "time_s", "models": [{"name", "output", "classes", "logits",
+/// "probs", "top": [...], "above_half": [...]}]}`.
+fn run_spectrogram_model(args: &Args, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
+    use crate::models::spec::Output;
+    use crate::models::spectrogram::SpectrogramModel;
+    let device = args.models.device()?;
+    let model = SpectrogramModel::load(spec, weights, &device)?;
+    let clip = args.input.open_at_rate(model.sample_rate())?;
+    let t = args.at.unwrap_or_else(|| Example::centre_time(&clip));
+    let p = model.predict(&clip, t, &device).map_err(|e| anyhow::anyhow!("{e}: {}", weights.display()))?;
+    for n in &p.notes {
+        eprintln!("note: {n}");
+    }
+    let mut order: Vec<usize> = (0..p.probs.len()).collect();
+    order.sort_by(|a, b| p.probs[*b].total_cmp(&p.probs[*a]));
+    let entry = |i: usize| json!({ "class": model.classes[i], "index": i, "prob": p.probs[i] });
+    let top: Vec<_> = order.iter().take(args.top).map(|&i| entry(i)).collect();
+    let sigmoid = model.spec.output == Output::Sigmoid;
+    let above: Vec<usize> = if sigmoid { order.iter().copied().filter(|&i| p.probs[i] > 0.5).collect() } else { Vec::new() };
+    if args.json {
+        let doc = json!({ "clip": clip.title(), "time_s": t, "models": [{
+            "name": model.spec.name, "output": if sigmoid { "sigmoid" } else { "softmax" }, "classes": model.classes,
+            "logits": p.logits, "probs": p.probs, "top": top, "above_half": above.iter().map(|&i| entry(i)).collect::<Vec<_>>(),
+        }] });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        let line: Vec<String> = order.iter().take(args.top).map(|&i| format!("{} {:.1}%", model.classes[i], 100.0 * p.probs[i])).collect();
+        println!("{:<14} {}", model.spec.name, line.join("  "));
+        if sigmoid {
+            let names: Vec<&str> = above.iter().map(|&i| model.classes[i].as_str()).collect();
+            println!("{:<14} above 0.5: {}", "", if names.is_empty() { "none".to_string() } else { names.join(", ") });
+        }
     }
     Ok(())
 }

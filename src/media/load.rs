@@ -18,11 +18,14 @@ pub struct LoadOptions {
     pub ffmpeg: Option<Ffmpeg>,
     /// Memory allowed for decoded frames of one clip.
     pub frame_budget_bytes: usize,
+    /// The rate the clip's audio is resampled to: McGurk's own models read 11025 Hz, a
+    /// spectrogram model its spec's rate.
+    pub sample_rate: u32,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { ffmpeg: Ffmpeg::from_path(), frame_budget_bytes: 1 << 30 }
+        Self { ffmpeg: Ffmpeg::from_path(), frame_budget_bytes: 1 << 30, sample_rate: MODEL_SAMPLE_RATE }
     }
 }
 
@@ -201,7 +204,7 @@ fn open_unguarded(path: &Path, opts: &LoadOptions, job: &Job<'_>) -> Result<Clip
     };
     (info.video, info.audio) = (d.video.take(), d.audio_info.take());
     info.duration_s = duration(&info.video, &info.audio);
-    let audio = d.audio.take().map(|a| to_model_rate(path, a)).transpose()?;
+    let audio = d.audio.take().map(|a| to_model_rate(path, a, opts.sample_rate)).transpose()?;
     if audio.is_none() && d.frames.is_empty() {
         let detail = if d.notes.is_empty() { "nothing decodable".to_string() } else { d.notes.join("; ") };
         return Err(MediaError::NothingDecoded { path: path.to_path_buf(), detail });
@@ -292,12 +295,13 @@ fn decode_all_with_ffmpeg(ff: &Ffmpeg, path: &Path, opts: &LoadOptions, job: &Jo
     Ok(d)
 }
 
-/// Resample to [`MODEL_SAMPLE_RATE`] and keep values finite and inside [-1, 1].
-fn to_model_rate(path: &Path, a: SourceAudio) -> Result<Audio, MediaError> {
-    let mut samples = crate::dsp::resample::resample(&a.samples, a.sample_rate, MODEL_SAMPLE_RATE)
+/// Resample to `rate` (McGurk's models: [`MODEL_SAMPLE_RATE`]) and keep values finite and
+/// inside [-1, 1].
+fn to_model_rate(path: &Path, a: SourceAudio, rate: u32) -> Result<Audio, MediaError> {
+    let mut samples = crate::dsp::resample::resample(&a.samples, a.sample_rate, rate)
         .map_err(|detail| MediaError::Corrupt { path: path.to_path_buf(), container: "audio", detail })?;
     for s in &mut samples {
         *s = if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 };
     }
-    Ok(Audio { samples, sample_rate: MODEL_SAMPLE_RATE })
+    Ok(Audio { samples, sample_rate: rate })
 }

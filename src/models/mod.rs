@@ -12,6 +12,8 @@ pub mod input;
 pub mod predict;
 pub mod safetensors;
 pub mod size;
+pub mod spec;
+pub mod spectrogram;
 pub mod state_dict;
 pub mod visual;
 pub mod zoo;

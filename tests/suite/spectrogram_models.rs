@@ -167,3 +167,78 @@ fn bad_front_end_settings_name_the_field() {
     assert!(e.contains("powr"), "{e}");
 }
 
+
+/// A float WAV of `samples` at `rate`.
+fn float_wav(samples: &[f32], rate: u32) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    crate::hostile::wav_bytes(3, 1, rate, 32, &data)
+}
+
+fn mcgurk(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args).output().unwrap()
+}
+
+/// A researcher's route: a spec beside the published weights, then `mcgurk predict` on a clip.
+#[test]
+fn predict_runs_a_spec_model_on_a_clip_with_pytorchs_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = load("cnn14_tiny.expected.safetensors");
+    let wave = &expected.tensors["wave"].values[..32000];
+    let clip = dir.path().join("clip.wav");
+    std::fs::write(&clip, float_wav(wave, 32000)).unwrap();
+    let (spec, weights) = (fixture("cnn14_tiny.spec.json"), fixture("cnn14_tiny.safetensors"));
+    let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--json".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &doc["models"][0];
+    assert_eq!(m["output"], "sigmoid");
+    let logits: Vec<f32> = m["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let err = max_abs(&logits, &expected.tensors["logits"].values[..7]);
+    assert!(err < 1e-4, "the clip's whole second, as PyTorch saw it: {err}");
+    // Multi-label: every class above 0.5 is listed, by name.
+    let above: Vec<&str> = m["above_half"].as_array().unwrap().iter().map(|e| e["class"].as_str().unwrap()).collect();
+    let probs: Vec<f64> = m["probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(above.len(), probs.iter().filter(|p| **p > 0.5).count());
+    assert!(above.contains(&"engine"), "{above:?}");
+
+    // A shorter clip is zero-padded, and says so.
+    let short = dir.path().join("short.wav");
+    std::fs::write(&short, float_wav(&wave[..16000], 32000)).unwrap();
+    let out = mcgurk(&["predict".as_ref(), short.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("zero-padded"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn bad_specs_and_weights_name_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixture("cnn14_tiny.spec.json")).unwrap();
+    let weights = fixture("cnn14_tiny.safetensors");
+    let clip = dir.path().join("clip.wav");
+    std::fs::write(&clip, float_wav(&vec![0.0; 32000], 32000)).unwrap();
+    let cases = [
+        ("unknown.json", good.replace("\"power\"", "\"powr\""), "unknown field `powr`"),
+        ("encoder.json", good.replace("\"cnn14\"", "\"tal_trans\""), "audio.encoder: TalTrans is not supported yet"),
+        ("format.json", good.replace("\"format\": 1", "\"format\": 2"), "format 2"),
+        ("classes.json", good.replace("\"bird\"]", "\"bird\", \"cow\"]"), "classes: 8 but the head"),
+        ("fmax.json", good.replace("14000", "20000"), "audio.frontend.f_max"),
+        ("prefix.json", good.replace("\"audio\": \"\"", "\"audio\": \"encoder.\""), "encoder.conv_block1.conv1.weight"),
+    ];
+    for (name, text, expect) in cases {
+        let spec = dir.path().join(name);
+        std::fs::write(&spec, text).unwrap();
+        let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expect), "{name}: {stderr}");
+        assert!(stderr.contains(name) || stderr.contains("cnn14_tiny.safetensors"), "{name}: the message names the file: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // A pickle checkpoint gets the one-line conversion.
+    let pth = dir.path().join("Cnn14_mAP=0.431.pth");
+    std::fs::write(&pth, b"PK\x03\x04 not really a zip").unwrap();
+    let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), pth.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("save_file") && stderr.contains("Cnn14_mAP=0.431.pth"), "{stderr}");
+    // Commands that cannot run spec models yet say so.
+    let out = mcgurk(&["attack".as_ref(), clip.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`mcgurk predict` so far"), "{}", String::from_utf8_lossy(&out.stderr));
+}

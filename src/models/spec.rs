@@ -1,0 +1,222 @@
+//! The model spec (format 1): one JSON file that says what a foreign checkpoint is, so that
+//! published weights load as they are. Today it describes audio models that read log-mel
+//! spectrograms (`cnn14`); the other encoders and the visual side come with their own parts.
+//!
+//! ```json
+//! { "format": 1, "name": "panns-cnn14",
+//!   "audio": { "encoder": "cnn14", "sample_rate": 32000, "samples": 320000,
+//!              "frontend": { "n_fft": 1024, "win_length": 1024, "hop_length": 320, ... } },
+//!   "head": "linear", "output": "sigmoid", "classes": 527,
+//!   "keys": { "audio": "", "head": "fc_audioset." } }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::frontend::FrontendConfig;
+
+/// The one format this McGurk reads.
+pub const SPEC_FORMAT: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[error("bad model spec ({detail}): {}", path.display())]
+pub struct SpecError {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub format: u32,
+    pub name: String,
+    pub audio: Option<AudioSpec>,
+    /// Reserved for the visual encoders; a spec that sets it is refused for now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visual: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
+    pub head: HeadKind,
+    pub output: Output,
+    pub classes: Classes,
+    pub keys: SpecKeys,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSpec {
+    pub encoder: Encoder,
+    pub sample_rate: u32,
+    /// Samples the model reads around the chosen moment (PANNs: 10 s at 32 kHz).
+    pub samples: usize,
+    pub frontend: FrontendSpec,
+    #[serde(default)]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The front end's fields (the rate is the audio's).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontendSpec {
+    pub n_fft: usize,
+    pub win_length: usize,
+    pub hop_length: usize,
+    #[serde(default = "yes")]
+    pub center: bool,
+    pub pad_mode: super::frontend::PadKind,
+    pub power: f64,
+    pub n_mels: usize,
+    pub f_min: f64,
+    pub f_max: f64,
+    pub mel_scale: crate::dsp::mel_filters::MelScale,
+    pub mel_norm: crate::dsp::mel_filters::MelNorm,
+    pub db: super::frontend::Decibels,
+    #[serde(default)]
+    pub frames: Option<usize>,
+    #[serde(default)]
+    pub mean: f64,
+    #[serde(default = "one")]
+    pub std: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoder {
+    Cnn14,
+    TalTrans,
+    Tian,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    Linear,
+    AttentionPooling,
+}
+
+/// How logits become probabilities: one class (softmax) or each class on its own (sigmoid,
+/// multi-label).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    Softmax,
+    Sigmoid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Classes {
+    Count(usize),
+    Names(Vec<String>),
+}
+
+impl Classes {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Count(n) => *n,
+            Self::Names(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Self::Count(n) => (0..*n).map(|i| format!("class {i}")).collect(),
+            Self::Names(v) => v.clone(),
+        }
+    }
+}
+
+/// Each part's prefix in the state dict ("" for a checkpoint as published).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecKeys {
+    #[serde(default)]
+    pub audio: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visual: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fusion: Option<String>,
+    pub head: String,
+}
+
+impl ModelSpec {
+    /// Reads and checks a spec file; every error names the file and the field.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let bad = |detail: String| SpecError { path: path.to_path_buf(), detail };
+        let text = crate::files::read_regular_text(path, 1 << 20).map_err(|e| bad(e.to_string()))?;
+        let spec: Self = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        spec.check().map_err(bad)?;
+        Ok(spec)
+    }
+
+    /// What is wrong with the numbers, naming the field.
+    pub fn check(&self) -> Result<(), String> {
+        if self.format != SPEC_FORMAT {
+            return Err(format!("format {} (this McGurk reads format {SPEC_FORMAT})", self.format));
+        }
+        if self.visual.is_some() || self.fusion.is_some() || self.keys.visual.is_some() || self.keys.fusion.is_some() {
+            return Err("visual / fusion: specs of audio-visual models are not read yet (audio models are)".into());
+        }
+        let Some(audio) = &self.audio else { return Err("audio: missing (the audio encoder)".into()) };
+        if audio.encoder != Encoder::Cnn14 {
+            return Err(format!("audio.encoder: {:?} is not supported yet (cnn14 is)", audio.encoder));
+        }
+        if !audio.options.is_empty() {
+            return Err(format!("audio.options: cnn14 takes none (got {})", audio.options.keys().cloned().collect::<Vec<_>>().join(", ")));
+        }
+        if self.head != HeadKind::Linear {
+            return Err("head: cnn14 has a linear head".into());
+        }
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        let max = crate::media::MAX_AUDIO_SECONDS as usize * audio.sample_rate as usize;
+        if audio.samples == 0 || audio.samples > max {
+            return Err(format!("audio.samples: {} (1 to {max}, {} s at the spec's rate)", audio.samples, crate::media::MAX_AUDIO_SECONDS));
+        }
+        let front = self.frontend().map_err(|e| format!("audio.{e}"))?;
+        if front.stft_frames(audio.samples) < 32 {
+            return Err(format!("audio.samples: {} make {} spectrogram frames; cnn14 pools time by 32", audio.samples, front.stft_frames(audio.samples)));
+        }
+        Ok(())
+    }
+
+    /// The front end's configuration, checked.
+    pub fn frontend(&self) -> Result<FrontendConfig, String> {
+        let a = self.audio.as_ref().ok_or("audio: missing")?;
+        let f = &a.frontend;
+        let cfg = FrontendConfig {
+            sample_rate: a.sample_rate,
+            n_fft: f.n_fft,
+            win_length: f.win_length,
+            hop_length: f.hop_length,
+            center: f.center,
+            pad_mode: f.pad_mode,
+            power: f.power,
+            n_mels: f.n_mels,
+            f_min: f.f_min,
+            f_max: f.f_max,
+            mel_scale: f.mel_scale,
+            mel_norm: f.mel_norm,
+            db: f.db,
+            frames: f.frames,
+            mean: f.mean,
+            std: f.std,
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}

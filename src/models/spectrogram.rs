@@ -1,0 +1,122 @@
+//! Audio models that read log-mel spectrograms, loaded from a spec and a foreign checkpoint:
+//! the front end (`frontend`), the encoder and its head (today `cnn14`). The waveform goes in,
+//! so attacks and gradients reach the sound itself.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use burn::tensor::activation::{sigmoid, softmax};
+
+use super::cnn14::{self, Cnn14};
+use super::frontend::LogMel;
+use super::safetensors::SafeTensors;
+use super::spec::{ModelSpec, Output, SpecError};
+use crate::media::Clip;
+
+pub struct SpectrogramModel {
+    pub spec: ModelSpec,
+    pub front: LogMel,
+    pub net: Cnn14,
+    pub classes: Vec<String>,
+}
+
+/// One prediction: logits, probabilities (softmax or per-class sigmoid) and what was done to
+/// the input.
+pub struct SpectrogramPrediction {
+    pub logits: Vec<f32>,
+    pub probs: Vec<f32>,
+    pub notes: Vec<String>,
+}
+
+fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
+    SpecError { path: path.to_path_buf(), detail: detail.into() }
+}
+
+/// The state dict in `weights`: safetensors, keys as saved (DataParallel's `module.` dropped).
+fn read_weights(weights: &Path) -> Result<SafeTensors, SpecError> {
+    let bytes = crate::files::read_regular(weights, super::file::MAX_MODEL_BYTES).map_err(|e| bad(weights, format!("cannot read: {e}")))?;
+    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        let name = weights.display();
+        return Err(bad(
+            weights,
+            format!(
+                "a PyTorch pickle checkpoint; McGurk reads safetensors for now. Convert it once with: python3 -c \"import torch; from safetensors.torch import save_file; sd = torch.load('{name}', map_location='cpu'); sd = sd.get('model', sd.get('state_dict', sd)); save_file({{k: v.contiguous() for k, v in sd.items()}}, '{name}.safetensors')\""
+            ),
+        ));
+    }
+    let mut st = SafeTensors::parse(&bytes).map_err(|e| bad(weights, e.to_string()))?;
+    if st.tensors.keys().all(|k| k.starts_with("module.")) {
+        st.tensors = std::mem::take(&mut st.tensors).into_iter().map(|(k, v)| (k["module.".len()..].to_string(), v)).collect();
+    }
+    Ok(st)
+}
+
+impl SpectrogramModel {
+    /// The model `spec` describes, with the weights of `weights`.
+    pub fn load(spec_path: &Path, weights: &Path, device: &Device) -> Result<Self, SpecError> {
+        let spec = ModelSpec::load(spec_path)?;
+        let cfg = spec.frontend().map_err(|e| bad(spec_path, format!("audio.{e}")))?;
+        let front = LogMel::new(cfg, device).map_err(|e| bad(spec_path, e))?;
+        let st = read_weights(weights)?;
+        let keys = cnn14::Keys { encoder: spec.keys.audio.clone(), head: spec.keys.head.clone() };
+        let net = cnn14::import(&st, &keys, front.cfg.n_mels, device).map_err(|e| bad(weights, e.to_string()))?;
+        let outputs = net.head.weight.dims()[1];
+        if outputs != spec.classes.len() {
+            return Err(bad(spec_path, format!("classes: {} but the head of {} has {outputs} outputs", spec.classes.len(), weights.display())));
+        }
+        Ok(Self { classes: spec.classes.names(), spec, front, net })
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.front.cfg.sample_rate
+    }
+
+    pub fn samples(&self) -> usize {
+        self.spec.audio.as_ref().map_or(0, |a| a.samples)
+    }
+
+    /// Logits of waveforms [B, samples] (on the model's device).
+    pub fn logits(&self, wave: Tensor<2>) -> Tensor<2> {
+        self.net.forward(self.front.forward(wave))
+    }
+
+    pub fn probs(&self, logits: Tensor<2>) -> Tensor<2> {
+        match self.spec.output {
+            Output::Softmax => softmax(logits, 1),
+            Output::Sigmoid => sigmoid(logits),
+        }
+    }
+
+    /// The model's window of `clip` (its audio at the model's rate) centred at `time_s`.
+    pub fn window(&self, clip: &Clip, time_s: f64) -> Result<(Vec<f32>, Vec<String>), String> {
+        let audio = clip.audio.as_ref().ok_or_else(|| format!("{} has no audio", clip.title()))?;
+        if audio.sample_rate != self.sample_rate() {
+            return Err(format!("the clip's audio is at {} Hz, the model reads {} Hz", audio.sample_rate, self.sample_rate()));
+        }
+        let n = self.samples();
+        let mut notes = Vec::new();
+        if audio.samples.len() < n {
+            let rate = f64::from(self.sample_rate());
+            notes.push(format!(
+                "the clip's {:.2} s are shorter than the model's {:.2} s: zero-padded",
+                audio.samples.len() as f64 / rate,
+                n as f64 / rate
+            ));
+        }
+        let start = crate::dsp::window::start(time_s, self.sample_rate(), n).clamp(0, audio.samples.len().saturating_sub(n) as i64);
+        Ok((crate::dsp::window::extract(&audio.samples, start, n), notes))
+    }
+
+    pub fn predict(&self, clip: &Clip, time_s: f64, device: &Device) -> Result<SpectrogramPrediction, String> {
+        let (wave, notes) = self.window(clip, time_s)?;
+        let n = wave.len();
+        let logits = self.logits(Tensor::from_data(TensorData::new(wave, [1, n]), device));
+        let probs = self.probs(logits.clone());
+        let read = |t: Tensor<2>| t.try_to_vec_as::<f32>().map_err(|e| format!("{e:?}"));
+        let (logits, probs) = (read(logits)?, read(probs)?);
+        if let Some(i) = logits.iter().position(|v| !v.is_finite()) {
+            return Err(format!("the model gives a non-finite logit ({}) for class {i}", logits[i]));
+        }
+        Ok(SpectrogramPrediction { logits, probs, notes })
+    }
+}
