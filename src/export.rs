@@ -8,6 +8,11 @@ use crate::session::Session;
 
 /// 32-bit float mono WAV at the model rate.
 pub fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
+    write_wav_at(path, samples, MODEL_SAMPLE_RATE)
+}
+
+/// Mono float WAV at `rate` (a spectrogram model's own rate).
+pub fn write_wav_at(path: &Path, samples: &[f32], rate: u32) -> anyhow::Result<()> {
     let data_len = (samples.len() * 4) as u32;
     let mut b = Vec::with_capacity(44 + samples.len() * 4);
     b.extend_from_slice(b"RIFF");
@@ -16,8 +21,8 @@ pub fn write_wav(path: &Path, samples: &[f32]) -> anyhow::Result<()> {
     b.extend_from_slice(&16u32.to_le_bytes());
     b.extend_from_slice(&3u16.to_le_bytes()); // IEEE float
     b.extend_from_slice(&1u16.to_le_bytes()); // mono
-    b.extend_from_slice(&MODEL_SAMPLE_RATE.to_le_bytes());
-    b.extend_from_slice(&(MODEL_SAMPLE_RATE * 4).to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 4).to_le_bytes());
     b.extend_from_slice(&4u16.to_le_bytes());
     b.extend_from_slice(&32u16.to_le_bytes());
     b.extend_from_slice(b"data");

@@ -9,8 +9,10 @@
 
 pub mod lp;
 mod vector;
+mod victim;
 
 pub use vector::VectorPath;
+pub use victim::Victim;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -167,10 +169,10 @@ struct Evaluation {
 /// Loss, input gradients and logits of `net` (eval mode on an autodiff device) at a batch.
 struct Oracle {
     /// The model on the autodiff device, for gradients.
-    net: AvNet,
+    net: Victim,
     device: Device,
     /// The same model off autodiff, for forward-only evaluations (no graph bookkeeping).
-    plain: AvNet,
+    plain: Victim,
     plain_device: Device,
     /// [B, classes] target distribution (CE) or multi-hot vector (BCE).
     targets: Vec<f32>,
@@ -191,7 +193,7 @@ impl Oracle {
             w = w.require_grad();
             p = p.require_grad();
         }
-        let logits = net.forward(w.clone(), p.clone()).logits;
+        let logits = net.logits(w.clone(), p.clone());
         let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), device);
         let per_example = match self.loss {
             Loss::CrossEntropy => (log_softmax(logits.clone(), 1) * t).sum_dim(1).neg(),
@@ -232,7 +234,13 @@ pub fn attack_batch(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &A
 /// The general form: each example has a set of true labels (multi-label models; use
 /// [`Loss::Bce`]). All examples must have the same input size.
 pub fn attack_sets(net: &AvNet, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Vec<AttackResult> {
-    match CleanPass::new(net, examples, labels, cfg) {
+    attack_victim(&Victim::AudioVisual(net.clone()), examples, labels, cfg)
+}
+
+/// [`attack_sets`] on any [`Victim`] (a spectrogram model: the waveform is attacked through its
+/// front end; give audio-only examples, see [`Example::audio_only`]).
+pub fn attack_victim(victim: &Victim, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Vec<AttackResult> {
+    match CleanPass::for_victim(victim, examples, labels, cfg) {
         Some(pass) => pass.attack(cfg),
         None => Vec::new(),
     }
@@ -258,11 +266,16 @@ pub struct CleanPass {
 impl CleanPass {
     /// None for an empty batch.
     pub fn new(net: &AvNet, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Option<Self> {
+        Self::for_victim(&Victim::AudioVisual(net.clone()), examples, labels, cfg)
+    }
+
+    /// [`Self::new`] for any [`Victim`].
+    pub fn for_victim(victim: &Victim, examples: &[Example], labels: &[Vec<usize>], cfg: &AttackConfig) -> Option<Self> {
         let size = examples.first()?.size;
         assert!(examples.iter().all(|e| e.size == size) && labels.len() == examples.len(), "one input size and one label set per example");
-        let base = net.classifier.weight.val().device();
+        let base = victim.device();
         let device = base.clone().autodiff();
-        let classes = net.classifier.weight.val().dims()[1];
+        let classes = victim.classes();
         // Untargeted: climb the loss of the labels. Targeted: descend the loss of the target.
         let sets: Vec<Vec<usize>> = match cfg.target {
             Some(t) => vec![vec![t]; examples.len()],
@@ -276,10 +289,10 @@ impl CleanPass {
             };
             set.iter().filter(|&&c| c < classes).for_each(|&c| targets[row * classes + c] = weight);
         }
-        let plain = net.valid();
+        let plain = victim.valid();
         // Input gradients only: parameters loaded for training carry require_grad, and their
         // gradients would cost as much again in every backward pass.
-        let oracle = Oracle { net: plain.clone().fork(&device).no_grad(), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
+        let oracle = Oracle { net: plain.fork_no_grad(&device), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
         let clean = Inputs {
             wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
             pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
@@ -309,8 +322,7 @@ impl CleanPass {
 
     fn run(&self, cfg: &AttackConfig, evaluate: bool, cancel: Option<&AtomicBool>) -> Vec<AttackResult> {
         if cfg.loss != self.loss || cfg.target != self.target {
-            let net = self.oracle.net.clone();
-            return attack_sets(&net, &self.examples, &self.labels, cfg);
+            return attack_victim(&self.oracle.plain, &self.examples, &self.labels, cfg);
         }
         let (oracle, size, classes) = (&self.oracle, self.oracle.size, self.oracle.classes);
         let dir = if cfg.target.is_some() { -1.0 } else { 1.0 };
@@ -489,9 +501,9 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
             let mut targets = vec![0.0; classes];
             targets[label.min(classes - 1)] = 1.0;
             let oracle = Oracle {
-                net: valid.clone(),
+                net: Victim::AudioVisual(valid.clone()),
                 device: device.clone(),
-                plain: plain.clone(),
+                plain: Victim::AudioVisual(plain.clone()),
                 plain_device: base.clone(),
                 targets,
                 classes,

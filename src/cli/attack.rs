@@ -37,7 +37,7 @@ pub enum LossArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum ModalityArg {
+pub(super) enum ModalityArg {
     A,
     V,
     Av,
@@ -114,34 +114,34 @@ impl AttackArgs {
 #[derive(ClapArgs, Debug)]
 pub struct Args {
     #[command(flatten)]
-    input: ClipArgs,
+    pub(super) input: ClipArgs,
     #[command(flatten)]
-    models: ModelArgs,
+    pub(super) models: ModelArgs,
     #[command(flatten)]
-    attack: AttackArgs,
+    pub(super) attack: AttackArgs,
     /// a: audio only, v: picture only, av: both.
     #[arg(long, value_enum, default_value = "av")]
-    modality: ModalityArg,
+    pub(super) modality: ModalityArg,
     /// The true class (a name); default: the clean prediction.
     #[arg(long)]
-    label: Option<String>,
+    pub(super) label: Option<String>,
     /// Targeted attack towards this class (a name).
     #[arg(long)]
-    target: Option<String>,
+    pub(super) target: Option<String>,
     /// Time of the frame, seconds; default the clip's centre.
     #[arg(long)]
-    at: Option<f64>,
+    pub(super) at: Option<f64>,
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
     /// Write the adversarial audio window (one model only).
     #[arg(long)]
-    out_audio: Option<PathBuf>,
+    pub(super) out_audio: Option<PathBuf>,
     /// Write the adversarial model-view image (one model only).
     #[arg(long)]
-    out_image: Option<PathBuf>,
+    pub(super) out_image: Option<PathBuf>,
 }
 
-fn class_index(classes: &[String], name: &str, what: &str) -> anyhow::Result<usize> {
+pub(super) fn class_index(classes: &[String], name: &str, what: &str) -> anyhow::Result<usize> {
     classes.iter().position(|c| c == name).with_context(|| format!("{what} '{name}' is not a class of this model ({})", classes.join(", ")))
 }
 
@@ -151,6 +151,9 @@ fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let (Some(spec), Some(weights)) = (&args.models.spec, &args.models.weights) {
+        return super::attack_spectrogram::run(args, spec, weights);
+    }
     let device = args.models.device()?;
     let clip = args.input.open()?;
     let models = args.models.load(&device)?;

@@ -50,7 +50,7 @@ pub struct ModelArgs {
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as
-    /// PANNs' Cnn14 (see the README, "Spectrogram models"). `predict` only, for now.
+    /// PANNs' Cnn14 (see the README, "Spectrogram models"). `predict` and `attack` for now.
     #[arg(long, requires = "weights")]
     pub spec: Option<PathBuf>,
     /// The fusion of --weights, when the file does not say.
@@ -76,7 +76,7 @@ impl ModelArgs {
 
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
         if self.spec.is_some() {
-            anyhow::bail!("--spec models run in `mcgurk predict` so far; attacks, eval and metrics on them are not built yet");
+            anyhow::bail!("--spec models run in `mcgurk predict` and `mcgurk attack` so far; eval, metrics and train on them are not built yet");
         }
         let mut out = Vec::new();
         let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_none() {

@@ -18,6 +18,13 @@ pub struct Example {
 }
 
 impl Example {
+    /// A waveform alone, for audio-only victims (spectrogram models): the picture is a 1x1
+    /// grey placeholder the model never reads.
+    pub fn audio_only(wave: Vec<f32>) -> Self {
+        let samples = wave.len();
+        Self { wave, pixels: vec![0.5; 3], size: InputSize { samples, pixels: 1 } }
+    }
+
     /// The example at time `t_s` of `clip`. A missing modality reads as silence or a grey
     /// frame; `missing` says which, so callers can warn.
     pub fn from_clip(clip: &Clip, t_s: f64, size: InputSize) -> (Self, Vec<&'static str>) {

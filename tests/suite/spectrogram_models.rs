@@ -239,6 +239,74 @@ fn bad_specs_and_weights_name_the_file_and_the_field() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("save_file") && stderr.contains("Cnn14_mAP=0.431.pth"), "{stderr}");
     // Commands that cannot run spec models yet say so.
-    let out = mcgurk(&["attack".as_ref(), clip.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`mcgurk predict` so far"), "{}", String::from_utf8_lossy(&out.stderr));
+    let data = dir.path().join("list.csv");
+    std::fs::write(&data, format!("{},speech\n", clip.display())).unwrap();
+    let out = mcgurk(&["eval".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("so far"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `mcgurk attack --spec`: the waveform attacked through the front end, written at the model's
+/// rate, the bound held.
+#[test]
+fn attack_runs_a_spec_model_and_writes_the_adversarial_sound() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = load("cnn14_tiny.expected.safetensors");
+    let clip = dir.path().join("clip.wav");
+    std::fs::write(&clip, float_wav(&expected.tensors["wave"].values[..32000], 32000)).unwrap();
+    let adv = dir.path().join("adv.wav");
+    let (spec, weights) = (fixture("cnn14_tiny.spec.json"), fixture("cnn14_tiny.safetensors"));
+    let out = mcgurk(&[
+        "attack".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(),
+        "--modality".as_ref(), "a".as_ref(), "--eps-a".as_ref(), "0.01".as_ref(), "--steps".as_ref(), "5".as_ref(),
+        "--json".as_ref(), "--out-audio".as_ref(), adv.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["loss"]["adversarial"].as_f64().unwrap() > doc["loss"]["clean"].as_f64().unwrap());
+    assert!(doc["norms"]["audio_linf"].as_f64().unwrap() <= 0.01 + 1e-6);
+    let info = mcgurk::media::probe(&adv, &mcgurk::media::LoadOptions::builtin_only()).unwrap();
+    let audio = info.audio.unwrap();
+    assert_eq!((audio.sample_rate, (audio.duration_s * 1000.0).round()), (32000, 1000.0));
+    let out = mcgurk(&["attack".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--modality".as_ref(), "v".as_ref()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hears audio only"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// FGSM through the front end steps along the sign of PyTorch's waveform gradient, holds its
+/// bound and the waveform's range; PGD raises the BCE loss.
+#[test]
+fn attacks_reach_the_waveform_through_the_front_end() {
+    use mcgurk::attacks::{AttackConfig, Loss, Method, Modality, Norm, Victim, attack_victim};
+    use mcgurk::models::input::Example;
+    use mcgurk::models::spectrogram::SpectrogramModel;
+    let device = Device::flex();
+    let expected = load("cnn14_tiny.expected.safetensors");
+    let model = SpectrogramModel::load(&fixture("cnn14_tiny.spec.json"), &fixture("cnn14_tiny.safetensors"), &device).unwrap();
+    let waves = &expected.tensors["wave"].values;
+    let targets = &expected.tensors["targets"].values;
+    let examples: Vec<Example> = (0..2).map(|i| Example::audio_only(waves[i * 32000..(i + 1) * 32000].to_vec())).collect();
+    let labels: Vec<Vec<usize>> = (0..2).map(|i| (0..7).filter(|&c| targets[i * 7 + c] > 0.5).collect()).collect();
+    let eps = 0.002;
+    let fgsm = AttackConfig { method: Method::Fgsm, norm: Norm::Linf, modality: Modality::Audio, eps_a: eps, loss: Loss::Bce, ..AttackConfig::default() };
+    let victim = Victim::spectrogram(&model);
+    let results = attack_victim(&victim, &examples, &labels, &fgsm);
+    let grad = &expected.tensors["grad_wave"].values;
+    let (mut agree, mut counted) = (0, 0);
+    for (i, (r, ex)) in results.iter().zip(&examples).enumerate() {
+        assert!(r.norms.audio_linf <= eps + 1e-6 && r.adversarial.wave.iter().all(|v| (-1.0..=1.0).contains(v)));
+        assert!(r.loss_adv > r.loss_clean, "FGSM raises the loss: {} -> {}", r.loss_clean, r.loss_adv);
+        for (k, (a, c)) in r.adversarial.wave.iter().zip(&ex.wave).enumerate() {
+            let g = grad[i * 32000 + k];
+            // Where the gradient is not lost in float32 noise, the step follows its sign.
+            if g.abs() > 1e-6 && c.abs() < 1.0 - eps {
+                counted += 1;
+                agree += usize::from((a - c).signum() == g.signum());
+            }
+        }
+    }
+    assert!(counted > 10_000 && agree == counted, "{agree} of {counted} samples step along PyTorch's gradient sign");
+    let pgd = AttackConfig { method: Method::Pgd, steps: 5, eps_a: 0.05, ..fgsm };
+    for r in attack_victim(&victim, &examples, &labels, &pgd) {
+        assert!(r.loss_adv > r.loss_clean && r.norms.audio_linf <= 0.05 + 1e-6);
+        assert_eq!(r.norms.video_linf, 0.0, "no picture is touched");
+    }
 }

@@ -1,0 +1,64 @@
+//! What an attack differentiates: McGurk's audio-visual nets (waveform and pixels in), or a
+//! spectrogram model whose log-mel front end is part of the graph, so that the gradient, and
+//! the perturbation, are on the waveform itself.
+
+use burn::module::Module;
+use burn::prelude::*;
+
+use crate::models::AvNet;
+use crate::models::cnn14::Cnn14;
+use crate::models::frontend::LogMel;
+use crate::models::spectrogram::SpectrogramModel;
+
+#[derive(Clone, Debug)]
+pub enum Victim {
+    AudioVisual(AvNet),
+    /// Audio only: the attack's picture is a 1x1 placeholder the model never reads.
+    Spectrogram { front: LogMel, net: Cnn14 },
+}
+
+impl Victim {
+    pub fn spectrogram(m: &SpectrogramModel) -> Self {
+        Self::Spectrogram { front: m.front.clone(), net: m.net.clone() }
+    }
+
+    /// The device the weights live on.
+    pub(super) fn device(&self) -> Device {
+        match self {
+            Self::AudioVisual(n) => n.classifier.weight.val().device(),
+            Self::Spectrogram { net, .. } => net.head.weight.val().device(),
+        }
+    }
+
+    pub(super) fn classes(&self) -> usize {
+        match self {
+            Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
+            Self::Spectrogram { net, .. } => net.head.weight.val().dims()[1],
+        }
+    }
+
+    /// Inference mode (running BatchNorm statistics), off autodiff.
+    pub(super) fn valid(&self) -> Self {
+        match self {
+            Self::AudioVisual(n) => Self::AudioVisual(n.valid()),
+            Self::Spectrogram { front, net } => Self::Spectrogram { front: front.clone(), net: net.valid() },
+        }
+    }
+
+    /// This (inference-mode) model on the autodiff `device`, its parameters without gradients:
+    /// only the inputs' gradients are computed.
+    pub(super) fn fork_no_grad(&self, device: &Device) -> Self {
+        match self {
+            Self::AudioVisual(n) => Self::AudioVisual(n.clone().fork(device).no_grad()),
+            Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.clone().fork(device).no_grad() },
+        }
+    }
+
+    /// Logits of waveforms [B, 1, N] and pictures [B, 3, S, S].
+    pub(super) fn logits(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::AudioVisual(n) => n.forward(wave, pixels).logits,
+            Self::Spectrogram { front, net } => net.forward(front.forward(wave.squeeze_dim(1))),
+        }
+    }
+}
