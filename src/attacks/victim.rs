@@ -6,15 +6,14 @@ use burn::module::Module;
 use burn::prelude::*;
 
 use crate::models::AvNet;
-use crate::models::cnn14::Cnn14;
 use crate::models::frontend::LogMel;
-use crate::models::spectrogram::SpectrogramModel;
+use crate::models::spectrogram::{SpectrogramModel, SpectrogramNet};
 
 #[derive(Clone, Debug)]
 pub enum Victim {
     AudioVisual(AvNet),
     /// Audio only: the attack's picture is a 1x1 placeholder the model never reads.
-    Spectrogram { front: LogMel, net: Cnn14 },
+    Spectrogram { front: LogMel, net: SpectrogramNet },
 }
 
 impl Victim {
@@ -26,14 +25,14 @@ impl Victim {
     pub(super) fn device(&self) -> Device {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().device(),
-            Self::Spectrogram { net, .. } => net.head.weight.val().device(),
+            Self::Spectrogram { net, .. } => net.device(),
         }
     }
 
     pub(super) fn classes(&self) -> usize {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
-            Self::Spectrogram { net, .. } => net.head.weight.val().dims()[1],
+            Self::Spectrogram { net, .. } => net.classes(),
         }
     }
 
@@ -50,7 +49,7 @@ impl Victim {
     pub(super) fn fork_no_grad(&self, device: &Device) -> Self {
         match self {
             Self::AudioVisual(n) => Self::AudioVisual(n.clone().fork(device).no_grad()),
-            Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.clone().fork(device).no_grad() },
+            Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.fork_no_grad(device) },
         }
     }
 

@@ -15,6 +15,7 @@ pub mod size;
 pub mod spec;
 pub mod spectrogram;
 pub mod state_dict;
+pub mod tal_trans;
 pub mod visual;
 pub mod zoo;
 

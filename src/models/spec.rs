@@ -171,14 +171,22 @@ impl ModelSpec {
             return Err("visual / fusion: specs of audio-visual models are not read yet (audio models are)".into());
         }
         let Some(audio) = &self.audio else { return Err("audio: missing (the audio encoder)".into()) };
-        if audio.encoder != Encoder::Cnn14 {
-            return Err(format!("audio.encoder: {:?} is not supported yet (cnn14 is)", audio.encoder));
-        }
-        if !audio.options.is_empty() {
-            return Err(format!("audio.options: cnn14 takes none (got {})", audio.options.keys().cloned().collect::<Vec<_>>().join(", ")));
-        }
-        if self.head != HeadKind::Linear {
-            return Err("head: cnn14 has a linear head".into());
+        match audio.encoder {
+            Encoder::Cnn14 => {
+                if !audio.options.is_empty() {
+                    return Err(format!("audio.options: cnn14 takes none (got {})", audio.options.keys().cloned().collect::<Vec<_>>().join(", ")));
+                }
+                if self.head != HeadKind::Linear {
+                    return Err("head: cnn14 has a linear head".into());
+                }
+            }
+            Encoder::TalTrans => {
+                self.tal_options()?;
+                if self.head != HeadKind::AttentionPooling || self.output != Output::Sigmoid {
+                    return Err("head / output: tal_trans has an attention_pooling head with sigmoid output".into());
+                }
+            }
+            Encoder::Tian => return Err("audio.encoder: tian is not read from specs yet (cnn14 and tal_trans are)".into()),
         }
         if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
             return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
@@ -188,10 +196,24 @@ impl ModelSpec {
             return Err(format!("audio.samples: {} (1 to {max}, {} s at the spec's rate)", audio.samples, crate::media::MAX_AUDIO_SECONDS));
         }
         let front = self.frontend().map_err(|e| format!("audio.{e}"))?;
-        if front.stft_frames(audio.samples) < 32 {
-            return Err(format!("audio.samples: {} make {} spectrogram frames; cnn14 pools time by 32", audio.samples, front.stft_frames(audio.samples)));
+        let frames = front.stft_frames(audio.samples).min(front.frames.unwrap_or(usize::MAX));
+        let (need_frames, need_mels) = match audio.encoder {
+            Encoder::Cnn14 => (32, 32),
+            _ => (4, 32),
+        };
+        if frames < need_frames || front.n_mels < need_mels {
+            return Err(format!(
+                "audio.samples / audio.frontend: {frames} frames of {} mel bins; the encoder pools them to nothing (it needs {need_frames} frames and {need_mels} bins)",
+                front.n_mels
+            ));
         }
         Ok(())
+    }
+
+    /// TAL-trans' options (heads, transformer passes, layer-norm epsilon), checked.
+    pub fn tal_options(&self) -> Result<super::tal_trans::Options, String> {
+        let options = self.audio.as_ref().map(|a| a.options.clone()).unwrap_or_default();
+        serde_json::from_value(serde_json::Value::Object(options)).map_err(|e| format!("audio.options: {e}"))
     }
 
     /// The front end's configuration, checked.

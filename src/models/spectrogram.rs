@@ -8,16 +8,65 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 
 use super::cnn14::{self, Cnn14};
+use super::tal_trans::{self, TalTrans};
 use super::frontend::LogMel;
 use super::safetensors::SafeTensors;
-use super::spec::{ModelSpec, Output, SpecError};
+use super::spec::{Encoder, ModelSpec, Output, SpecError};
 use crate::media::Clip;
 
 pub struct SpectrogramModel {
     pub spec: ModelSpec,
     pub front: LogMel,
-    pub net: Cnn14,
+    pub net: SpectrogramNet,
     pub classes: Vec<String>,
+}
+
+/// The encoder and head behind the front end.
+#[derive(Clone, Debug)]
+pub enum SpectrogramNet {
+    Cnn14(Cnn14),
+    TalTrans(TalTrans),
+}
+
+impl SpectrogramNet {
+    /// Logits of log-mel features [B, 1, T, M].
+    pub fn forward(&self, features: Tensor<4>) -> Tensor<2> {
+        match self {
+            Self::Cnn14(n) => n.forward(features),
+            Self::TalTrans(n) => n.forward(features),
+        }
+    }
+
+    pub fn classes(&self) -> usize {
+        self.head_weight().dims()[1]
+    }
+
+    pub fn device(&self) -> Device {
+        self.head_weight().device()
+    }
+
+    fn head_weight(&self) -> Tensor<2> {
+        match self {
+            Self::Cnn14(n) => n.head.weight.val(),
+            Self::TalTrans(n) => n.fc_prob.weight.val(),
+        }
+    }
+
+    /// Inference mode, off autodiff.
+    pub fn valid(&self) -> Self {
+        match self {
+            Self::Cnn14(n) => Self::Cnn14(n.valid()),
+            Self::TalTrans(n) => Self::TalTrans(n.valid()),
+        }
+    }
+
+    /// On the autodiff `device`, parameters without gradients.
+    pub fn fork_no_grad(&self, device: &Device) -> Self {
+        match self {
+            Self::Cnn14(n) => Self::Cnn14(n.clone().fork(device).no_grad()),
+            Self::TalTrans(n) => Self::TalTrans(n.clone().fork(device).no_grad()),
+        }
+    }
 }
 
 /// One prediction: logits, probabilities (softmax or per-class sigmoid) and what was done to
@@ -58,9 +107,27 @@ impl SpectrogramModel {
         let cfg = spec.frontend().map_err(|e| bad(spec_path, format!("audio.{e}")))?;
         let front = LogMel::new(cfg, device).map_err(|e| bad(spec_path, e))?;
         let st = read_weights(weights)?;
-        let keys = cnn14::Keys { encoder: spec.keys.audio.clone(), head: spec.keys.head.clone() };
-        let net = cnn14::import(&st, &keys, front.cfg.n_mels, device).map_err(|e| bad(weights, e.to_string()))?;
-        let outputs = net.head.weight.dims()[1];
+        let audio = spec.audio.as_ref().ok_or_else(|| bad(spec_path, "audio: missing"))?;
+        let layout = |e: super::state_dict::LayoutError| bad(weights, e.to_string());
+        let net = match audio.encoder {
+            Encoder::Cnn14 => {
+                let keys = cnn14::Keys { encoder: spec.keys.audio.clone(), head: spec.keys.head.clone() };
+                SpectrogramNet::Cnn14(cnn14::import(&st, &keys, front.cfg.n_mels, device).map_err(layout)?)
+            }
+            Encoder::TalTrans => {
+                let opts = spec.tal_options().map_err(|e| bad(spec_path, e))?;
+                let net = tal_trans::import(&st, &spec.keys.audio, opts, device).map_err(layout)?;
+                let embedding = net.fc_prob.weight.dims()[0];
+                // Five halvings of the mel axis, and the last block's channels, make the embedding.
+                let made = (front.cfg.n_mels >> 5) * (embedding / 2);
+                if made != embedding {
+                    return Err(bad(spec_path, format!("audio.frontend.n_mels: {} mel bins make {made} features per frame; the weights' embedding is {embedding} (64 bins: 2 x {} channels)", front.cfg.n_mels, embedding / 2)));
+                }
+                SpectrogramNet::TalTrans(net)
+            }
+            Encoder::Tian => return Err(bad(spec_path, "audio.encoder: tian is not read from specs yet")),
+        };
+        let outputs = net.classes();
         if outputs != spec.classes.len() {
             return Err(bad(spec_path, format!("classes: {} but the head of {} has {outputs} outputs", spec.classes.len(), weights.display())));
         }

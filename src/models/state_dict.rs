@@ -358,6 +358,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    pub(crate) fn layer_norm(&mut self, key: &str, n: &mut burn::nn::LayerNorm) {
+        self.set(format!("{key}.weight"), &mut n.gamma, false);
+        match &mut n.beta {
+            Some(b) => self.set(format!("{key}.bias"), b, false),
+            None => self.problems.push(format!("'{key}' has no bias in McGurk's layer norm")),
+        }
+    }
+
     pub(crate) fn linear(&mut self, key: &str, l: &mut Linear) {
         self.set(format!("{key}.weight"), &mut l.weight, true);
         if let Some(b) = &mut l.bias {

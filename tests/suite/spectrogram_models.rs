@@ -217,7 +217,8 @@ fn bad_specs_and_weights_name_the_file_and_the_field() {
     std::fs::write(&clip, float_wav(&vec![0.0; 32000], 32000)).unwrap();
     let cases = [
         ("unknown.json", good.replace("\"power\"", "\"powr\""), "unknown field `powr`"),
-        ("encoder.json", good.replace("\"cnn14\"", "\"tal_trans\""), "audio.encoder: TalTrans is not supported yet"),
+        ("encoder.json", good.replace("\"cnn14\"", "\"tian\""), "audio.encoder: tian is not read from specs yet"),
+        ("head.json", good.replace("\"cnn14\"", "\"tal_trans\""), "attention_pooling head"),
         ("format.json", good.replace("\"format\": 1", "\"format\": 2"), "format 2"),
         ("classes.json", good.replace("\"bird\"]", "\"bird\", \"cow\"]"), "classes: 8 but the head"),
         ("fmax.json", good.replace("14000", "20000"), "audio.frontend.f_max"),
@@ -309,4 +310,107 @@ fn attacks_reach_the_waveform_through_the_front_end() {
         assert!(r.loss_adv > r.loss_clean && r.norms.audio_linf <= 0.05 + 1e-6);
         assert_eq!(r.norms.video_linf, 0.0, "no picture is touched");
     }
+}
+
+/// Li et al.'s front end: 16 kHz, n_fft 4096 with a 1024 window, hop 400, 64 Slaney mels to
+/// 8 kHz, 400 frames, (x + 29.69) / (2 x 40.90).
+fn li_front_end() -> FrontendConfig {
+    FrontendConfig {
+        sample_rate: 16_000,
+        n_fft: 4096,
+        win_length: 1024,
+        hop_length: 400,
+        n_mels: 64,
+        f_min: 0.0,
+        f_max: 8000.0,
+        frames: Some(400),
+        mean: -29.69,
+        std: 2.0 * 40.90,
+        ..FrontendConfig::panns_32k()
+    }
+}
+
+fn tiny_tal(device: &Device) -> mcgurk::models::tal_trans::TalTrans {
+    mcgurk::models::tal_trans::import(&load("tal_tiny.safetensors"), "", Default::default(), device).unwrap()
+}
+
+#[test]
+fn tal_trans_gives_pytorchs_probabilities_from_the_waveform() {
+    let device = Device::flex();
+    let expected = load("tal_tiny.expected.safetensors");
+    let wave: Tensor<2> = tensor(&expected.tensors["wave"], &device);
+    let features = LogMel::new(li_front_end(), &device).unwrap().forward(wave);
+    let err = max_abs(&values(features.clone()), &expected.tensors["features"].values);
+    eprintln!("tal-trans front end vs librosa: {err:.2e} (normalised units)");
+    assert!(err < 1e-4, "features differ by {err}");
+    let probs = values(burn::tensor::activation::sigmoid(tiny_tal(&device).forward(features)));
+    let err = max_abs(&probs, &expected.tensors["prob"].values);
+    eprintln!("tal-trans probabilities: {err:.2e}");
+    assert!(err < 1e-4, "{probs:?} vs {:?}", expected.tensors["prob"].values);
+    // Their published checkpoints may hold the position-wise FFN as 1x1 Conv1d weights.
+    let mut st = load("tal_tiny.safetensors");
+    for w in ["w_1", "w_2"] {
+        st.tensors.get_mut(&format!("enc_layer.pos_ffn.{w}.weight")).unwrap().shape.push(1);
+    }
+    let conv_ffn = mcgurk::models::tal_trans::import(&st, "", Default::default(), &device).unwrap();
+    let feats: Tensor<4> = tensor::<3>(&expected.tensors["features"], &device).unsqueeze_dim(1);
+    let again = values(burn::tensor::activation::sigmoid(conv_ffn.forward(feats)));
+    assert!(max_abs(&again, &expected.tensors["prob"].values) < 1e-4);
+}
+
+/// The gradient with respect to the normalised features (what Li et al. attacked), against
+/// autograd.
+#[test]
+fn tal_trans_gives_pytorchs_feature_gradient() {
+    let base = Device::flex();
+    let device = base.clone().autodiff();
+    let expected = load("tal_tiny.expected.safetensors");
+    let net = tiny_tal(&base).valid().fork(&device).no_grad();
+    let features: Tensor<3> = tensor::<3>(&expected.tensors["features"], &device).require_grad();
+    let targets: Tensor<2> = tensor(&expected.tensors["targets"], &device);
+    let p = burn::tensor::activation::sigmoid(net.forward(features.clone().unsqueeze_dim(1)));
+    let ones = targets.ones_like();
+    let loss = -(targets.clone() * p.clone().log() + (ones.clone() - targets) * (ones - p).log()).sum();
+    let g = values(features.grad(&loss.backward()).unwrap());
+    let want = &expected.tensors["grad_features"].values;
+    let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    let diff: Vec<f32> = g.iter().zip(want).map(|(a, b)| a - b).collect();
+    let rel = norm(&diff) / norm(want);
+    eprintln!("tal-trans feature gradient: {rel:.2e} relative");
+    assert!(norm(want) > 0.0 && rel < 1e-3, "{rel}");
+}
+
+
+/// Li et al.'s model from a spec: `predict` on a 10 s clip at 16 kHz gives PyTorch's
+/// probabilities; `attack` raises its BCE loss within the bound; a wrong option is named.
+#[test]
+fn a_tal_trans_spec_runs_in_predict_and_attack() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = load("tal_tiny.expected.safetensors");
+    let clip = dir.path().join("ten.wav");
+    std::fs::write(&clip, float_wav(&expected.tensors["wave"].values, 16_000)).unwrap();
+    let (spec, weights) = (fixture("tal_tiny.spec.json"), fixture("tal_tiny.safetensors"));
+    let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--json".as_ref()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let probs: Vec<f32> = doc["models"][0]["probs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let err = max_abs(&probs, &expected.tensors["prob"].values);
+    assert!(err < 1e-4, "{probs:?} vs {:?}", expected.tensors["prob"].values);
+    let out = mcgurk(&[
+        "attack".as_ref(), clip.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(),
+        "--modality".as_ref(), "a".as_ref(), "--eps-a".as_ref(), "0.005".as_ref(), "--steps".as_ref(), "3".as_ref(), "--json".as_ref(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["loss"]["adversarial"].as_f64().unwrap() > doc["loss"]["clean"].as_f64().unwrap(), "{doc}");
+    assert!(doc["norms"]["audio_linf"].as_f64().unwrap() <= 0.005 + 1e-6);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, std::fs::read_to_string(&spec).unwrap().replace("\"heads\": 8", "\"heads\": 7")).unwrap();
+    let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), bad.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("7 heads") && stderr.contains("tal_tiny.safetensors"), "{stderr}");
+    std::fs::write(&bad, std::fs::read_to_string(&spec).unwrap().replace("\"heads\": 8", "\"hedas\": 8")).unwrap();
+    let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), bad.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("audio.options") && stderr.contains("hedas") && stderr.contains("bad.json"), "{stderr}");
 }
