@@ -23,6 +23,8 @@ pub enum Command {
     /// Save to this path, or (None) to the session's own path, asking if it has none.
     SaveSession(Option<PathBuf>),
     Relocate { old: PathBuf, new: PathBuf },
+    /// A session file was read (off the UI thread): the session, or why not.
+    SessionLoaded { path: PathBuf, recovery: bool, session: Result<Box<crate::session::Session>, String> },
     SessionChecked { session: Box<crate::session::Session>, check: crate::session::ClipCheck },
     ClipHashed { source: Source, clip: crate::session::ClipRef },
     Recover(bool),

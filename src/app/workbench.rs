@@ -169,7 +169,7 @@ impl Workbench {
 
     /// True when no work is queued or running (tests wait for this).
     pub fn is_idle(&self) -> bool {
-        self.loader.busy().is_none() && self.commands.is_empty()
+        self.loader.busy().is_none() && self.commands.is_empty() && self.session.busy == 0
     }
 
     /// True when the models have answered for the current frame (or cannot answer).
@@ -216,10 +216,15 @@ impl Workbench {
         self.status = Some(Status { level, text: text.into() });
     }
 
-    /// Runs `work` as a one-shot job; the command it returns is applied when it arrives.
-    fn background(&mut self, name: &str, work: impl FnOnce() -> Option<Command> + Send + 'static) {
-        if let Err(e) = self.tasks.run(name, work) {
-            self.set_status(Level::Error, e);
+    /// Runs `work` as a one-shot job; the command it returns is applied when it arrives. False
+    /// (and said in the status line) when no thread could be started.
+    fn background(&mut self, name: &str, work: impl FnOnce() -> Option<Command> + Send + 'static) -> bool {
+        match self.tasks.run(name, work) {
+            Ok(()) => true,
+            Err(e) => {
+                self.set_status(Level::Error, e);
+                false
+            }
         }
     }
 

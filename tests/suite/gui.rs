@@ -235,7 +235,8 @@ fn a_saved_session_reopens_with_its_attack_notes_and_moment() {
     let broken = dir.path().join("broken.mcgurk.json");
     std::fs::write(&broken, "{\"format_version\": 2, \"clip\"").unwrap();
     h.state_mut().command(Command::OpenSession(broken));
-    h.run_steps(2);
+    // Read off the UI thread: wait for the answer.
+    settle(&mut h);
     let status = h.state().status.clone().unwrap();
     assert!(status.level == Level::Error && status.text.contains("broken.mcgurk.json"), "{status:?}");
     assert!(h.state().clip.is_some() && h.state().settings.attack.enabled);
@@ -303,7 +304,8 @@ fn a_recovery_file_that_cannot_be_opened_is_kept() {
     h.state_mut().find_recovery(Some(recovery.clone()));
     h.run_steps(2);
     h.get_by_label("Recover it").click();
-    h.run_steps(2);
+    // The file is read off the UI thread.
+    wait_until(&mut h, 20, "no message", |s| s.status.as_ref().is_some_and(|st| st.text.contains("recovery file stays")));
     let status = h.state().status.clone().expect("a message").text;
     assert!(status.contains("ends early") && status.contains("the recovery file stays"), "{status}");
     assert!(recovery.exists(), "the work in it is not deleted");

@@ -20,7 +20,9 @@ impl Workbench {
                 Ok(p) => self.loader.open(Source::File(p), self.settings.mel),
                 Err(e) => self.set_status(Level::Error, format!("cannot write the demo clip to the cache directory: {e}")),
             },
-            Command::Dialog(kind) => self.background("dialog", move || dialogs::ask(kind)),
+            Command::Dialog(kind) => {
+                self.background("dialog", move || dialogs::ask(kind));
+            }
             Command::Seek(t) => self.seek(t),
             Command::StepFrame(delta) => self.step(delta),
             Command::Reanalyse => {
@@ -39,6 +41,7 @@ impl Workbench {
             }
             Command::SaveSession(p) => self.save_session(p),
             Command::Relocate { old, new } => self.relocate(old, new),
+            Command::SessionLoaded { path, recovery, session } => self.on_session_loaded(path, recovery, session),
             Command::SessionChecked { session, check } => self.on_session_checked(*session, check),
             Command::ClipHashed { source, clip } => self.on_clip_hashed(source, clip),
             Command::Recover(accept) => self.recover(accept),

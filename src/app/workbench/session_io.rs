@@ -31,6 +31,8 @@ pub struct SessionState {
     pub recovery: Option<PathBuf>,
     pub last_autosave: Option<Instant>,
     pub autosaved: Option<String>,
+    /// Session files being read or checked on worker threads.
+    pub busy: usize,
 }
 
 impl Default for SessionState {
@@ -47,6 +49,7 @@ impl Default for SessionState {
             // The first autosave comes a minute after start, like every later one.
             last_autosave: Some(Instant::now()),
             autosaved: None,
+            busy: 0,
         }
     }
 }
@@ -133,21 +136,34 @@ impl Workbench {
         }
     }
 
-    /// Opens a session file: on any error the current work stays as it is (false).
-    pub(super) fn open_session(&mut self, path: &Path, is_recovery: bool) -> bool {
-        let session = match Session::load(path) {
-            Ok(s) => s,
-            Err(e) => {
-                self.set_status(Level::Error, e.to_string());
-                return false;
-            }
+    /// Reads a session file off the UI thread (a big or slow file never freezes the window);
+    /// `on_session_loaded` applies it.
+    pub(super) fn open_session(&mut self, path: &Path, is_recovery: bool) {
+        let path = path.to_path_buf();
+        let started = self.background("session", move || {
+            let session = Session::load(&path).map(Box::new).map_err(|e| e.to_string());
+            Some(Command::SessionLoaded { path, recovery: is_recovery, session })
+        });
+        self.session.busy += usize::from(started);
+    }
+
+    /// A session was read: on any error the current work stays as it is (and a recovery file
+    /// stays on disk, so the work in it can still be rescued).
+    pub(super) fn on_session_loaded(&mut self, path: PathBuf, is_recovery: bool, session: Result<Box<Session>, String>) {
+        self.session.busy = self.session.busy.saturating_sub(1);
+        let session = match session {
+            Ok(s) => *s,
+            Err(e) if is_recovery => return self.set_status(Level::Error, format!("{e}; the recovery file stays at {}", path.display())),
+            Err(e) => return self.set_status(Level::Error, e),
         };
-        if !is_recovery {
-            self.session.path = Some(path.to_path_buf());
+        if is_recovery {
+            // Opened: the offer is answered; a new autosave comes within a minute.
+            let _ = std::fs::remove_file(&path);
+        } else {
+            self.session.path = Some(path);
             self.session.saved = serde_json::to_string(&session).ok();
         }
         self.check_session_clip(session);
-        true
     }
 
     /// Checks the session's files off the UI thread (hashing a big video takes a while).
@@ -156,13 +172,15 @@ impl Workbench {
             self.apply_session(session);
             return;
         };
-        self.background("session", move || {
+        let started = self.background("session", move || {
             let check = clip.check();
             Some(Command::SessionChecked { session: Box::new(session), check })
         });
+        self.session.busy += usize::from(started);
     }
 
     pub(super) fn on_session_checked(&mut self, session: Session, check: ClipCheck) {
+        self.session.busy = self.session.busy.saturating_sub(1);
         match check {
             ClipCheck::Missing(files) => {
                 self.set_status(Level::Warning, format!("the session's clip moved: {} not found; locate it", files[0].display()));
@@ -288,13 +306,11 @@ impl Workbench {
     /// Open (or drop) the recovery file offered at start.
     pub fn recover(&mut self, accept: bool) {
         if let Some(path) = self.session.recovery.take() {
-            if accept && !self.open_session(&path, true) {
-                // Not opened: the file stays, so the work in it can still be rescued by hand.
-                self.set_status(Level::Error, format!("{}; the recovery file stays at {}", self.status.as_ref().map_or("", |s| s.text.as_str()), path.display()));
-                return;
+            if accept {
+                self.open_session(&path, true);
+            } else {
+                let _ = std::fs::remove_file(&path);
             }
-            // Otherwise the offer is answered; a new autosave comes within a minute.
-            let _ = std::fs::remove_file(&path);
         }
     }
 
