@@ -285,10 +285,12 @@ impl eframe::App for Workbench {
         if esc && self.predictor.is_busy() {
             self.predictor.cancel();
         }
-        if left {
+        // Arrows typed in a text field (the notes) move its cursor, not the frame.
+        let typing = ctx.egui_wants_keyboard_input();
+        if left && !typing {
             self.commands.push(Command::StepFrame(-1));
         }
-        if right {
+        if right && !typing {
             self.commands.push(Command::StepFrame(1));
         }
         if open {

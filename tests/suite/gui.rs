@@ -108,6 +108,14 @@ fn arrow_keys_step_frames() {
     h.key_press(egui::Key::ArrowLeft);
     h.run_steps(2);
     assert_eq!(h.state().frame_index(), Some(25));
+    // In the notes box the arrows move the text cursor only.
+    h.get_by_label("Notes (saved with the session)").click();
+    h.run_steps(2);
+    h.key_press(egui::Key::ArrowRight);
+    h.key_press(egui::Key::ArrowLeft);
+    h.key_press(egui::Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(h.state().frame_index(), Some(25), "typing in the notes moved the frame");
 }
 
 #[test]
