@@ -303,7 +303,7 @@ impl ClasswiseWindow {
             });
             ui.end_row();
         });
-        ui.checkbox(&mut self.attack, format!("attack with the panel's {:?} {:?} (eps_a {}, eps_v {:.4})", attack.method, attack.norm, attack.eps_a, attack.eps_v));
+        ui.checkbox(&mut self.attack, format!("attack with the panel's {} ({})", attack.name(), attack.budgets()));
         ui.horizontal(|ui| {
             let can = !self.data.trim().is_empty();
             if self.job.running() {

@@ -132,8 +132,10 @@ fn compute(clip: &Arc<Clip>, time_s: f64, config: AttackConfig, r: &Reporter<Msg
 pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
     let c = &curve.config;
     ui.label(format!(
-        "{:?} {:?} on {:?} at t = {:.2} s; x1 = eps_a {} / eps_v {:.4} (the panel's sliders)",
-        c.method, c.norm, c.modality, curve.time_s, c.eps_a, c.eps_v
+        "{} at t = {:.2} s; x1 = {} (the panel's sliders)",
+        c.name(),
+        curve.time_s,
+        c.budgets()
     ));
     Plot::new("clip_curve")
         .legend(Legend::default())

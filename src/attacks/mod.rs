@@ -7,10 +7,12 @@
 //! projection) runs in the WGSL kernels when the model sits on the shared GPU
 //! ([`crate::kernels::shared`]), else in their CPU references (`lp`).
 
+mod describe;
 pub mod lp;
 mod vector;
 mod victim;
 
+pub use describe::{number, pixel_budget};
 pub use vector::VectorPath;
 pub use victim::Victim;
 

@@ -176,14 +176,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps };
         println!(
-            "\n{} clips of {} ({split:?} split), {}{:?} {:?}, eps_a {} eps_v {} (x{scale}), {steps} steps",
+            "\n{} clips of {} ({split:?} split), {}{} {}, eps_a {} eps_v {} (x{scale}), {steps} steps",
             items.len(),
             args.dataset.data.display(),
             if args.universal { format!("universal (fitted on {} {} clips, {} passes) ", fit.len(), args.fit_split, args.universal_epochs) } else { String::new() },
-            cfg.method,
-            cfg.norm,
-            cfg.eps_a * *scale,
-            cfg.eps_v * *scale
+            cfg.method.label(),
+            cfg.norm.label(),
+            crate::attacks::number(cfg.eps_a * *scale),
+            crate::attacks::pixel_budget(cfg.eps_v * *scale)
         );
         print_table(rows);
         print_ranking(rows);
@@ -264,8 +264,8 @@ fn write_plot(path: &std::path::Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &Atta
         })
         .collect();
     let ticks: Vec<(f64, String)> = scales.iter().enumerate().map(|(k, s)| (k as f64, format!("x{s}"))).collect();
-    let title = format!("{}{:?} {:?} on audio+video", if universal { "universal " } else { "" }, cfg.method, cfg.norm);
-    let x_label = format!("eps multiple (x1 = eps_a {} / eps_v {})", cfg.eps_a, cfg.eps_v);
+    let title = format!("{}{} {} on audio + video", if universal { "universal " } else { "" }, cfg.method.label(), cfg.norm.label());
+    let x_label = format!("eps multiple (x1 = eps_a {} / eps_v {})", crate::attacks::number(cfg.eps_a), crate::attacks::pixel_budget(cfg.eps_v));
     let img = line_chart(&title, &x_label, "accuracy %", 100.0, &ticks, &series);
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;

@@ -155,7 +155,7 @@ fn print_report(r: &Report) {
         opts.views,
         opts.p,
         opts.pairs,
-        opts.attack.as_ref().map_or(String::new(), |a| format!(", {:?} {:?} eps_a {} eps_v {}", a.method, a.norm, a.eps_a, a.eps_v))
+        opts.attack.as_ref().map_or(String::new(), |a| format!(", {} ({})", a.name(), a.budgets()))
     );
     let cols: Vec<String> = r.rows.first().map(|row| row.density.iter().map(|d| format!("rho {} {}", d.space.name(), d.tau)).collect()).unwrap_or_default();
     print!("{:<12} {:>7} {:>7} {:>7} {:>7} {:>7}", "class", "samples", "clean%", "adv%", "drop%", "kappa");
