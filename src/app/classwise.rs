@@ -202,9 +202,11 @@ impl ClasswiseWindow {
         }
     }
 
-    /// Stops the run; its result is dropped.
+    /// Stops the run; its result is dropped, and the window says so.
     pub fn cancel(&mut self) {
-        self.job.abandon();
+        if self.job.abandon() {
+            self.error = Some("measurement cancelled; the table shows the last complete one".into());
+        }
     }
 
     /// Takes what the thread sent.

@@ -670,3 +670,16 @@ fn cancelling_training_keeps_the_checkpoint() {
     assert!(err.contains("already holds a training run"), "{err}");
     assert_eq!(std::fs::read(dir.path().join("run/train_log.json")).unwrap(), before, "the run is untouched");
 }
+
+/// The note that an update was cancelled goes once newer predictions are shown.
+#[test]
+fn the_cancel_note_goes_when_predictions_are_current_again() {
+    use mcgurk::app::workbench::Status;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    let note = "attack cancelled; the predictions shown are from the previous settings";
+    h.state_mut().status = Some(Status { level: Level::Info, text: note.into() });
+    h.key_press(egui::Key::ArrowRight);
+    settle(&mut h);
+    assert_ne!(h.state().status.as_ref().map(|s| s.text.as_str()), Some(note));
+}

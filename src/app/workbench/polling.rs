@@ -6,6 +6,9 @@ use super::{Level, Workbench};
 use crate::app::predictor::Reply;
 use crate::live::Maps;
 
+/// Said when Esc stops an update, until the next update arrives.
+const CANCELLED: &str = "attack cancelled; the predictions shown are from the previous settings";
+
 impl Workbench {
     pub(super) fn poll_models(&mut self) {
         for reply in self.predictor.poll() {
@@ -26,9 +29,13 @@ impl Workbench {
                 }
                 Reply::Cancelled(_) => {
                     // The request stays "served": nothing is re-run until a setting changes.
-                    self.set_status(Level::Info, "attack cancelled; the predictions shown are from the previous settings");
+                    self.set_status(Level::Info, CANCELLED);
                 }
                 Reply::Results { results, missing, millis, .. } => {
+                    // The shown predictions are current again: the cancel note no longer holds.
+                    if self.status.as_ref().is_some_and(|s| s.text == CANCELLED) {
+                        self.status = None;
+                    }
                     self.results = results;
                     self.last_millis = Some(millis);
                     self.adv_dirty = true;
