@@ -49,6 +49,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             ex
         });
         let p = predict(m, ex, &device);
+        // Weights that overflow give NaN or infinite logits: an error naming the model, not
+        // `null`s with exit 0.
+        if let Some(i) = p.logits.iter().position(|v| !v.is_finite()) {
+            anyhow::bail!("model '{}' gives a non-finite logit ({}) for class '{}' on this clip: its weights are broken", m.info.name, p.logits[i], m.info.classes[i]);
+        }
         let top: Vec<_> = p.top(args.top).map(|(i, prob)| json!({ "class": m.info.classes[i], "index": i, "prob": prob })).collect();
         if !args.json {
             let line: Vec<String> = p.top(args.top).map(|(i, prob)| format!("{} {:.1}%", m.info.classes[i], 100.0 * prob)).collect();

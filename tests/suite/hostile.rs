@@ -224,3 +224,18 @@ mod model_files {
         assert!(!out.status.success() && stderr.contains("not a regular file"), "{stderr}");
     }
 }
+
+/// Weights that load but overflow (every number finite, their products not) make `predict` fail
+/// with the model's name instead of printing null logits with exit 0.
+#[test]
+fn non_finite_logits_are_an_error_naming_the_model() {
+    use mcgurk::models::safetensors::{SafeTensors, StoreAs};
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(root().join("assets/models/concat.safetensors")).unwrap();
+    let mut st = SafeTensors::parse(&bytes).unwrap();
+    st.tensors.get_mut("classifier.weight").unwrap().values.iter_mut().for_each(|v| *v *= 1e38);
+    let path = write(dir.path(), "overflow.safetensors", &st.to_bytes(StoreAs::F32));
+    let out = Command::new(env!("CARGO_BIN_EXE_mcgurk")).arg("predict").arg(demo("cow.mp4")).arg("--model").arg(&path).arg("--json").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("non-finite logit") && stderr.contains("overflow"), "{stderr}");
+}
