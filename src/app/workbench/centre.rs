@@ -111,7 +111,10 @@ impl Workbench {
     pub(super) fn info(&self, ui: &mut egui::Ui, clip: &Clip) {
         ui.heading(clip.title());
         for s in &clip.sources {
-            ui.label(egui::RichText::new(format!("{} · {} · {:.2} s", s.container, human_bytes(s.size_bytes), s.duration_s)).strong());
+            // A still has no duration: "webp · 12.3 KiB", not "· 0.00 s".
+            let still = s.audio.is_none() && s.video.as_ref().is_some_and(|v| v.frame_count <= 1);
+            let length = if still { String::new() } else { format!(" · {:.2} s", s.duration_s) };
+            ui.label(egui::RichText::new(format!("{} · {}{length}", s.container, human_bytes(s.size_bytes))).strong());
             if let Some(v) = &s.video {
                 if v.frame_count > 1 {
                     ui.label(format!("video: {} {}×{}, {:.2} fps, {} frames ({:?})", v.codec, v.width, v.height, v.fps, v.frame_count, v.decoder));
