@@ -409,7 +409,7 @@ fn iterate(
             vector.project(v, clean, n, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
-            jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, AUDIO_RANGE);
+            jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
             jitter(&mut x.pixels, &clean.pixels, nv, cfg.eps_v, PIXEL_RANGE);
@@ -443,7 +443,7 @@ fn iterate(
             vector.project(v, clean, n, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
-            update(&mut x.wave, ga, &mut mom_a, &clean.wave, na, cfg.eps_a, step_a, AUDIO_RANGE);
+            update(&mut x.wave, ga, &mut mom_a, &clean.wave, na, cfg.eps_a, step_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
             update(&mut x.pixels, gv, &mut mom_v, &clean.pixels, nv, cfg.eps_v, step_v, PIXEL_RANGE);

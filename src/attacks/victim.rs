@@ -14,6 +14,9 @@ pub enum Victim {
     AudioVisual(AvNet),
     /// Audio only: the attack's picture is a 1x1 placeholder the model never reads.
     Spectrogram { front: LogMel, net: SpectrogramNet },
+    /// A spectrogram model attacked on its normalised features (Li et al.'s setting): the
+    /// "waveform" of the examples is the flattened [frames, mels] features.
+    Features { net: SpectrogramNet, frames: usize, mels: usize },
 }
 
 impl Victim {
@@ -21,18 +24,23 @@ impl Victim {
         Self::Spectrogram { front: m.front.clone(), net: m.net.clone() }
     }
 
+    /// `m` attacked on its normalised features of `frames` frames.
+    pub fn features(m: &SpectrogramModel, frames: usize) -> Self {
+        Self::Features { net: m.net.clone(), frames, mels: m.front.cfg.n_mels }
+    }
+
     /// The device the weights live on.
     pub(super) fn device(&self) -> Device {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().device(),
-            Self::Spectrogram { net, .. } => net.device(),
+            Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.device(),
         }
     }
 
     pub(super) fn classes(&self) -> usize {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
-            Self::Spectrogram { net, .. } => net.classes(),
+            Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.classes(),
         }
     }
 
@@ -41,6 +49,7 @@ impl Victim {
         match self {
             Self::AudioVisual(n) => Self::AudioVisual(n.valid()),
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.clone(), net: net.valid() },
+            Self::Features { net, frames, mels } => Self::Features { net: net.valid(), frames: *frames, mels: *mels },
         }
     }
 
@@ -50,6 +59,7 @@ impl Victim {
         match self {
             Self::AudioVisual(n) => Self::AudioVisual(n.clone().fork(device).no_grad()),
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.fork_no_grad(device) },
+            Self::Features { net, frames, mels } => Self::Features { net: net.fork_no_grad(device), frames: *frames, mels: *mels },
         }
     }
 
@@ -58,6 +68,19 @@ impl Victim {
         match self {
             Self::AudioVisual(n) => n.forward(wave, pixels).logits,
             Self::Spectrogram { front, net } => net.forward(front.forward(wave.squeeze_dim(1))),
+            Self::Features { net, frames, mels } => {
+                let b = wave.dims()[0];
+                net.forward(wave.reshape([b, 1, *frames, *mels]))
+            }
+        }
+    }
+
+    /// The range the attacked "audio" input is clipped to: a waveform's [-1, 1]; features
+    /// have no natural bound (the eps ball alone holds them).
+    pub(super) fn audio_range(&self) -> (f32, f32) {
+        match self {
+            Self::Features { .. } => (-1e30, 1e30),
+            _ => (-1.0, 1.0),
         }
     }
 }

@@ -36,6 +36,12 @@ pub enum LossArg {
     Bce,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum AttackSpace {
+    Wave,
+    Features,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(super) enum ModalityArg {
     A,
@@ -133,6 +139,10 @@ pub struct Args {
     pub(super) at: Option<f64>,
     #[arg(long)]
     pub(super) json: bool,
+    /// What a spectrogram model (--spec) is attacked on: its waveform, through the front end, or
+    /// its normalised log-mel features (Li et al.'s setting; eps in feature units, no sound).
+    #[arg(long, value_enum, default_value = "wave")]
+    pub(super) attack_space: AttackSpace,
     /// Write the adversarial audio window (one model only).
     #[arg(long)]
     pub(super) out_audio: Option<PathBuf>,
@@ -159,6 +169,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let models = args.models.load(&device)?;
     if (args.out_audio.is_some() || args.out_image.is_some()) && models.len() != 1 {
         bail!("--out-audio/--out-image need exactly one model (give --model NAME)");
+    }
+    if args.attack_space != AttackSpace::Wave {
+        bail!("--attack-space features is for spectrogram models (--spec); McGurk's own models are attacked on the waveform and pixels");
     }
     for p in args.out_audio.iter().chain(&args.out_image) {
         crate::files::check_writable(p)?;

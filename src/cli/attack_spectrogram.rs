@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::attack::{Args, ModalityArg, class_index};
+use super::attack::{Args, AttackSpace, ModalityArg, class_index};
 use crate::attacks::{Loss, Modality, Victim, attack_victim};
 use crate::models::input::Example;
 use crate::models::spec::Output;
@@ -17,6 +17,10 @@ use crate::models::spectrogram::SpectrogramModel;
 pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     if !matches!(args.modality, ModalityArg::A | ModalityArg::Av) || args.out_image.is_some() {
         bail!("a spectrogram model hears audio only: attack it with --modality a (no --out-image)");
+    }
+    let in_features = args.attack_space == AttackSpace::Features;
+    if in_features && args.out_audio.is_some() {
+        bail!("--attack-space features perturbs the log-mel features: there is no sound to write (--out-audio)");
     }
     if let Some(p) = &args.out_audio {
         crate::files::check_writable(p)?;
@@ -46,7 +50,14 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
         loss: if sigmoid { Loss::Bce } else { args.attack.config().loss },
         ..args.attack.config()
     };
-    let r = attack_victim(&Victim::spectrogram(&model), &[Example::audio_only(wave)], &[labels.clone()], &cfg).remove(0);
+    let (victim, input) = if in_features {
+        let (features, frames) = model.features(wave, &device).map_err(anyhow::Error::msg)?;
+        (Victim::features(&model, frames), features)
+    } else {
+        (Victim::spectrogram(&model), wave)
+    };
+    let r = attack_victim(&victim, &[Example::audio_only(input)], &[labels.clone()], &cfg).remove(0);
+    let space = if in_features { "features" } else { "audio" };
     let probs = |logits: &[f32]| -> Vec<f32> {
         if sigmoid {
             logits.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect()
@@ -72,12 +83,13 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
         let doc = json!({
             "clip": clip.title(), "time_s": t, "model": model.spec.name, "labels": names(&labels),
             "clean": { "logits": r.logits_clean, "probs": pc }, "adversarial": { "logits": r.logits_adv, "probs": pa },
-            "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "snr_db": r.snr_db,
+            "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "space": space,
+            "norms": { "linf": r.norms.audio_linf, "l2": r.norms.audio_l2 }, "snr_db": if in_features { None } else { r.snr_db },
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         println!(
-            "{:<14} {} -> {}   loss {:.3} -> {:.3}   audio L-inf {:.4} L2 {:.3}  SNR {}",
+            "{:<14} {} -> {}   loss {:.3} -> {:.3}   {space} L-inf {:.4} L2 {:.3}  SNR {}",
             model.spec.name,
             describe(&pc).join(", "),
             describe(&pa).join(", "),
@@ -85,7 +97,7 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
             r.loss_adv,
             r.norms.audio_linf,
             r.norms.audio_l2,
-            r.snr_db.map_or("-".into(), |v| format!("{v:.1} dB")),
+            r.snr_db.filter(|_| !in_features).map_or("-".into(), |v| format!("{v:.1} dB")),
         );
     }
     if let Some(p) = &args.out_audio {

@@ -142,6 +142,14 @@ impl SpectrogramModel {
         self.spec.audio.as_ref().map_or(0, |a| a.samples)
     }
 
+    /// The normalised features [frames x mels] of one window, and the number of frames.
+    pub fn features(&self, wave: Vec<f32>, device: &Device) -> Result<(Vec<f32>, usize), String> {
+        let n = wave.len();
+        let f = self.front.forward(Tensor::from_data(TensorData::new(wave, [1, n]), device));
+        let frames = f.dims()[2];
+        Ok((f.try_to_vec_as::<f32>().map_err(|e| format!("{e:?}"))?, frames))
+    }
+
     /// Logits of waveforms [B, samples] (on the model's device).
     pub fn logits(&self, wave: Tensor<2>) -> Tensor<2> {
         self.net.forward(self.front.forward(wave))

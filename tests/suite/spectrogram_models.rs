@@ -264,7 +264,7 @@ fn attack_runs_a_spec_model_and_writes_the_adversarial_sound() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["loss"]["adversarial"].as_f64().unwrap() > doc["loss"]["clean"].as_f64().unwrap());
-    assert!(doc["norms"]["audio_linf"].as_f64().unwrap() <= 0.01 + 1e-6);
+    assert!(doc["norms"]["linf"].as_f64().unwrap() <= 0.01 + 1e-6);
     let info = mcgurk::media::probe(&adv, &mcgurk::media::LoadOptions::builtin_only()).unwrap();
     let audio = info.audio.unwrap();
     assert_eq!((audio.sample_rate, (audio.duration_s * 1000.0).round()), (32000, 1000.0));
@@ -403,7 +403,7 @@ fn a_tal_trans_spec_runs_in_predict_and_attack() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["loss"]["adversarial"].as_f64().unwrap() > doc["loss"]["clean"].as_f64().unwrap(), "{doc}");
-    assert!(doc["norms"]["audio_linf"].as_f64().unwrap() <= 0.005 + 1e-6);
+    assert!(doc["norms"]["linf"].as_f64().unwrap() <= 0.005 + 1e-6);
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, std::fs::read_to_string(&spec).unwrap().replace("\"heads\": 8", "\"heads\": 7")).unwrap();
     let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), bad.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
@@ -413,4 +413,48 @@ fn a_tal_trans_spec_runs_in_predict_and_attack() {
     let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), bad.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("audio.options") && stderr.contains("hedas") && stderr.contains("bad.json"), "{stderr}");
+}
+
+/// Li et al.'s setting: the attack on the normalised features steps along the sign of
+/// PyTorch's feature gradient (FGSM), holds its bound, and PGD raises the loss; the CLI runs it.
+#[test]
+fn feature_space_attacks_follow_pytorchs_gradient() {
+    use mcgurk::attacks::{AttackConfig, Loss, Method, Modality, Norm, Victim, attack_victim};
+    use mcgurk::models::input::Example;
+    use mcgurk::models::spectrogram::SpectrogramModel;
+    let device = Device::flex();
+    let expected = load("tal_tiny.expected.safetensors");
+    let model = SpectrogramModel::load(&fixture("tal_tiny.spec.json"), &fixture("tal_tiny.safetensors"), &device).unwrap();
+    let features = expected.tensors["features"].values.clone();
+    let labels: Vec<usize> = (0..5).filter(|&c| expected.tensors["targets"].values[c] > 0.5).collect();
+    let victim = Victim::features(&model, 400);
+    let fgsm = AttackConfig { method: Method::Fgsm, norm: Norm::Linf, modality: Modality::Audio, eps_a: 0.01, loss: Loss::Bce, ..AttackConfig::default() };
+    let r = attack_victim(&victim, &[Example::audio_only(features.clone())], &[labels.clone()], &fgsm).remove(0);
+    let grad = &expected.tensors["grad_features"].values;
+    let (mut agree, mut counted) = (0, 0);
+    for ((a, c), g) in r.adversarial.wave.iter().zip(&features).zip(grad) {
+        if g.abs() > 1e-7 {
+            counted += 1;
+            agree += usize::from((a - c).signum() == g.signum());
+        }
+    }
+    assert!(counted > 1000 && agree == counted, "{agree} of {counted}");
+    assert!(r.loss_adv > r.loss_clean && r.norms.audio_linf <= 0.01 + 1e-6);
+
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("ten.wav");
+    std::fs::write(&clip, float_wav(&expected.tensors["wave"].values, 16_000)).unwrap();
+    let (spec, weights) = (fixture("tal_tiny.spec.json"), fixture("tal_tiny.safetensors"));
+    let args = |extra: &[&str]| {
+        let mut v: Vec<std::ffi::OsString> = vec!["attack".into(), clip.clone().into(), "--spec".into(), spec.clone().into(), "--weights".into(), weights.clone().into(), "--modality".into(), "a".into(), "--attack-space".into(), "features".into()];
+        v.extend(extra.iter().map(|s| std::ffi::OsString::from(*s)));
+        v
+    };
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args(&["--eps-a", "0.02", "--steps", "3", "--json"])).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["space"], "features");
+    assert!(doc["loss"]["adversarial"].as_f64().unwrap() > doc["loss"]["clean"].as_f64().unwrap());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args(&["--out-audio", "x.wav"])).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no sound to write"));
 }
