@@ -17,6 +17,8 @@ fn main() -> ExitCode {
     }) {
         Ok(code) => code,
         Err(e) => {
+            // Never glued onto a progress line.
+            mcgurk::cli::progress::end();
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

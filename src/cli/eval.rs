@@ -1,7 +1,6 @@
 //! `mcgurk eval`: Tian-style robustness table over a dataset split, with a progress line, and
 //! the table as JSON and CSV on request.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -81,8 +80,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         None => ds.validation_split().unwrap_or(Split::Train),
     };
     let size = models.first().map_or(crate::models::Size::Full.input(), |m| m.info.input);
-    let (prepared, _, notes) = prepare_all(&ds, &[split], size, &|done, total| eprint!("\rdecoding clips {done}/{total}   "));
-    eprintln!();
+    let (prepared, _, notes) = prepare_all(&ds, &[split], size, &|done, total| super::progress::count("decoding clips", done, total));
+    super::progress::end();
     for n in ds.skipped.iter().chain(&notes) {
         eprintln!("skipped: {n}");
     }
@@ -100,8 +99,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if split == Split::Train {
             bail!("--exfmem builds its memory banks from the train split; evaluate another split (--split val or test)");
         }
-        let (train, _, _) = prepare_all(&ds, &[Split::Train], size, &|done, total| eprint!("\rdecoding memory-bank clips {done}/{total}   "));
-        eprintln!();
+        let (train, _, _) = prepare_all(&ds, &[Split::Train], size, &|done, total| super::progress::count("decoding memory-bank clips", done, total));
+        super::progress::end();
         let train: Vec<&Prepared> = train.iter().collect();
         if train.is_empty() {
             bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", args.dataset.data.display());
@@ -115,8 +114,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         if fit_split == split {
             bail!("--fit-split and the evaluated split are both {split:?}: a universal perturbation is tested on clips it was not fitted on");
         }
-        let (fit, _, _) = prepare_all(&ds, &[fit_split], size, &|done, total| eprint!("\rdecoding fit clips {done}/{total}   "));
-        eprintln!();
+        let (fit, _, _) = prepare_all(&ds, &[fit_split], size, &|done, total| super::progress::count("decoding fit clips", done, total));
+        super::progress::end();
         if fit.is_empty() {
             bail!("no usable clips in the {fit_split:?} split of {} to fit universal perturbations on", args.dataset.data.display());
         }
@@ -140,11 +139,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         let mut progress = |mi: usize, k: usize, n: usize| {
             let done = done_before + mi * n + k;
             let eta = started.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
-            let _ = write!(std::io::stderr(), "\r{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s   ", models[mi].info.name);
+            super::progress::show(&format!("{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s", models[mi].info.name), done >= total);
         };
         if args.universal {
             let mut fitting = |mi: usize| {
-                let _ = write!(std::io::stderr(), "\r{label} {}: fitting universal perturbations on {} clips...   ", models[mi].info.name, fit.len());
+                super::progress::show(&format!("{label} {}: fitting universal perturbations on {} clips...", models[mi].info.name, fit.len()), false);
             };
             evaluate_universal(&models, &fit, &items, cfg, args.universal_epochs, super::interrupt::flag(), &mut fitting, &mut progress)
         } else {
@@ -163,7 +162,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let fgsm = (fgsm_check && !super::interrupt::pressed())
         .then(|| run_once(&AttackConfig { method: Method::Fgsm, ..cfg.clone() }, "FGSM check", done_before));
-    let _ = writeln!(std::io::stderr());
+    super::progress::end();
     let interrupted = super::interrupt::pressed();
     if interrupted {
         println!("interrupted: the tables hold the clips evaluated so far (see each row's clip count)");

@@ -1,7 +1,6 @@
 //! `mcgurk metrics`: Li et al.'s class-wise robustness report (density, convexity, drop rate
 //! under an attack and their correlations) of one or more models on a dataset split.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -92,8 +91,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     let size = models.first().map_or(crate::models::Size::Small.input(), |m| m.info.input);
-    let (prepared, _, notes) = prepare_all(&ds, &splits, size, &|done, total| eprint!("\rdecoding clips {done}/{total}   "));
-    eprintln!();
+    let (prepared, _, notes) = prepare_all(&ds, &splits, size, &|done, total| super::progress::count("decoding clips", done, total));
+    super::progress::end();
     for n in ds.skipped.iter().chain(&notes) {
         eprintln!("skipped: {n}");
     }
@@ -119,9 +118,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 Stage::Attacking => "attacking",
                 Stage::Convexity => "convexity",
             };
-            let _ = write!(std::io::stderr(), "\r{name}: {what} {done}/{total}      ");
+            super::progress::count(&format!("{name}: {what}"), done, total);
         });
-        eprintln!();
+        super::progress::end();
         let r = r.with_context(|| format!("metrics of {name}"))?;
         print_report(&r);
         reports.push(r);

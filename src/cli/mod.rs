@@ -10,6 +10,7 @@ mod attack;
 mod attack_spectrogram;
 mod eval;
 mod interrupt;
+pub mod progress;
 mod bench;
 mod metrics;
 

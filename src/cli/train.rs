@@ -1,6 +1,5 @@
 //! `mcgurk train`: one model on a dataset, with a progress line, checkpoints and a JSON log.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -211,39 +210,35 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let cancel = super::interrupt::flag();
-    let mut err = std::io::stderr().lock();
-    let mut report = |p: Progress| {
-        let _ = match p {
-            Progress::Preparing { done, total } => write!(err, "\rdecoding clips {done}/{total}"),
-            Progress::Step { epoch, step, steps, loss } => {
-                let filled = step * 20 / steps.max(1);
-                write!(
-                    err,
-                    "\repoch {epoch}/{} [{}{}] step {step}/{steps} loss {loss:.3}  {:.0} s   ",
-                    cfg.epochs,
-                    "#".repeat(filled),
-                    " ".repeat(20 - filled),
-                    started.elapsed().as_secs_f64()
-                )
-            }
-            Progress::Epoch(e) => {
-                let val = match (e.val_loss, e.val_acc) {
-                    (Some(l), Some(a)) => format!("  val loss {l:.3} acc {:.1}%", 100.0 * a),
-                    _ => String::new(),
-                };
-                let mixed = e.mixup.as_ref().map_or(String::new(), |m| format!("  mixed {}", m.mixed));
-                writeln!(
-                    err,
-                    "\repoch {}/{}: train loss {:.3} acc {:.1}%{val}{mixed}  ({:.1} s)                ",
-                    e.epoch,
-                    cfg.epochs,
-                    e.train_loss,
-                    100.0 * e.train_acc,
-                    e.seconds
-                )
-            }
-            Progress::Note(n) => writeln!(err, "\r{n}"),
-        };
+    let mut report = |p: Progress| match p {
+        Progress::Preparing { done, total } => super::progress::count("decoding clips", done, total),
+        Progress::Step { epoch, step, steps, loss } => {
+            let filled = step * 20 / steps.max(1);
+            let line = format!(
+                "epoch {epoch}/{} [{}{}] step {step}/{steps} loss {loss:.3}  {:.0} s",
+                cfg.epochs,
+                "#".repeat(filled),
+                " ".repeat(20 - filled),
+                started.elapsed().as_secs_f64()
+            );
+            super::progress::show(&line, false);
+        }
+        Progress::Epoch(e) => {
+            let val = match (e.val_loss, e.val_acc) {
+                (Some(l), Some(a)) => format!("  val loss {l:.3} acc {:.1}%", 100.0 * a),
+                _ => String::new(),
+            };
+            let mixed = e.mixup.as_ref().map_or(String::new(), |m| format!("  mixed {}", m.mixed));
+            super::progress::note(&format!(
+                "epoch {}/{}: train loss {:.3} acc {:.1}%{val}{mixed}  ({:.1} s)",
+                e.epoch,
+                cfg.epochs,
+                e.train_loss,
+                100.0 * e.train_acc,
+                e.seconds
+            ));
+        }
+        Progress::Note(n) => super::progress::note(&n),
     };
     let log = train(&cfg, &mut report, cancel)?;
     println!(

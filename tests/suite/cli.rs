@@ -88,3 +88,30 @@ fn metrics_reports_density_convexity_and_drop_rates() {
     assert!(!bad_tau.status.success());
     assert!(String::from_utf8_lossy(&bad_tau.stderr).contains("--tau 1.5"));
 }
+
+/// In a log file (a batch job's stderr) progress comes as whole lines, never `\r` rewrites,
+/// and every message starts on a line of its own.
+#[test]
+fn progress_in_a_log_file_is_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = root().join("assets/data/farm-av");
+    let mut csv = String::new();
+    for class in ["cow", "dog"] {
+        csv += &format!("{}/{class}/gcompris-{class}.ogg;{}/{class}/gcompris-{class}.webp,{class},train\n", f.display(), f.display());
+    }
+    let data = dir.path().join("two.csv");
+    std::fs::write(&data, csv).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["train", "--fusion", "concat", "--size", "small", "--epochs", "1", "--batch", "2", "--samples-per-epoch", "2", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains('\r'), "carriage returns in a log: {stderr:?}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.contains(&"decoding clips 2/2"), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("epoch 1/1: train loss")), "{lines:?}");
+}
