@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::frontend::FrontendConfig;
 
+/// AudioSet's 527 class names in index order (assets/labels: source and licence).
+pub const AUDIOSET: &str = include_str!("../../assets/labels/audioset_527.txt");
+
 /// The one format this McGurk reads.
 pub const SPEC_FORMAT: u32 = 1;
 
@@ -131,8 +134,11 @@ impl Classes {
         self.len() == 0
     }
 
+    /// The names: given, AudioSet's for a count of 527 (AudioSet models' output order), else
+    /// "class N".
     pub fn names(&self) -> Vec<String> {
         match self {
+            Self::Count(527) => AUDIOSET.lines().map(str::to_string).collect(),
             Self::Count(n) => (0..*n).map(|i| format!("class {i}")).collect(),
             Self::Names(v) => v.clone(),
         }
@@ -240,5 +246,18 @@ impl ModelSpec {
         };
         cfg.validate()?;
         Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_527_class_model_gets_audiosets_names() {
+        let names = Classes::Count(527).names();
+        assert_eq!(names.len(), 527);
+        assert_eq!((names[0].as_str(), names[74].as_str(), names[137].as_str(), names[526].as_str()), ("Speech", "Dog", "Music", "Field recording"));
+        assert_eq!(Classes::Count(3).names(), ["class 0", "class 1", "class 2"]);
     }
 }
