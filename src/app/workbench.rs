@@ -28,6 +28,7 @@ mod exports;
 mod grid;
 mod menus;
 mod panels;
+mod quit;
 mod polling;
 mod session_io;
 mod textures;
@@ -299,6 +300,7 @@ impl eframe::App for Workbench {
         for cmd in std::mem::take(&mut self.commands) {
             self.apply(cmd);
         }
+        self.intercept_close(ctx);
         self.poll_models();
         self.poll_curve();
         self.update_textures(ctx);
@@ -318,6 +320,7 @@ impl eframe::App for Workbench {
         self.grid_window(&ctx);
         self.audio_window(&ctx);
         self.add_model_window(&ctx);
+        self.quit_window(&ctx);
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));

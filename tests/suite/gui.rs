@@ -683,3 +683,35 @@ fn the_cancel_note_goes_when_predictions_are_current_again() {
     settle(&mut h);
     assert_ne!(h.state().status.as_ref().map(|s| s.text.as_str()), Some(note));
 }
+
+/// Closing the window with unsaved notes asks first; without changes it does not.
+#[test]
+fn quitting_with_unsaved_work_asks_first() {
+    let close = |h: &mut Harness<'_, Workbench>| {
+        h.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().events.push(egui::ViewportEvent::Close);
+        h.run_steps(2);
+    };
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    assert!(!h.state().has_unsaved_work(), "looking at a clip is no work to lose");
+    close(&mut h);
+    assert!(h.query_by_label_contains("not in a session file").is_none());
+
+    *h.state_mut().session_notes_mut() = "the owl flips at x2".into();
+    assert!(h.state().has_unsaved_work());
+    close(&mut h);
+    assert!(h.query_by_label_contains("not in a session file").is_some(), "the question shows");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("not in a session file").is_none());
+    assert_eq!(h.state().session().notes, "the owl flips at x2", "nothing lost");
+
+    // Saving on the way out: the session is written, then the window may close.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.mcgurk.json");
+    h.state_mut().command(mcgurk::app::command::Command::SaveSession(Some(path.clone())));
+    h.run_steps(2);
+    assert!(!h.state().has_unsaved_work() && path.is_file());
+    close(&mut h);
+    assert!(h.query_by_label_contains("not in a session file").is_none());
+}

@@ -33,6 +33,12 @@ pub struct SessionState {
     pub autosaved: Option<String>,
     /// Session files being read or checked on worker threads.
     pub busy: usize,
+    /// The user's work as last saved or opened (see `quit`).
+    pub baseline: Option<String>,
+    /// The "unsaved work" question is showing; a save is on the way out; closing is allowed.
+    pub asking_to_quit: bool,
+    pub quit_after_save: bool,
+    pub may_close: bool,
 }
 
 impl Default for SessionState {
@@ -50,6 +56,10 @@ impl Default for SessionState {
             last_autosave: Some(Instant::now()),
             autosaved: None,
             busy: 0,
+            baseline: None,
+            asking_to_quit: false,
+            quit_after_save: false,
+            may_close: false,
         }
     }
 }
@@ -129,10 +139,16 @@ impl Workbench {
                 self.set_status(Level::Info, format!("session saved to {}", path.display()));
                 self.session.path = Some(path);
                 self.session.saved = serde_json::to_string(&session).ok();
+                self.mark_work_saved();
                 // Saved on purpose: nothing to recover.
                 let _ = std::fs::remove_file(&self.session.recovery_file);
+                self.close_if_saving_to_quit();
             }
-            Err(e) => self.set_status(Level::Error, e.to_string()),
+            Err(e) => {
+                // Not saved: stay open, whatever the user was doing.
+                self.session.quit_after_save = false;
+                self.set_status(Level::Error, e.to_string());
+            }
         }
     }
 
@@ -243,12 +259,16 @@ impl Workbench {
         self.heat_dirty = true;
         self.adv_dirty = true;
         self.session.pending = session.clip.is_some().then_some(session);
+        self.mark_work_saved();
     }
 
     /// Called when a clip finished loading: hash its files in the background, and move to the
     /// moment of a pending session.
     pub(super) fn on_clip_loaded(&mut self, source: &Source) {
         self.session.clip_ref = None;
+        if self.session.baseline.is_none() {
+            self.mark_work_saved();
+        }
         let src = source.clone();
         self.background("hash", move || {
             let r = match &src {
@@ -276,7 +296,8 @@ impl Workbench {
     pub(super) fn autosave(&mut self) {
         let now = Instant::now();
         let due = self.session.last_autosave.is_none_or(|t| now.duration_since(t) >= AUTOSAVE_EVERY);
-        if !due || self.clip.is_none() {
+        // Only the user's own work is worth a recovery offer at the next start.
+        if !due || !self.has_unsaved_work() {
             return;
         }
         self.session.last_autosave = Some(now);
@@ -296,7 +317,7 @@ impl Workbench {
     /// Unsaved work goes to the recovery file as the window closes; none, and it is removed.
     pub(super) fn on_close(&mut self) {
         let session = self.session();
-        if self.clip.is_some() && serde_json::to_string(&session).ok() != self.session.saved {
+        if self.has_unsaved_work() {
             write_recovery(&session, &self.session.recovery_file);
         } else {
             let _ = std::fs::remove_file(&self.session.recovery_file);
