@@ -6,12 +6,14 @@ use egui::{RichText, Ui};
 
 use super::settings::{AttackSettings, FrameView};
 use crate::attacks::{Method, Modality, Norm};
-use crate::live::Attacked;
 use crate::models::InputSize;
 
 /// What the panel reports from the last result.
-pub struct Shown<'a> {
-    pub attacked: Option<&'a Attacked>,
+pub struct Shown {
+    /// The attack's audio SNR and picture PSNR (from the heatmap model when it has that input,
+    /// else from the first model that does).
+    pub snr_db: Option<f32>,
+    pub psnr_db: Option<f32>,
     pub millis: Option<f64>,
     pub busy: bool,
     pub input: Option<InputSize>,
@@ -69,14 +71,14 @@ pub fn show(ui: &mut Ui, s: &mut AttackSettings, shown: &Shown) -> bool {
             let label = ui.label(RichText::new("eps audio (waveform units)").strong());
             changed |= eps_slider(ui, &mut c.eps_a, max_a, 1e-5, 5, label.id);
             let per = if c.norm == Norm::L2 { c.eps_a / n.0.sqrt() } else { c.eps_a };
-            let snr = shown.attacked.and_then(|a| a.snr_db).map_or("–".to_string(), |v| format!("{v:.1} dB"));
+            let snr = shown.snr_db.map_or("–".to_string(), |v| format!("{v:.1} dB"));
             ui.weak(format!("{:.3}% of full scale per sample · SNR {snr}", 100.0 * per));
         });
         ui.add_enabled_ui(video_on, |ui| {
             let label = ui.label(RichText::new("eps video (pixel units, 0..1)").strong());
             changed |= eps_slider(ui, &mut c.eps_v, max_v, 1e-4, 4, label.id);
             let per = if c.norm == Norm::L2 { c.eps_v / n.1.sqrt() } else { c.eps_v };
-            let psnr = shown.attacked.and_then(|a| a.psnr_db).map_or("–".to_string(), |v| format!("{v:.1} dB"));
+            let psnr = shown.psnr_db.map_or("–".to_string(), |v| format!("{v:.1} dB"));
             ui.weak(format!("{:.2}/255 per pixel · PSNR {psnr}", 255.0 * per));
         });
         ui.add_space(4.0);

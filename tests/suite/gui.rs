@@ -715,3 +715,20 @@ fn quitting_with_unsaved_work_asks_first() {
     close(&mut h);
     assert!(h.query_by_label_contains("not in a session file").is_none());
 }
+
+/// The attack's SNR and PSNR show whichever model the heatmap follows (a visual-only heatmap
+/// model still has the audio attack's SNR beside it).
+#[test]
+fn attack_readouts_belong_to_the_attack() {
+    use mcgurk::attacks::AttackConfig;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().set_attack(true, AttackConfig { method: mcgurk::attacks::Method::Fgsm, ..AttackConfig::default() });
+    for model in [5, 6] {
+        // 5: audio only, 6: visual only.
+        h.state_mut().set_overlay(Overlay::Cam, model);
+        settle(&mut h);
+        assert!(h.query_by_label_contains("per sample · SNR –").is_none() && h.query_by_label_contains("per sample · SNR ").is_some(), "heatmap model {model}: no SNR");
+        assert!(h.query_by_label_contains("per pixel · PSNR –").is_none() && h.query_by_label_contains("per pixel · PSNR ").is_some(), "heatmap model {model}: no PSNR");
+    }
+}

@@ -44,9 +44,13 @@ impl Workbench {
     }
 
     pub(super) fn attack_panel(&mut self, ui: &mut egui::Ui) {
-        let attacked = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref());
+        // A readout belongs to the attack, not to whichever model the heatmap follows: a
+        // visual-only heatmap model still has the audio attack's SNR beside it.
+        let heat = self.results.get(self.settings.overlay_model).and_then(|r| r.view.attacked.as_ref());
+        let first = |f: fn(&crate::live::Attacked) -> Option<f32>| heat.and_then(f).or_else(|| self.results.iter().find_map(|r| r.view.attacked.as_ref().and_then(f)));
         let shown = attack_panel::Shown {
-            attacked: attacked.or_else(|| self.results.iter().find_map(|r| r.view.attacked.as_ref())),
+            snr_db: first(|a| a.snr_db),
+            psnr_db: first(|a| a.psnr_db),
             millis: self.last_millis.filter(|_| self.settings.show_timings),
             busy: self.predictor.is_busy(),
             input: self.models.first().map(|m| m.input),
