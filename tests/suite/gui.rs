@@ -732,3 +732,20 @@ fn attack_readouts_belong_to_the_attack() {
         assert!(h.query_by_label_contains("per pixel · PSNR –").is_none() && h.query_by_label_contains("per pixel · PSNR ").is_some(), "heatmap model {model}: no PSNR");
     }
 }
+
+/// "Audio under attack" says plainly that a visual-only model hears no audio.
+#[test]
+fn audio_under_attack_says_when_a_model_hears_no_audio() {
+    use mcgurk::attacks::AttackConfig;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().set_attack(true, AttackConfig { method: mcgurk::attacks::Method::Fgsm, ..AttackConfig::default() });
+    h.state_mut().set_audio_open(true);
+    h.state_mut().set_overlay(Overlay::Cam, 6);
+    settle(&mut h);
+    assert!(h.query_by_label_contains("Visual only hears no audio").is_some());
+    assert!(h.query_by_label_contains("dB below").is_none());
+    h.state_mut().set_overlay(Overlay::Cam, 0);
+    settle(&mut h);
+    assert!(h.query_by_label_contains("hears no audio").is_none());
+}

@@ -35,7 +35,13 @@ impl Workbench {
         }
         let mut open = true;
         egui::Window::new("Audio under attack").open(&mut open).default_pos([330.0, 60.0]).default_width(520.0).show(ctx, |ui| {
-            let model = self.models.get(self.settings.overlay_model).map_or("?", |m| m.fusion.label());
+            let chosen = self.models.get(self.settings.overlay_model);
+            let model = chosen.map_or("?", |m| m.fusion.label());
+            if chosen.is_some_and(|m| !m.fusion.uses_audio()) {
+                // Its input has no audio: nothing of the attack on the sound reaches it.
+                ui.weak(format!("{model} hears no audio: choose a model with audio as the Heatmap model to see the audio it hears under attack"));
+                return;
+            }
             match &self.audio_tex {
                 None => {
                     ui.weak(format!("turn the attack on: the window shows the audio {model} hears (the Heatmap model)"));
