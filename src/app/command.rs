@@ -12,6 +12,9 @@ pub enum Command {
     Open(Source),
     OpenDemo,
     Dialog(DialogKind),
+    /// The system showed no file dialog for this question (no portal, no zenity): ask in the
+    /// window instead, from now on.
+    DialogUnavailable(DialogKind),
     /// Move the analysis window centre (seconds); snaps to the nearest frame.
     Seek(f64),
     StepFrame(i64),

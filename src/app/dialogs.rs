@@ -11,39 +11,87 @@ use rfd::AsyncFileDialog;
 use super::command::{Command, DialogKind};
 use super::settings::Source;
 
-const VIDEO: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi"];
 const AUDIO: &[&str] = &["wav", "flac", "mp3", "ogg", "oga", "m4a"];
 const IMAGE: &[&str] = &["png", "jpg", "jpeg", "webp"];
 
 /// Shows the dialog `kind` asks for; the command that applies the answer, or None when the user
-/// cancelled.
+/// cancelled (or no system dialog could be shown: see `Answer`).
 pub fn ask(kind: DialogKind) -> Option<Command> {
+    match &kind {
+        DialogKind::Pair => {
+            let audio = pick("Choose the audio", AUDIO)?;
+            pick("Choose the image", IMAGE).map(|image| Command::Open(Source::Pair { audio, image }))
+        }
+        DialogKind::SaveSession | DialogKind::Export(_) => {
+            let dialog = AsyncFileDialog::new().set_title(title(&kind)).set_file_name(default_name(&kind));
+            block_on(dialog.save_file()).map(|f| answer(kind, f.path().to_path_buf()))
+        }
+        DialogKind::Folder(_) => block_on(AsyncFileDialog::new().set_title(title(&kind)).pick_folder()).map(|f| answer(kind, f.path().to_path_buf())),
+        _ => pick(&title(&kind), extensions(&kind)).map(|p| answer(kind, p)),
+    }
+}
+
+/// The title a dialog for `kind` shows.
+pub fn title(kind: &DialogKind) -> String {
     match kind {
-        DialogKind::Any => {
-            let all: Vec<&str> = [VIDEO, AUDIO, IMAGE].concat();
-            pick("Open a clip", &all).map(|p| Command::Open(Source::File(p)))
-        }
-        DialogKind::Pair => pick("Choose the audio", AUDIO)
-            .and_then(|audio| pick("Choose the image", IMAGE).map(|image| Command::Open(Source::Pair { audio, image }))),
-        DialogKind::OpenSession => pick("Open a session", &["json"]).map(Command::OpenSession),
-        DialogKind::SaveSession => {
-            let dialog = AsyncFileDialog::new().set_title("Save the session").set_file_name(format!("experiment.{}", crate::session::EXTENSION));
-            block_on(dialog.save_file()).map(|f| Command::SaveSession(Some(with_extension(f.path().to_path_buf()))))
-        }
-        DialogKind::Export(kind) => {
-            let dialog = AsyncFileDialog::new().set_title(kind.label().trim_end_matches('…')).set_file_name(kind.file_name());
-            block_on(dialog.save_file()).map(|f| Command::Export { kind, path: f.path().to_path_buf() })
-        }
-        DialogKind::AddModel => pick("Add a model (safetensors)", &["safetensors"]).map(Command::PickedModel),
-        DialogKind::Folder(field) => {
-            block_on(AsyncFileDialog::new().set_title(field.title()).pick_folder()).map(|f| Command::SetPath { field, path: f.path().to_path_buf() })
-        }
+        DialogKind::Any => "Open a clip".into(),
+        DialogKind::Pair => "Choose the audio, then the image".into(),
+        DialogKind::OpenSession => "Open a session".into(),
+        DialogKind::SaveSession => "Save the session".into(),
+        DialogKind::Export(k) => k.label().trim_end_matches('…').to_string(),
+        DialogKind::AddModel => "Add a model (safetensors)".into(),
+        DialogKind::Folder(field) => field.title().to_string(),
         DialogKind::Locate(old) => {
             let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());
-            pick(&format!("Where is {name} now?"), &[]).map(|new| Command::Relocate { old, new })
+            format!("Where is {name} now?")
         }
     }
 }
+
+/// The file endings a dialog for `kind` lists (empty: all files).
+pub fn extensions(kind: &DialogKind) -> &'static [&'static str] {
+    match kind {
+        DialogKind::Any => MEDIA,
+        DialogKind::OpenSession => &["json"],
+        DialogKind::AddModel => &["safetensors"],
+        _ => &[],
+    }
+}
+
+/// The file name a save dialog proposes.
+pub fn default_name(kind: &DialogKind) -> String {
+    match kind {
+        DialogKind::SaveSession => format!("experiment.{}", crate::session::EXTENSION),
+        DialogKind::Export(k) => k.file_name().to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Whether `kind` writes a file (a name is typed) or picks a folder.
+pub fn saves(kind: &DialogKind) -> bool {
+    matches!(kind, DialogKind::SaveSession | DialogKind::Export(_))
+}
+
+/// The command that applies `path` as the answer to `kind` (a pair's image: see `Pair`).
+pub fn answer(kind: DialogKind, path: std::path::PathBuf) -> Command {
+    match kind {
+        DialogKind::Any | DialogKind::Pair => Command::Open(Source::File(path)),
+        DialogKind::OpenSession => Command::OpenSession(path),
+        DialogKind::SaveSession => Command::SaveSession(Some(with_extension(path))),
+        DialogKind::Export(kind) => Command::Export { kind, path },
+        DialogKind::AddModel => Command::PickedModel(path),
+        DialogKind::Folder(field) => Command::SetPath { field, path },
+        DialogKind::Locate(old) => Command::Relocate { old, new: path },
+    }
+}
+
+/// Audio, video and image endings together.
+const MEDIA: &[&str] = &["mp4", "m4v", "mov", "mkv", "webm", "avi", "wav", "flac", "mp3", "ogg", "oga", "m4a", "png", "jpg", "jpeg", "webp"];
+
+/// Audio endings (the first half of a pair).
+pub const AUDIO_ENDINGS: &[&str] = AUDIO;
+/// Image endings (the second half of a pair).
+pub const IMAGE_ENDINGS: &[&str] = IMAGE;
 
 fn pick(title: &str, extensions: &[&str]) -> Option<std::path::PathBuf> {
     let mut dialog = AsyncFileDialog::new().set_title(title);

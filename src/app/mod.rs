@@ -5,6 +5,7 @@ pub mod classwise;
 pub mod command;
 mod curve;
 pub mod dialogs;
+mod file_dialog;
 pub mod job;
 pub mod loader;
 mod models_view;

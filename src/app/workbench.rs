@@ -99,6 +99,9 @@ pub struct Workbench {
     heat_dirty: bool,
     commands: Vec<Command>,
     session: session_io::SessionState,
+    /// McGurk's own file dialog, used when the system has none (or MCGURK_FILE_DIALOG=builtin).
+    file_dialog: super::file_dialog::FileDialog,
+    builtin_dialogs: bool,
     /// One-shot jobs that answer with a command: file dialogs, session checks, hashing,
     /// exports, autosaves, the end of playback.
     tasks: Pool<Command>,
@@ -147,6 +150,8 @@ impl Workbench {
             commands: Vec::new(),
             session: session_io::SessionState::default(),
             tasks: Pool::new(waker(&ctx)),
+            file_dialog: Default::default(),
+            builtin_dialogs: std::env::var("MCGURK_FILE_DIALOG").is_ok_and(|v| v == "builtin"),
             ctx,
         };
         app.commands.push(match launch {
@@ -227,6 +232,21 @@ impl Workbench {
                 false
             }
         }
+    }
+
+    /// Ask with McGurk's own file dialog from now on (as when the system has none).
+    pub fn use_builtin_dialogs(&mut self) {
+        self.builtin_dialogs = true;
+    }
+
+    /// Whether McGurk's own file dialog is showing.
+    pub fn file_dialog_open(&self) -> bool {
+        self.file_dialog.is_open()
+    }
+
+    /// Points McGurk's own file dialog at `dir` (as typing it in its path field does).
+    pub fn file_dialog_go_to(&mut self, dir: &std::path::Path) {
+        self.file_dialog.go_to(dir);
     }
 
     /// The finished per-clip robustness curve, if any.
@@ -321,6 +341,9 @@ impl eframe::App for Workbench {
         self.audio_window(&ctx);
         self.add_model_window(&ctx);
         self.quit_window(&ctx);
+        if let Some(cmd) = self.file_dialog.show(&ctx) {
+            self.commands.push(cmd);
+        }
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
         egui::Panel::right("models").default_size(300.0).min_size(220.0).show(ui, |ui| self.models_panel(ui));
         egui::Panel::left("attack").default_size(250.0).min_size(210.0).show(ui, |ui| self.attack_panel(ui));

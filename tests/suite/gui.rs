@@ -749,3 +749,39 @@ fn audio_under_attack_says_when_a_model_hears_no_audio() {
     settle(&mut h);
     assert!(h.query_by_label_contains("hears no audio").is_none());
 }
+
+/// Without a system file dialog (no portal, no zenity: this machine, CI) File > Open falls back
+/// to McGurk's own, which opens a clip and saves a session.
+#[test]
+fn file_dialogs_work_without_a_desktop_portal() {
+    use mcgurk::app::command::{Command, DialogKind};
+    let mut h = harness(Launch::Empty);
+    h.run_steps(2);
+    h.state_mut().command(Command::Dialog(DialogKind::Any));
+    wait_until(&mut h, 20, "no dialog of any kind appeared", |s| s.file_dialog_open());
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("McGurk's own file dialog").is_some());
+    assert!(h.query_by_label_contains("shows no system file dialog").is_some(), "the status line says which dialog is in use");
+    h.state_mut().file_dialog_go_to(&root().join("tests/fixtures"));
+    h.run_steps(2);
+    assert!(h.query_by_label("corrupt_packets.py").is_none(), "only media are listed");
+    h.get_by_label("tone_22050.wav").click();
+    h.run_steps(2);
+    h.get_by_label("Open").click();
+    settle(&mut h);
+    assert_eq!(h.state().source, Some(mcgurk::app::settings::Source::File(root().join("tests/fixtures/tone_22050.wav"))), "{:?}", h.state().status);
+    assert!(h.state().clip.is_some());
+
+    // Saving: the proposed name in the folder the dialog is in.
+    let dir = tempfile::tempdir().unwrap();
+    h.state_mut().use_builtin_dialogs();
+    h.state_mut().command(Command::Dialog(DialogKind::SaveSession));
+    h.run_steps(2);
+    h.state_mut().file_dialog_go_to(dir.path());
+    h.run_steps(2);
+    h.run_steps(3);
+    h.get_by_label("Save").click();
+    h.run_steps(3);
+    assert!(dir.path().join("experiment.mcgurk.json").is_file());
+    assert!(!h.state().file_dialog_open());
+}

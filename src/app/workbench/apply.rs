@@ -20,8 +20,22 @@ impl Workbench {
                 Ok(p) => self.loader.open(Source::File(p), self.settings.mel),
                 Err(e) => self.set_status(Level::Error, format!("cannot write the demo clip to the cache directory: {e}")),
             },
+            Command::Dialog(kind) if self.builtin_dialogs => self.file_dialog.ask(kind),
             Command::Dialog(kind) => {
-                self.background("dialog", move || dialogs::ask(kind));
+                self.background("dialog", move || {
+                    let asked = std::time::Instant::now();
+                    let answer = dialogs::ask(kind.clone());
+                    // Nobody cancels a real dialog this fast: none was shown.
+                    match answer {
+                        None if asked.elapsed() < std::time::Duration::from_millis(250) => Some(Command::DialogUnavailable(kind)),
+                        answer => answer,
+                    }
+                });
+            }
+            Command::DialogUnavailable(kind) => {
+                self.builtin_dialogs = true;
+                self.set_status(Level::Info, "this desktop shows no system file dialog (no xdg portal, no zenity): McGurk's own is used");
+                self.file_dialog.ask(kind);
             }
             Command::Seek(t) => self.seek(t),
             Command::StepFrame(delta) => self.step(delta),
