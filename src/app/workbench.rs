@@ -29,6 +29,7 @@ mod grid;
 mod menus;
 mod panels;
 mod quit;
+mod recovery;
 mod polling;
 mod session_io;
 mod textures;
