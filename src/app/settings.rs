@@ -50,6 +50,8 @@ pub struct Settings {
     pub attack: AttackSettings,
     /// Show how long the last model update took (View menu).
     pub show_timings: bool,
+    /// Where McGurk's own file dialog opens (the folder of its last answer).
+    pub dialog_dir: Option<std::path::PathBuf>,
 }
 
 /// The attack panel's state.
@@ -127,6 +129,7 @@ impl Default for Settings {
             overlay_model: 0,
             attack: AttackSettings::default(),
             show_timings: true,
+            dialog_dir: None,
         }
     }
 }

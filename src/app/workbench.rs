@@ -155,6 +155,9 @@ impl Workbench {
             builtin_dialogs: std::env::var("MCGURK_FILE_DIALOG").is_ok_and(|v| v == "builtin"),
             ctx,
         };
+        if let Some(dir) = app.settings.dialog_dir.clone().filter(|d| d.is_dir()) {
+            app.file_dialog.dir = dir;
+        }
         app.commands.push(match launch {
             Launch::Demo => Command::OpenDemo,
             Launch::File(p) => Command::Open(Source::File(p)),
@@ -343,6 +346,8 @@ impl eframe::App for Workbench {
         self.add_model_window(&ctx);
         self.quit_window(&ctx);
         if let Some(cmd) = self.file_dialog.show(&ctx) {
+            // Remembered across runs: the next dialog opens where this one ended.
+            self.settings.dialog_dir = Some(self.file_dialog.dir.clone());
             self.commands.push(cmd);
         }
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));

@@ -784,4 +784,6 @@ fn file_dialogs_work_without_a_desktop_portal() {
     h.run_steps(3);
     assert!(dir.path().join("experiment.mcgurk.json").is_file());
     assert!(!h.state().file_dialog_open());
+    // The folder is remembered with the settings (the next run's dialog opens there).
+    assert_eq!(h.state().settings.dialog_dir.as_deref(), Some(dir.path()));
 }
