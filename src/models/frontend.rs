@@ -28,6 +28,13 @@ pub struct Decibels {
     pub top_db: Option<f64>,
 }
 
+/// Largest FFT a front end takes (published models use 512 to 4096).
+pub const MAX_N_FFT: usize = 8192;
+
+/// Most STFT frames x n_fft values one window may make (1 GiB of f32): the framed signal is
+/// held in memory before the DFT product.
+pub const MAX_FRAME_VALUES: usize = 1 << 28;
+
 /// A front end's parameters (the spec's `frontend` object).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,8 +87,9 @@ impl FrontendConfig {
         if !crate::dsp::resample::RATES.contains(&self.sample_rate) {
             return bad("sample_rate", format!("{} Hz (1000 to 768000)", self.sample_rate));
         }
-        if !(16..=65_536).contains(&self.n_fft) {
-            return bad("n_fft", format!("{} (16 to 65536)", self.n_fft));
+        // The DFT basis holds n_fft x (n_fft + 2) floats: 268 MB at the largest.
+        if !(16..=MAX_N_FFT).contains(&self.n_fft) {
+            return bad("n_fft", format!("{} (16 to {MAX_N_FFT})", self.n_fft));
         }
         if self.win_length == 0 || self.win_length > self.n_fft {
             return bad("win_length", format!("{} (1 to n_fft = {})", self.win_length, self.n_fft));

@@ -202,6 +202,15 @@ impl ModelSpec {
             return Err(format!("audio.samples: {} (1 to {max}, {} s at the spec's rate)", audio.samples, crate::media::MAX_AUDIO_SECONDS));
         }
         let front = self.frontend().map_err(|e| format!("audio.{e}"))?;
+        let framed = front.stft_frames(audio.samples).saturating_mul(front.n_fft);
+        if framed > super::frontend::MAX_FRAME_VALUES {
+            return Err(format!(
+                "audio.samples / audio.frontend.hop_length: {} samples at hop {} make {framed} framed values (at most {})",
+                audio.samples,
+                front.hop_length,
+                super::frontend::MAX_FRAME_VALUES
+            ));
+        }
         let frames = front.stft_frames(audio.samples).min(front.frames.unwrap_or(usize::MAX));
         let (need_frames, need_mels) = match audio.encoder {
             Encoder::Cnn14 => (32, 32),
