@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 /// Wakes the UI (egui's `request_repaint`); a plain closure so jobs are testable without a window.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -65,9 +65,8 @@ impl<M> Reporter<M> {
 
     /// Reports progress; dropped when the UI is behind (the next report replaces it anyway).
     pub fn progress(&self, what: impl Into<String>, done: usize, total: usize) {
-        match self.tx.try_send(Envelope::Progress(Progress { what: what.into(), done, total })) {
-            Ok(()) => (self.waker)(),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
+        if self.tx.try_send(Envelope::Progress(Progress { what: what.into(), done, total })).is_ok() {
+            (self.waker)();
         }
     }
 

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
+
+use super::mel_filters::{MelNorm, MelScale, hann, mel_filters};
 use serde::{Deserialize, Serialize};
 
 /// Spectrogram settings; the defaults suit 11025 Hz audio.
@@ -73,33 +75,12 @@ impl Spectrogram {
     }
 }
 
-fn hz_to_mel(f: f32) -> f32 {
-    2595.0 * (1.0 + f / 700.0).log10()
-}
-
-fn mel_to_hz(m: f32) -> f32 {
-    700.0 * (10f32.powf(m / 2595.0) - 1.0)
-}
-
-/// Triangular filters, `n_mels` rows of `n_fft/2 + 1` weights.
+/// Triangular filters, `n_mels` rows of `n_fft/2 + 1` weights: HTK mel scale, peak 1 (librosa's
+/// `htk=True, norm=None`, computed by the one mel-filter implementation in `mel_filters`).
 pub fn mel_filterbank(cfg: &MelConfig, sample_rate: u32) -> Vec<Vec<f32>> {
-    let n_bins = cfg.n_fft / 2 + 1;
-    let (lo, hi) = (hz_to_mel(cfg.f_min), hz_to_mel(cfg.f_max_for(sample_rate)));
-    let edges: Vec<f32> = (0..cfg.n_mels + 2).map(|i| mel_to_hz(lo + (hi - lo) * i as f32 / (cfg.n_mels + 1) as f32)).collect();
-    let bin_hz = sample_rate as f32 / cfg.n_fft as f32;
-    (0..cfg.n_mels)
-        .map(|m| {
-            let (left, centre, right) = (edges[m], edges[m + 1], edges[m + 2]);
-            (0..n_bins)
-                .map(|b| {
-                    let f = b as f32 * bin_hz;
-                    let up = (f - left) / (centre - left);
-                    let down = (right - f) / (right - centre);
-                    up.min(down).max(0.0)
-                })
-                .collect()
-        })
-        .collect()
+    let bins = cfg.n_fft / 2 + 1;
+    let flat = mel_filters(f64::from(sample_rate), cfg.n_fft, cfg.n_mels, f64::from(cfg.f_min), f64::from(cfg.f_max_for(sample_rate)), MelScale::Htk, MelNorm::None);
+    flat.chunks(bins).map(<[f32]>::to_vec).collect()
 }
 
 /// Reusable STFT + filterbank for one configuration and rate.
@@ -118,8 +99,7 @@ impl MelAnalyzer {
     pub fn new(cfg: MelConfig, sample_rate: u32) -> Result<Self, String> {
         cfg.validate(sample_rate)?;
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(cfg.n_fft);
-        let n = cfg.n_fft as f32;
-        let window = (0..cfg.n_fft).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n).cos()).collect();
+        let window = hann(cfg.n_fft);
         let bank = mel_filterbank(&cfg, sample_rate);
         Ok(Self { cfg, sample_rate, fft, window, bank })
     }
@@ -159,6 +139,7 @@ impl MelAnalyzer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dsp::mel_filters::{hz_to_mel, mel_to_hz};
 
     #[test]
     fn filterbank_covers_the_band() {
@@ -185,8 +166,8 @@ mod tests {
         let loudest = (0..spec.n_mels).max_by(|&a, &b| spec.at(mid, a).total_cmp(&spec.at(mid, b))).unwrap();
         // The band whose centre is nearest 1 kHz.
         let cfg = MelConfig::default();
-        let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(5512.5));
-        let centres: Vec<f32> = (1..=64).map(|i| mel_to_hz(lo + (hi - lo) * i as f32 / 65.0)).collect();
+        let (lo, hi) = (hz_to_mel(0.0, MelScale::Htk), hz_to_mel(5512.5, MelScale::Htk));
+        let centres: Vec<f64> = (1..=64).map(|i| mel_to_hz(lo + (hi - lo) * f64::from(i) / 65.0, MelScale::Htk)).collect();
         let expected = (0..64).min_by(|&a, &b| (centres[a] - 1000.0).abs().total_cmp(&(centres[b] - 1000.0).abs())).unwrap();
         assert!(loudest.abs_diff(expected) <= 1, "loudest band {loudest}, expected {expected} ({cfg:?})");
         // Silence sits at the floor.

@@ -275,10 +275,8 @@ fn write_log(path: &Path, log: &TrainLog) -> Result<(), TrainError> {
 fn check_output(cfg: &TrainConfig, classes: &[String]) -> Result<(), TrainError> {
     let folder = |detail: String| TrainError::Save { what: cfg.out.display().to_string(), detail };
     std::fs::create_dir_all(&cfg.out).map_err(|e| folder(e.to_string()))?;
-    let probe = cfg.out.join(format!(".write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| folder(format!("the folder is not writable: {e}")))?;
-    let _ = std::fs::remove_file(&probe);
     let log_path = cfg.out.join(LOG);
+    crate::files::check_writable(&log_path).map_err(|e| folder(format!("{e:#}")))?;
     if !log_path.is_file() {
         return Ok(());
     }
