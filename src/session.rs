@@ -283,7 +283,7 @@ fn migrate_v1(v1: Value) -> Result<Value, String> {
 /// FNV-1a 64 of a file, streamed; with its length.
 pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
     let mut f = std::fs::File::open(path)?;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = crate::files::Fnv::default();
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
     loop {
@@ -292,12 +292,9 @@ pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
             break;
         }
         total += n as u64;
-        for &b in &buf[..n] {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.update(&buf[..n]);
     }
-    Ok((format!("{h:016x}"), total))
+    Ok((format!("{:016x}", h.value()), total))
 }
 
 impl FileRef {

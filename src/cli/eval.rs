@@ -1,25 +1,36 @@
 //! `mcgurk eval`: Tian-style robustness table over a dataset split, with a progress line, and
-//! the table as JSON and CSV on request.
+//! the table as JSON and CSV on request. With `--out DIR` every clip's results are appended to
+//! `DIR/shard-I-of-N.jsonl` as they are measured, so a killed run resumes where it stopped;
+//! `--shard I/N` evaluates one part of the split, and `eval merge DIR` makes the table of all.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::bail;
-use clap::Args as ClapArgs;
-use serde_json::json;
+use anyhow::{Context, bail};
+use clap::{Args as ClapArgs, Subcommand};
 
 use super::attack::AttackArgs;
+use super::eval_report::{Evaluated, Outputs, report};
 use super::inputs::{DataArgs, ModelArgs};
+use crate::attacks::Method;
 use crate::data::Split;
-use crate::attacks::{AttackConfig, Method};
 use crate::data::prepare::Prepared;
-use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, evaluate, evaluate_universal, robustness_improvement};
+use crate::eval::identity::{FORMAT, ModelId, RunIdentity, Setting, hash_ids, sorted_clips};
+use crate::eval::journal::{Header, Journal, Line, to_line};
+use crate::eval::record::{ClipRecord, Skipped};
+use crate::eval::shard::Shard;
+use crate::eval::universal::{self, UniversalSet};
+use crate::eval::{Evaluator, stream};
 use crate::train::prepare_all;
 
 #[derive(ClapArgs, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    command: Option<EvalCommand>,
     #[command(flatten)]
-    dataset: DataArgs,
+    dataset: Option<DataArgs>,
     /// Which split to evaluate (default: val if there is one, else test, else train).
     #[arg(long)]
     split: Option<String>,
@@ -34,24 +45,40 @@ pub struct Args {
     /// the monotonicity and reaches-chance checks.
     #[arg(long, value_delimiter = ',')]
     sweep: Vec<f32>,
-    /// Evaluate at most this many clips.
+    /// Evaluate at most this many clips (the first ones in the order of their ids).
     #[arg(long)]
     limit: Option<usize>,
+    #[command(flatten)]
+    outputs: OutputArgs,
+    /// Append every clip's results to DIR/shard-I-of-N.jsonl as they are measured; a run
+    /// started again with the same options skips what the file holds.
     #[arg(long)]
-    json: Option<PathBuf>,
+    out: Option<PathBuf>,
+    /// Evaluate one part of the split: clip i (clips sorted by id) belongs to shard i mod N.
+    /// I/N, or auto: Slurm's SLURM_ARRAY_TASK_ID, or a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX. Needs --out.
+    #[arg(long, requires = "out")]
+    shard: Option<String>,
+    /// The number of shards for --shard auto, where the cluster does not say it.
     #[arg(long)]
-    csv: Option<PathBuf>,
-    /// Write the robustness curve (joint-attack accuracy per model against eps; give --sweep)
-    /// as a PNG.
-    #[arg(long)]
-    plot: Option<PathBuf>,
+    shards: Option<usize>,
     /// Universal perturbations (Li et al.): one per model and modality, fitted on --fit-split
     /// and added unchanged to every clip of the evaluated split.
     #[arg(long)]
     universal: bool,
     /// The split the universal perturbations are fitted on.
-    #[arg(long, default_value = "train", requires = "universal")]
+    #[arg(long, default_value = "train")]
     fit_split: String,
+    /// Passes over the fit split.
+    #[arg(long, default_value_t = 5)]
+    universal_epochs: usize,
+    /// Fit the universal perturbations, save them to this file and stop (then evaluate, sharded
+    /// or not, with --universal-from).
+    #[arg(long, requires = "universal")]
+    save_universal: Option<PathBuf>,
+    /// Add these universal perturbations (written by --save-universal) instead of fitting.
+    #[arg(long, conflicts_with = "save_universal")]
+    universal_from: Option<PathBuf>,
     /// Also evaluate each model behind Tian & Xu's ExFMem defense (memory banks of the train
     /// split's features, ISTA with lambda 0.1), attacked through it (adaptive attack).
     #[arg(long)]
@@ -59,250 +86,280 @@ pub struct Args {
     /// Samples per training clip in the ExFMem banks (the clip and augmented views).
     #[arg(long, default_value_t = 8, requires = "exfmem")]
     exfmem_views: usize,
-    /// Passes over the fit split.
-    #[arg(long, default_value_t = 5, requires = "universal")]
-    universal_epochs: usize,
+}
+
+#[derive(ClapArgs, Debug)]
+struct OutputArgs {
+    /// The table as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The table as CSV.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Write the robustness curve (joint-attack accuracy per model against eps; give --sweep)
+    /// as a PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    fn outputs(&self) -> Outputs {
+        Outputs { json: self.json.clone(), csv: self.csv.clone(), plot: self.plot.clone() }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// The table of a sharded run: reads every DIR/shard-I-of-N.jsonl, checks they are one
+    /// finished run, and prints what one unsharded run prints.
+    Merge {
+        dir: PathBuf,
+        #[command(flatten)]
+        outputs: OutputArgs,
+        /// While shards are missing or unfinished, check again every 30 s for up to this many
+        /// seconds (a merge job started beside the shards); other problems end it at once.
+        #[arg(long, default_value_t = 0)]
+        wait: u64,
+    },
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    // Checked first: the table may take hours.
-    for p in [&args.json, &args.csv, &args.plot].into_iter().flatten() {
+    match &args.command {
+        Some(EvalCommand::Merge { dir, outputs, wait }) => merge(dir, &outputs.outputs(), *wait),
+        None => evaluate(args),
+    }
+}
+
+fn merge(dir: &std::path::Path, out: &Outputs, wait: u64) -> anyhow::Result<()> {
+    out.check()?;
+    let started = Instant::now();
+    let merged = loop {
+        match crate::eval::merge::merge(dir) {
+            Ok(m) => break m,
+            Err(e) if e.is_pending() && started.elapsed().as_secs() < wait => {
+                let left = wait - started.elapsed().as_secs();
+                eprintln!("waiting for the shards ({e}); checking again in {} s", left.min(30));
+                std::thread::sleep(std::time::Duration::from_secs(left.clamp(1, 30)));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    eprintln!("merged {} shard files of {}", merged.files.len(), dir.display());
+    for s in &merged.skipped {
+        eprintln!("skipped: {}", s.reason);
+    }
+    let e = Evaluated { run: &merged.header.run, data: &merged.header.data, records: &merged.clips, interrupted: false, seconds: None };
+    report(&e, out)
+}
+
+fn parse_split(s: &str) -> anyhow::Result<Split> {
+    Split::parse(s).with_context(|| format!("unknown split '{s}' (train, val or test)"))
+}
+
+fn split_name(s: Split) -> String {
+    format!("{s:?}").to_lowercase()
+}
+
+fn evaluate(args: &Args) -> anyhow::Result<()> {
+    let Some(dataset) = &args.dataset else { bail!("give --data DIR (or `eval merge DIR`)") };
+    let out = args.outputs.outputs();
+    out.check()?;
+    if let Some(p) = &args.save_universal {
         crate::files::check_writable(p)?;
     }
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s, args.shards, &|name| std::env::var(name).ok())?,
+        None => Shard::WHOLE,
+    };
     let device = args.models.device()?;
     let mut models = args.models.load(&device)?;
-    let ds = args.dataset.open()?;
+    let ds = dataset.open()?;
     let split = match &args.split {
-        Some(s) => match Split::parse(s) {
-            Some(s) => s,
-            None => bail!("unknown split '{s}' (train, val or test)"),
-        },
+        Some(s) => parse_split(s)?,
         None => ds.validation_split().unwrap_or(Split::Train),
     };
-    let size = models.first().map_or(crate::models::Size::Full.input(), |m| m.info.input);
-    let (prepared, _, notes) = prepare_all(&ds, &[split], size, &|done, total| super::progress::count("decoding clips", done, total));
-    super::progress::end();
-    for n in ds.skipped.iter().chain(&notes) {
+    for n in &ds.skipped {
         eprintln!("skipped: {n}");
-    }
-    let mut items: Vec<_> = prepared.iter().collect();
-    items.truncate(args.limit.unwrap_or(usize::MAX));
-    if items.is_empty() {
-        bail!("no usable clips in the {split:?} split of {}", args.dataset.data.display());
     }
     for m in &models {
         if m.info.classes != ds.classes {
             bail!("model '{}' has classes {:?}, the dataset {:?}", m.info.name, m.info.classes, ds.classes);
         }
     }
+    let mut clips = sorted_clips(&ds.root, &ds.split(split));
+    clips.truncate(args.limit.unwrap_or(usize::MAX));
+    if clips.is_empty() {
+        bail!("no clips in the {split:?} split of {}", dataset.data.display());
+    }
+    let size = models.first().map_or(crate::models::Size::Full.input(), |m| m.info.input);
     if args.exfmem {
         if split == Split::Train {
             bail!("--exfmem builds its memory banks from the train split; evaluate another split (--split val or test)");
         }
-        let (train, _, _) = prepare_all(&ds, &[Split::Train], size, &|done, total| super::progress::count("decoding memory-bank clips", done, total));
-        super::progress::end();
-        let train: Vec<&Prepared> = train.iter().collect();
+        let train = decode_all(&ds, Split::Train, size, "decoding memory-bank clips");
         if train.is_empty() {
-            bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", args.dataset.data.display());
+            bail!("--exfmem: no usable clips in the train split of {} to build memory banks from", dataset.data.display());
         }
+        let train: Vec<&Prepared> = train.iter().collect();
         let defended: Vec<_> = models.iter().map(|m| crate::eval::with_exfmem(m, &train, args.exfmem_views)).collect();
         models.extend(defended);
     }
+    let ids: Vec<ModelId> = models.iter().map(ModelId::of).collect();
     let cfg = args.attack.config();
-    let fit: Vec<Prepared> = if args.universal {
-        let Some(fit_split) = Split::parse(&args.fit_split) else { bail!("unknown split '{}' (train, val or test)", args.fit_split) };
-        if fit_split == split {
-            bail!("--fit-split and the evaluated split are both {split:?}: a universal perturbation is tested on clips it was not fitted on");
-        }
-        let (fit, _, _) = prepare_all(&ds, &[fit_split], size, &|done, total| super::progress::count("decoding fit clips", done, total));
-        super::progress::end();
-        if fit.is_empty() {
-            bail!("no usable clips in the {fit_split:?} split of {} to fit universal perturbations on", args.dataset.data.display());
-        }
-        fit
-    } else {
-        Vec::new()
-    };
-    let fit: Vec<&Prepared> = fit.iter().collect();
+    let universal_mode = args.universal || args.universal_from.is_some();
     let mut scales: Vec<f32> = args.sweep.iter().copied().filter(|v| v.is_finite() && *v >= 0.0).collect();
     if !scales.contains(&1.0) {
         scales.push(1.0);
     }
     scales.sort_by(f32::total_cmp);
     scales.dedup();
-    let started = Instant::now();
-    let fgsm_check = cfg.method != Method::Fgsm && !args.universal;
-    let runs = scales.len() + usize::from(fgsm_check);
-    let total = items.len() * models.len() * runs;
-    let mut done_before = 0;
-    let run_once = |cfg: &AttackConfig, label: &str, done_before: usize| {
-        let mut progress = |mi: usize, k: usize, n: usize| {
-            let done = done_before + mi * n + k;
-            let eta = started.elapsed().as_secs_f64() / done as f64 * (total - done) as f64;
-            super::progress::show(&format!("{label} {} {k}/{n}  total {done}/{total}  ETA {eta:.0} s", models[mi].info.name), done >= total);
-        };
-        if args.universal {
-            let mut fitting = |mi: usize| {
-                super::progress::show(&format!("{label} {}: fitting universal perturbations on {} clips...", models[mi].info.name, fit.len()), false);
-            };
-            evaluate_universal(&models, &fit, &items, cfg, args.universal_epochs, super::interrupt::flag(), &mut fitting, &mut progress)
-        } else {
-            evaluate(&models, &items, cfg, super::interrupt::flag(), &mut progress)
-        }
+    let mut settings: Vec<Setting> = scales.into_iter().map(Setting::scale).collect();
+    if cfg.method != Method::Fgsm && !universal_mode {
+        settings.push(Setting::fgsm_check());
+    }
+    let universal = universal_set(args, &ds, split, size, &models, &ids, &settings, &cfg)?;
+    if let (Some(p), Some(u)) = (&args.save_universal, &universal) {
+        u.save(p)?;
+        println!("universal perturbations for {} models saved to {}; evaluate with --universal-from {}", models.len(), p.display(), p.display());
+        return Ok(());
+    }
+    let run = RunIdentity {
+        format: FORMAT,
+        split: split_name(split),
+        classes: ds.classes.clone(),
+        clips: clips.len(),
+        clip_ids: hash_ids(&clips),
+        models: ids,
+        attack: cfg.clone(),
+        settings: settings.clone(),
+        universal: universal.as_ref().map(|u| u.id.clone()),
+        exfmem_views: args.exfmem.then_some(args.exfmem_views),
+        baseline: args.baseline.clone(),
     };
-    let mut sweep: Vec<(f32, Vec<ModelRow>)> = Vec::new();
-    for &scale in &scales {
-        let c = AttackConfig { eps_a: cfg.eps_a * scale, eps_v: cfg.eps_v * scale, ..cfg.clone() };
-        let rows = run_once(&c, &format!("eps x{scale}"), done_before);
-        done_before += items.len() * models.len();
-        sweep.push((scale, rows));
+    if let Some(b) = &args.baseline
+        && !run.models.iter().any(|m| &m.name == b)
+    {
+        bail!("--baseline '{b}' is not one of the evaluated models");
+    }
+    let data = dataset.data.display().to_string();
+    let header = Header { format: FORMAT, shard: shard.index, shards: shard.count, data: data.clone(), run: run.clone() };
+    let (mut journal, held) = match &args.out {
+        Some(dir) => {
+            let (j, held) = Journal::open(dir, &header)?;
+            (Some(j), held)
+        }
+        None => (None, None),
+    };
+    let (mut records, mut skipped): (Vec<ClipRecord>, Vec<Skipped>) = held.map(|h| (h.clips, h.skipped)).unwrap_or_default();
+    let mut done: BTreeMap<usize, BTreeSet<String>> = BTreeMap::new();
+    for r in &records {
+        done.entry(r.index).or_default().insert(r.setting.clone());
+    }
+    let skipped_at: BTreeSet<usize> = skipped.iter().map(|s| s.index).collect();
+    let mine: Vec<usize> = (0..clips.len()).filter(|p| shard.owns(*p)).collect();
+    let todo: Vec<(usize, crate::data::Item)> = mine
+        .iter()
+        .filter(|p| !skipped_at.contains(p) && done.get(p).is_none_or(|s| s.len() < settings.len()))
+        .map(|p| (*p, clips[*p].item.clone()))
+        .collect();
+    if let Some(j) = &journal {
+        let resumed = mine.len() - todo.len();
+        let what = if shard == Shard::WHOLE { String::new() } else { format!("shard {shard}: ") };
+        eprintln!("{what}{} clips, {} of them already in {}", mine.len(), resumed, j.path().display());
+    }
+    let evaluator = Evaluator { models: &models, settings: &settings, attack: &cfg, universal: universal.as_ref(), classes: &ds.classes };
+    let started = Instant::now();
+    let total = todo.len();
+    let cancel = super::interrupt::flag();
+    for (k, (position, prepared)) in stream::decoded(todo, size).context("cannot start the decoding thread")?.into_iter().enumerate() {
         if super::interrupt::pressed() {
             break;
         }
-    }
-    let fgsm = (fgsm_check && !super::interrupt::pressed())
-        .then(|| run_once(&AttackConfig { method: Method::Fgsm, ..cfg.clone() }, "FGSM check", done_before));
-    super::progress::end();
-    let interrupted = super::interrupt::pressed();
-    if interrupted {
-        println!("interrupted: the tables hold the clips evaluated so far (see each row's clip count)");
-    }
-    for (scale, rows) in sweep.iter_mut() {
-        if let Some(b) = &args.baseline
-            && !robustness_improvement(rows, b)
-        {
-            bail!("--baseline '{b}' is not one of the evaluated models");
-        }
-        let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps };
-        println!(
-            "\n{} clips of {} ({split:?} split), {}{} {}, eps_a {} eps_v {} (x{scale}), {steps} steps",
-            items.len(),
-            args.dataset.data.display(),
-            if args.universal { format!("universal (fitted on {} {} clips, {} passes) ", fit.len(), args.fit_split, args.universal_epochs) } else { String::new() },
-            cfg.method.label(),
-            cfg.norm.label(),
-            crate::attacks::number(cfg.eps_a * *scale),
-            crate::attacks::pixel_budget(cfg.eps_v * *scale)
-        );
-        print_table(rows);
-        print_ranking(rows);
-    }
-    let main = sweep.iter().find(|(s, _)| *s == 1.0).map_or_else(Vec::new, |(_, r)| r.clone());
-    let dead: usize = main.iter().map(|r| r.dead_gradients).sum();
-    let mut sanity = vec![Sanity {
-        check: "gradients neither zero nor NaN".into(),
-        ok: dead == 0,
-        detail: format!("{dead} attacks could not move their input"),
-    }];
-    if sweep.len() > 1 {
-        sanity.push(check_monotone(&sweep));
-    }
-    if !args.sweep.is_empty()
-        && let Some((_, rows)) = sweep.last()
-    {
-        sanity.push(check_reaches_chance(rows, ds.classes.len()));
-    }
-    if let Some(f) = &fgsm {
-        sanity.push(check_stronger_than_fgsm(&main, f));
-    }
-    println!();
-    for s in &sanity {
-        println!("sanity: {:<46} {}  {}", s.check, if s.ok { "ok" } else { "CHECK" }, s.detail);
-    }
-    if let Some(p) = &args.json {
-        let runs: Vec<_> = sweep
-            .iter()
-            .map(|(scale, rows)| json!({ "scale": scale, "eps_a": cfg.eps_a * scale, "eps_v": cfg.eps_v * scale, "rows": rows }))
-            .collect();
-        let doc = json!({
-            "split": format!("{split:?}").to_lowercase(), "clips": items.len(), "interrupted": interrupted,
-            "attack": cfg, "universal": args.universal.then(|| json!({ "fit_split": args.fit_split, "fit_clips": fit.len(), "epochs": args.universal_epochs })), "rows": main, "sweep": runs, "sanity": sanity, "seconds": started.elapsed().as_secs_f64(),
-        });
-        crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    }
-    if let Some(p) = &args.plot {
-        write_plot(p, &sweep, &cfg, args.universal)?;
-    }
-    if let Some(p) = &args.csv {
-        let mut s = String::from("scale,model,fusion,clips,clean,audio_attacked,video_attacked,both_attacked,avg,ri,worst_case\n");
-        for (scale, rows) in &sweep {
-            for r in rows {
-                s += &format!(
-                    "{scale},{},{},{},{},{},{},{},{},{},{}\n",
-                    r.name, r.fusion, r.clips, r.clean, r.audio_attacked, r.video_attacked, r.both_attacked, r.avg,
-                    r.ri.map_or(String::new(), |v| v.to_string()), r.worst_case
-                );
+        let id = &clips[position].id;
+        let lines: Vec<Line> = match prepared {
+            Err(reason) => {
+                super::progress::note(&format!("skipped: {reason}"));
+                vec![Line::Skipped(Skipped { clip: id.clone(), index: position, reason })]
+            }
+            Ok(p) => {
+                let have = done.get(&position).cloned().unwrap_or_default();
+                let fresh = evaluator.clip(id, position, &p, cancel);
+                fresh.into_iter().filter(|r| !have.contains(&r.setting)).map(Line::Clip).collect()
+            }
+        };
+        for line in lines {
+            // What the table counts is what the file holds: the record after its JSON round trip.
+            let text = to_line(&line);
+            if let Some(j) = &mut journal {
+                j.append(&text)?;
+            }
+            match serde_json::from_str::<Line>(&text)? {
+                Line::Clip(r) => records.push(r),
+                Line::Skipped(s) => skipped.push(s),
+                Line::Header(_) => {}
             }
         }
-        crate::files::write_atomic(p, s.as_bytes())?;
+        show_progress(shard, k + 1, total, started);
     }
-    Ok(())
+    super::progress::end();
+    let e = Evaluated { run: &run, data: &data, records: &records, interrupted: super::interrupt::pressed(), seconds: Some(started.elapsed().as_secs_f64()) };
+    report(&e, &out)
 }
 
-/// The robustness curve: accuracy under the joint attack (clean at eps 0) per model.
-fn write_plot(path: &std::path::Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &AttackConfig, universal: bool) -> anyhow::Result<()> {
-    use crate::plot::{Series, line_chart};
-    let names: Vec<String> = sweep.first().map(|(_, rows)| rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
-    // The eps multiples, with 0 (clean accuracy) first. Sweeps are often geometric (0.5, 1, 4,
-    // 100): equal spacing per point keeps every point readable; the ticks give the values.
-    let mut scales: Vec<f32> = sweep.iter().map(|(s, _)| *s).collect();
-    if !scales.contains(&0.0) {
-        scales.insert(0, 0.0);
+/// `shard I/N: clip k/n, R clips/h, ETA`: whole lines in a log, one line on a terminal.
+fn show_progress(shard: Shard, done: usize, total: usize, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    let rate = done as f64 / secs.max(1e-9) * 3600.0;
+    let eta = secs / done as f64 * (total - done) as f64;
+    let what = if shard == Shard::WHOLE { String::new() } else { format!("shard {shard}: ") };
+    super::progress::show(&format!("{what}clip {done}/{total}, {rate:.0} clips/h, ETA {}", super::progress::duration(eta)), done >= total);
+}
+
+fn decode_all(ds: &crate::data::Dataset, split: Split, size: crate::models::InputSize, what: &str) -> Vec<Prepared> {
+    let (prepared, _, notes) = prepare_all(ds, &[split], size, &|done, total| super::progress::count(what, done, total));
+    super::progress::end();
+    for n in &notes {
+        eprintln!("skipped: {n}");
     }
-    let accuracy = |scale: f32, i: usize| -> Option<f64> {
-        let rows = if scale == 0.0 { sweep.iter().find(|(s, _)| *s == 0.0).or(sweep.first()) } else { sweep.iter().find(|(s, _)| *s == scale) };
-        let r = rows?.1.get(i)?;
-        Some(100.0 * f64::from(if scale == 0.0 { r.clean } else { r.both_attacked }))
+    prepared
+}
+
+/// The run's universal perturbations: read from --universal-from, fitted (--universal), or none.
+#[allow(clippy::too_many_arguments)]
+fn universal_set(
+    args: &Args,
+    ds: &crate::data::Dataset,
+    split: Split,
+    size: crate::models::InputSize,
+    models: &[crate::models::LoadedModel],
+    ids: &[ModelId],
+    settings: &[Setting],
+    cfg: &crate::attacks::AttackConfig,
+) -> anyhow::Result<Option<UniversalSet>> {
+    if let Some(p) = &args.universal_from {
+        let u = UniversalSet::load(p)?;
+        u.check(p, models, ids, cfg, settings)?;
+        if u.id.fit_split == split_name(split) {
+            bail!("--universal-from {} was fitted on the {split:?} split, the one evaluated: a universal perturbation is tested on clips it was not fitted on", p.display());
+        }
+        return Ok(Some(u));
+    }
+    if !args.universal {
+        return Ok(None);
+    }
+    let fit_split = parse_split(&args.fit_split)?;
+    if fit_split == split {
+        bail!("--fit-split and the evaluated split are both {split:?}: a universal perturbation is tested on clips it was not fitted on");
+    }
+    let fit = decode_all(ds, fit_split, size, "decoding fit clips");
+    if fit.is_empty() {
+        bail!("no usable clips in the {fit_split:?} split to fit universal perturbations on");
+    }
+    let fit: Vec<&Prepared> = fit.iter().collect();
+    let mut fitting = |mi: usize, s: &Setting| {
+        super::progress::show(&format!("eps {}: fitting universal perturbations for {} on {} clips...", s.name, models[mi].info.name, fit.len()), false);
     };
-    let series: Vec<Series> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Series {
-            name: name.clone(),
-            points: scales.iter().enumerate().filter_map(|(k, &scale)| accuracy(scale, i).map(|a| (k as f64, a))).collect(),
-        })
-        .collect();
-    let ticks: Vec<(f64, String)> = scales.iter().enumerate().map(|(k, s)| (k as f64, format!("x{s}"))).collect();
-    let title = format!("{}{} {} on audio + video", if universal { "universal " } else { "" }, cfg.method.label(), cfg.norm.label());
-    let x_label = format!("eps multiple (x1 = eps_a {} / eps_v {})", crate::attacks::number(cfg.eps_a), crate::attacks::pixel_budget(cfg.eps_v));
-    let img = line_chart(&title, &x_label, "accuracy %", 100.0, &ticks, &series);
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-    crate::files::write_atomic(path, &png)?;
-    Ok(())
-}
-
-/// Width of the model-name column: the longest name (at least 14).
-fn name_width(rows: &[ModelRow]) -> usize {
-    rows.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).max(14)
-}
-
-fn print_ranking(rows: &[ModelRow]) {
-    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-    let w = name_width(rows);
-    println!("{:<w$} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}   (clean | joint attack)", "model", "mAP", "AUC", "d'", "mAP", "AUC", "d'");
-    for r in rows {
-        let (c, a) = (r.ranking_clean, r.ranking_attacked);
-        println!("{:<w$} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}", r.name, f(c.map), f(c.auc), f(c.d_prime), f(a.map), f(a.auc), f(a.d_prime));
-    }
-}
-
-fn print_table(rows: &[ModelRow]) {
-    let w = name_width(rows);
-    println!("{:<w$} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}", "model", "clips", "clean", "xA", "xV", "xAV", "Avg", "RI", "worst");
-    for r in rows {
-        let ri = r.ri.map_or("-".to_string(), |v| format!("{:.1}", 100.0 * v));
-        println!(
-            "{:<w$} {:>5} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7} {:>7.1}",
-            r.name,
-            r.clips,
-            100.0 * r.clean,
-            100.0 * r.audio_attacked,
-            100.0 * r.video_attacked,
-            100.0 * r.both_attacked,
-            100.0 * r.avg,
-            ri,
-            100.0 * r.worst_case
-        );
-    }
+    let u = universal::fit(models, ids, &fit, &split_name(fit_split), settings, cfg, args.universal_epochs, &mut fitting);
+    super::progress::end();
+    Ok(Some(u))
 }

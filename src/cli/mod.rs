@@ -9,6 +9,7 @@ mod inputs;
 mod attack;
 mod attack_spectrogram;
 mod eval;
+mod eval_report;
 mod interrupt;
 pub mod progress;
 mod bench;

@@ -58,3 +58,16 @@ pub fn note(text: &str) {
     end();
     eprintln!("{text}");
 }
+
+/// A duration for people: `42 s`, `3 min 20 s`, `2 h 05 min`.
+pub fn duration(seconds: f64) -> String {
+    if !seconds.is_finite() {
+        return "-".into();
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}

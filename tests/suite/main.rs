@@ -24,5 +24,6 @@ mod models;
 mod predict;
 mod robust;
 mod session;
+mod shards;
 mod spectrogram_models;
 mod train;

@@ -171,7 +171,7 @@ fn ctrl_c_stops_eval_cleanly_and_keeps_the_partial_table() {
     let mut stderr = child.stderr.take().unwrap();
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
-    while !String::from_utf8_lossy(&seen).contains("total 1/") {
+    while !String::from_utf8_lossy(&seen).contains("clip 1/") {
         let n = stderr.read(&mut buf).unwrap();
         assert!(n > 0, "eval ended before its first clip: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buf[..n]);

@@ -3,18 +3,29 @@
 //! three attacked accuracies, and RI against a baseline model:
 //! RI = (Avg - Avg_base) + (clean - clean_base).
 
+pub mod identity;
+pub mod journal;
+pub mod merge;
+pub mod record;
+pub mod shard;
+pub mod stream;
+pub mod universal;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
-use crate::attacks::{AttackConfig, Modality, apply_universal, attack, universal};
-use crate::models::input::Example;
-use crate::metrics::ranking;
+use crate::attacks::{AttackConfig, Modality, apply_universal, attack};
 use crate::data::prepare::Prepared;
+use crate::metrics::ranking;
 use crate::models::LoadedModel;
-use crate::models::predict::{predict, softmax};
+use crate::models::input::Example;
+use crate::models::predict::predict;
+use identity::Setting;
+use record::{ClipRecord, ModelResult, Outcome};
+use universal::UniversalSet;
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ModelRow {
     pub name: String,
     pub fusion: String,
@@ -37,7 +48,7 @@ pub struct ModelRow {
     pub ranking_attacked: Ranking,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Ranking {
     pub map: Option<f64>,
     pub auc: Option<f64>,
@@ -51,112 +62,80 @@ impl Ranking {
     }
 }
 
-/// Progress: (model index, clips done for it, clips in all).
-pub type OnProgress<'a> = dyn FnMut(usize, usize, usize) + 'a;
-
-/// Evaluates every model on `items` (decoded once, see `train::prepare_all`) under `cfg`, one
-/// attack per clip. Stops between clips when `cancel` is set; rows then hold what was measured
-/// so far (`clips` says how many).
-pub fn evaluate(models: &[LoadedModel], items: &[&Prepared], cfg: &AttackConfig, cancel: &AtomicBool, progress: &mut OnProgress) -> Vec<ModelRow> {
-    tally(models, items, cancel, progress, &mut |_, m, ex, label, modality| {
-        let r = attack(&m.net, ex, label, &AttackConfig { modality, ..cfg.clone() });
-        let dead = r.norms.audio_linf + r.norms.video_linf == 0.0 || !r.loss_adv.is_finite();
-        (r.logits_adv, dead)
-    })
+/// Evaluates models on one clip at a time under every setting of a run: the records a results
+/// file holds, from which [`record::row`] makes the table.
+pub struct Evaluator<'a> {
+    pub models: &'a [LoadedModel],
+    pub settings: &'a [Setting],
+    pub attack: &'a AttackConfig,
+    /// Perturbations added instead of attacking each clip (Li et al.'s universal setting).
+    pub universal: Option<&'a UniversalSet>,
+    pub classes: &'a [String],
 }
 
-/// Li et al.'s universal setting: per model and modality one perturbation is fitted on `fit`
-/// (`epochs` passes, see [`crate::attacks::universal`]) and the same perturbation is added to
-/// every clip of `items`, which should be another split. `fitting(model index)` is called
-/// before each model's fit, which takes a while.
-pub fn evaluate_universal(
-    models: &[LoadedModel],
-    fit: &[&Prepared],
-    items: &[&Prepared],
-    cfg: &AttackConfig,
-    epochs: usize,
-    cancel: &AtomicBool,
-    fitting: &mut dyn FnMut(usize),
-    progress: &mut OnProgress,
-) -> Vec<ModelRow> {
-    let mut deltas: Vec<Option<[(Vec<f32>, Vec<f32>); 3]>> = vec![None; models.len()];
-    tally(models, items, cancel, progress, &mut |mi, m, ex, _, modality| {
-        let fitted = deltas[mi].get_or_insert_with(|| {
-            let size = m.info.input;
-            if cfg.eps_a == 0.0 && cfg.eps_v == 0.0 {
-                // A zero budget fits a zero perturbation: no passes needed (the x0 of a sweep).
-                return std::array::from_fn(|_| (vec![0.0; size.samples], vec![0.0; 3 * size.pixels * size.pixels]));
-            }
-            fitting(mi);
-            let examples: Vec<_> = fit.iter().map(|p| p.example(size, None)).collect();
-            let labels: Vec<usize> = fit.iter().map(|p| p.label).collect();
-            [Modality::Audio, Modality::Video, Modality::Both]
-                .map(|modality| universal(&m.net, &examples, &labels, &AttackConfig { modality, ..cfg.clone() }, epochs))
-        });
-        let slot = match modality {
-            Modality::Audio => 0,
-            Modality::Video => 1,
-            Modality::Both => 2,
-        };
-        let (da, dv) = &fitted[slot];
-        let dead = da.iter().chain(dv).all(|v| *v == 0.0);
-        let device = m.net.classifier.weight.val().device();
-        (predict(m, &apply_universal(ex, da, dv), &device).logits, dead)
-    })
-}
-
-/// What the attacker returns for model `index` on one clip and modality: adversarial logits, and
-/// whether the attack could not move the input (zero or non-finite gradient).
-type Adversary<'a> = dyn FnMut(usize, &LoadedModel, &Example, usize, Modality) -> (Vec<f32>, bool) + 'a;
-
-fn tally(models: &[LoadedModel], items: &[&Prepared], cancel: &AtomicBool, progress: &mut OnProgress, adversary: &mut Adversary) -> Vec<ModelRow> {
-    let mut rows = Vec::new();
-    'models: for (mi, m) in models.iter().enumerate() {
-        let device = m.net.classifier.weight.val().device();
-        let mut row = ModelRow { name: m.info.name.clone(), fusion: m.info.fusion.name().into(), ..Default::default() };
-        let (mut clean, mut xa, mut xv, mut xav, mut worst) = (0, 0, 0, 0, 0);
-        let (mut probs_clean, mut probs_adv, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-        for (k, item) in items.iter().enumerate() {
+impl Evaluator<'_> {
+    /// One record per setting, in the settings' order; fewer when `cancel` is set between
+    /// settings.
+    pub fn clip(&self, clip: &str, index: usize, item: &Prepared, cancel: &AtomicBool) -> Vec<ClipRecord> {
+        let clean: Vec<(Example, Vec<f32>)> = self
+            .models
+            .iter()
+            .map(|m| {
+                let ex = item.example(m.info.input, None);
+                let logits = predict(m, &ex, &m.net.classifier.weight.val().device()).logits;
+                (ex, logits)
+            })
+            .collect();
+        let mut out = Vec::new();
+        for s in self.settings {
             if cancel.load(Ordering::Relaxed) {
-                row.ranking_clean = Ranking::of(&probs_clean, &labels);
-                row.ranking_attacked = Ranking::of(&probs_adv, &labels);
-                rows.push(finish(row, clean, xa, xv, xav, worst));
-                break 'models;
+                break;
             }
-            let ex = item.example(m.info.input, None);
-            let p = predict(m, &ex, &device);
-            let ok_clean = p.best() == item.label;
-            probs_clean.push(p.probs);
-            labels.push(item.label);
-            let mut survived = [false; 3];
-            for (slot, modality) in [Modality::Audio, Modality::Video, Modality::Both].into_iter().enumerate() {
-                let (logits, dead) = adversary(mi, m, &ex, item.label, modality);
-                let uses = match modality {
-                    Modality::Audio => m.info.fusion.uses_audio(),
-                    Modality::Video => m.info.fusion.uses_visual(),
-                    Modality::Both => true,
-                };
-                if uses && dead {
-                    row.dead_gradients += 1;
-                }
-                survived[slot] = crate::models::predict::argmax(&logits) == item.label;
-                if modality == Modality::Both {
-                    probs_adv.push(softmax(&logits));
-                }
-            }
-            clean += usize::from(ok_clean);
-            xa += usize::from(survived[0]);
-            xv += usize::from(survived[1]);
-            xav += usize::from(survived[2]);
-            worst += usize::from(ok_clean && survived.iter().all(|s| *s));
-            row.clips = k + 1;
-            progress(mi, k + 1, items.len());
+            let models = self
+                .models
+                .iter()
+                .zip(&clean)
+                .enumerate()
+                .map(|(mi, (m, (ex, logits)))| {
+                    let [audio, video, both] = [Modality::Audio, Modality::Video, Modality::Both].map(|modality| self.outcome(mi, m, ex, item.label, s, modality));
+                    ModelResult { model: m.info.name.clone(), clean: logits.clone(), audio, video, both }
+                })
+                .collect();
+            let class = self.classes.get(item.label).cloned().unwrap_or_default();
+            out.push(ClipRecord { clip: clip.into(), index, label: item.label, class, setting: s.name.clone(), models });
         }
-        row.ranking_clean = Ranking::of(&probs_clean, &labels);
-        row.ranking_attacked = Ranking::of(&probs_adv, &labels);
-        rows.push(finish(row, clean, xa, xv, xav, worst));
+        out
     }
-    rows
+
+    fn outcome(&self, mi: usize, m: &LoadedModel, ex: &Example, label: usize, s: &Setting, modality: Modality) -> Outcome {
+        let finite = |v: f32| v.is_finite().then_some(v);
+        match self.universal {
+            None => {
+                let r = attack(&m.net, ex, label, &AttackConfig { modality, ..s.config(self.attack) });
+                let n = r.norms;
+                Outcome {
+                    dead: n.audio_linf + n.video_linf == 0.0 || !r.loss_adv.is_finite(),
+                    logits: r.logits_adv,
+                    norms: [n.audio_linf, n.audio_l2, n.video_linf, n.video_l2].iter().all(|v| v.is_finite()).then_some(n),
+                    snr_db: r.snr_db.and_then(finite),
+                    psnr_db: r.psnr_db.and_then(finite),
+                    loss: finite(r.loss_adv),
+                }
+            }
+            Some(u) => {
+                let (da, dv) = u.get(mi, &s.name, modality).unwrap_or((&[], &[]));
+                let device = m.net.classifier.weight.val().device();
+                Outcome {
+                    dead: da.iter().chain(dv).all(|v| *v == 0.0),
+                    logits: predict(m, &apply_universal(ex, da, dv), &device).logits,
+                    norms: None,
+                    snr_db: None,
+                    psnr_db: None,
+                    loss: None,
+                }
+            }
+        }
+    }
 }
 
 fn finish(mut row: ModelRow, clean: usize, xa: usize, xv: usize, xav: usize, worst: usize) -> ModelRow {
