@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod data;
 mod decode;
+mod eval_table;
 mod fallback;
 mod hostile;
 mod gui;
