@@ -3,6 +3,7 @@
 # runs the whole suite. Debian/Ubuntu packages:
 #   mesa-vulkan-drivers + libvulkan1  software Vulkan (lavapipe), for the headless GUI tests
 #   ffmpeg                            the decoding fallback's tests (VP9, HEVC, Opus, 5.1 AAC)
+#   appstream + desktop-file-utils    validators of the metainfo and the desktop entry
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,8 @@ need=()
 compgen -G "/usr/share/vulkan/icd.d/lvp_icd*.json" >/dev/null || need+=(mesa-vulkan-drivers)
 compgen -G "/usr/lib/*/libvulkan.so.1" >/dev/null || compgen -G "/usr/lib*/libvulkan.so.1" >/dev/null || need+=(libvulkan1)
 { command -v ffmpeg && command -v ffprobe; } >/dev/null || need+=(ffmpeg)
+command -v appstreamcli >/dev/null || need+=(appstream)
+command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
 if ((${#need[@]})); then
   echo "tests/run.sh: installing ${need[*]}"
   sudo=""

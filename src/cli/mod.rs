@@ -1,4 +1,4 @@
-//! The command line: `mcgurk [open FILE [IMAGE]] | probe | spectrogram | train | predict | attack | eval | metrics | bench`.
+//! The command line: `mcgurk [open FILE [IMAGE]] | probe | spectrogram | train | predict | attack | eval | metrics | bench | completions | man`.
 //! A thin shell over the engine; errors are reported once, here, with anyhow.
 
 mod probe;
@@ -17,10 +17,13 @@ mod metrics;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// `mcgurk --version`: the package version and the git revision it was built from.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MCGURK_GIT_REVISION"), ")");
 
 #[derive(Parser, Debug)]
-#[command(name = "mcgurk", version, about = "Workbench for adversarial attacks on audio-visual classifiers.\n\nWith no command, opens the GUI on the embedded demo clip.")]
+#[command(name = "mcgurk", version = VERSION, about = "Workbench for adversarial attacks on audio-visual classifiers.\n\nWith no command, opens the GUI on the embedded demo clip.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -28,9 +31,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Open the GUI on a video, an audio file or an image (or an audio file plus an image).
+    /// Open the GUI on a video, an audio file or an image (or an audio file plus an image); with
+    /// no file, on the demo clip (what the desktop entry runs from the menu).
     Open {
-        file: PathBuf,
+        file: Option<PathBuf>,
         /// An image to pair with an audio FILE (the image becomes the clip's frame).
         image: Option<PathBuf>,
     },
@@ -59,6 +63,10 @@ pub enum Command {
     Bench(bench::Args),
     /// Train one model (a fusion or a unimodal baseline) on a dataset.
     Train(train::Args),
+    /// Print a shell's completion script for mcgurk (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff) of mcgurk and its commands, for `man -l -`.
+    Man,
 }
 
 /// What `main` should do after parsing: run the GUI, or a command already finished.
@@ -73,8 +81,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let ok = |r: anyhow::Result<()>| r.map(|()| Outcome::Done(std::process::ExitCode::SUCCESS));
     match cli.command {
         None => Ok(Outcome::Gui(Launch::Demo)),
-        Some(Command::Open { file, image: None }) => Ok(Outcome::Gui(Launch::File(file))),
-        Some(Command::Open { file, image: Some(image) }) => Ok(Outcome::Gui(Launch::Pair { audio: file, image })),
+        Some(Command::Open { file: None, image: _ }) => Ok(Outcome::Gui(Launch::Demo)),
+        Some(Command::Open { file: Some(file), image: None }) => Ok(Outcome::Gui(Launch::File(file))),
+        Some(Command::Open { file: Some(file), image: Some(image) }) => Ok(Outcome::Gui(Launch::Pair { audio: file, image })),
         Some(Command::Probe { files, json, no_ffmpeg }) => Ok(Outcome::Done(probe::run(&files, json, no_ffmpeg)?)),
         Some(Command::Predict(args)) => ok(predict::run(&args)),
         Some(Command::Attack(args)) => ok(attack::run(&args)),
@@ -83,5 +92,35 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Some(Command::Metrics(args)) => ok(metrics::run(&args)),
         Some(Command::Train(args)) => ok(train::run(&args)),
         Some(Command::Spectrogram(args)) => ok(spectrogram::run(&args)),
+        Some(Command::Completions { shell }) => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mcgurk", &mut script);
+            ok(std::io::Write::write_all(&mut std::io::stdout(), &script).map_err(Into::into))
+        }
+        Some(Command::Man) => ok(man()),
     }
+}
+
+/// One page: mcgurk's own, then a section per command with its options.
+fn man() -> anyhow::Result<()> {
+    let cmd = Cli::command();
+    let mut out = std::io::stdout().lock();
+    let main = clap_mangen::Man::new(cmd.clone());
+    main.render_title(&mut out)?;
+    main.render_name_section(&mut out)?;
+    main.render_synopsis_section(&mut out)?;
+    main.render_description_section(&mut out)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        use std::io::Write;
+        let name = sub.get_name().to_string();
+        writeln!(out, ".SH \"MCGURK {}\"", name.to_uppercase())?;
+        if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+            writeln!(out, "{}", about.to_string().replace('\\', "\\\\").replace("\n.", "\n\\&."))?;
+        }
+        let page = clap_mangen::Man::new(sub.clone().bin_name(format!("mcgurk {name}")));
+        page.render_synopsis_section(&mut out)?;
+        page.render_options_section(&mut out)?;
+    }
+    main.render_version_section(&mut out)?;
+    Ok(())
 }

@@ -22,6 +22,7 @@ mod kernels;
 mod live;
 mod loader;
 mod models;
+mod packaging;
 mod predict;
 mod robust;
 mod session;
