@@ -21,7 +21,9 @@ pub fn bars(ui: &mut Ui, results: &[ModelResult], stale: bool) {
         let clean_top = r.view.clean.best();
         let shown = r.view.attacked.as_ref().map_or(&r.view.clean, |a| &a.prediction);
         let flipped = r.view.attacked.is_some() && shown.best() != clean_top;
-        ui.horizontal(|ui| {
+        // Wrapped, not widened: a longer headline (an attack's flip and losses) must not change
+        // the panel's width, or the picture and the scrubber beside it would jump.
+        ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(r.info.fusion.label()).strong());
             if r.info.name != r.info.fusion.name() {
                 ui.weak(&r.info.name);

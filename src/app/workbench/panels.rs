@@ -100,7 +100,7 @@ impl Workbench {
             busy_line(ui, "loading the demo models…");
             return;
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let label = ui.label("Heatmap");
             let mut changed = false;
             let combo = egui::ComboBox::from_id_salt("overlay").selected_text(self.settings.overlay.name()).show_ui(ui, |ui| {
