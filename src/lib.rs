@@ -19,6 +19,6 @@ pub mod media;
 pub mod metrics;
 pub mod models;
 pub mod playback;
-pub mod plot;
+pub mod figures;
 pub mod session;
 pub mod train;

@@ -246,7 +246,8 @@ impl ClasswiseWindow {
                         ui.weak(format!("drop rate vs {}: Pearson {}, Spearman {} ({} classes)", c.metric, f(c.pearson), f(c.spearman), c.classes));
                     }
                     ui.horizontal(|ui| {
-                        for kind in [super::command::ExportKind::ClasswiseJson, super::command::ExportKind::ClasswiseCsv] {
+                        use super::command::ExportKind;
+                        for kind in [ExportKind::ClasswiseJson, ExportKind::ClasswiseCsv, ExportKind::ClasswiseDropFigure, ExportKind::ClasswisePcaFigure] {
                             if ui.button(kind.label()).clicked() {
                                 self.export = Some(kind);
                             }

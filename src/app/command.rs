@@ -104,11 +104,26 @@ pub enum ExportKind {
     /// The class-wise window's last report.
     ClasswiseJson,
     ClasswiseCsv,
+    /// Figures (SVG or PNG by the extension), as `metrics --plot-*` draws them.
+    ClasswiseDropFigure,
+    ClasswisePcaFigure,
+    /// The clip's robustness curve window.
+    CurveFigure,
 }
 
 impl ExportKind {
-    pub const ALL: [ExportKind; 7] =
-        [Self::AdversarialWav, Self::AdversarialPng, Self::ResultsCsv, Self::ResultsJson, Self::WindowPng, Self::ClasswiseJson, Self::ClasswiseCsv];
+    pub const ALL: [ExportKind; 10] = [
+        Self::AdversarialWav,
+        Self::AdversarialPng,
+        Self::ResultsCsv,
+        Self::ResultsJson,
+        Self::WindowPng,
+        Self::ClasswiseJson,
+        Self::ClasswiseCsv,
+        Self::ClasswiseDropFigure,
+        Self::ClasswisePcaFigure,
+        Self::CurveFigure,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -119,6 +134,9 @@ impl ExportKind {
             Self::WindowPng => "Window as shown (PNG)…",
             Self::ClasswiseJson => "Class-wise report (JSON)…",
             Self::ClasswiseCsv => "Class-wise table (CSV)…",
+            Self::ClasswiseDropFigure => "Class-wise figure: drop rate vs kappa (SVG or PNG)…",
+            Self::ClasswisePcaFigure => "Class-wise figure: PCA (SVG or PNG)…",
+            Self::CurveFigure => "Robustness curve of the clip (SVG or PNG)…",
         }
     }
 
@@ -131,6 +149,9 @@ impl ExportKind {
             Self::WindowPng => "mcgurk.png",
             Self::ClasswiseJson => "classwise.json",
             Self::ClasswiseCsv => "classwise.csv",
+            Self::ClasswiseDropFigure => "drop_vs_kappa.svg",
+            Self::ClasswisePcaFigure => "pca.svg",
+            Self::CurveFigure => "clip_curve.svg",
         }
     }
 }

@@ -13,6 +13,8 @@ use crate::attacks::AttackConfig;
 use crate::live::Live;
 use crate::media::Clip;
 use crate::models::zoo;
+use super::command::ExportKind;
+use crate::figures::{Figure, Layer};
 
 pub const SCALES: [f32; 8] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 
@@ -37,6 +39,8 @@ pub struct CurveWindow {
     pub open: bool,
     job: Slot<Msg>,
     pub curve: Option<Curve>,
+    /// The figure's export asked for (the workbench opens the save dialog).
+    pub export: Option<ExportKind>,
 }
 
 impl CurveWindow {
@@ -85,7 +89,12 @@ impl CurveWindow {
                 });
             }
             match &self.curve {
-                Some(c) => plot(ui, c),
+                Some(c) => {
+                    plot(ui, c);
+                    if ui.button(ExportKind::CurveFigure.label()).clicked() {
+                        self.export = Some(ExportKind::CurveFigure);
+                    }
+                }
                 None if !self.job.running() => {
                     ui.weak("no curve yet");
                 }
@@ -154,7 +163,7 @@ pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
             for (i, name) in curve.names.iter().enumerate() {
                 let pts: Vec<[f64; 2]> = curve.confidence[i].iter().enumerate().map(|(k, v)| [k as f64, f64::from(*v)]).collect();
                 // One colour per model, so a line and its flip rings match in the legend.
-                let [r, g, b] = crate::plot::PALETTE[i % crate::plot::PALETTE.len()];
+                let [r, g, b] = crate::figures::colour(i);
                 let colour = egui::Color32::from_rgb(r, g, b);
                 p.line(Line::new(name.clone(), PlotPoints::from(pts.clone())).color(colour).width(2.0));
                 let flipped: Vec<[f64; 2]> = pts.iter().zip(&curve.holds[i]).filter(|(_, h)| !**h).map(|(p, _)| *p).collect();
@@ -174,4 +183,29 @@ pub fn plot(ui: &mut egui::Ui, curve: &Curve) {
         })
         .collect();
     ui.weak(format!("first flip: {}", first_flip.join(", ")));
+}
+
+/// The curve as a figure for export: one line per model, rings where the prediction flipped.
+pub fn figure(curve: &Curve) -> Figure {
+    let mut layers = Vec::new();
+    for (i, name) in curve.names.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = curve.confidence[i].iter().enumerate().map(|(k, v)| (k as f64, 100.0 * f64::from(*v))).collect();
+        let colour = crate::figures::colour(i);
+        let flipped: Vec<(f64, f64)> = pts.iter().zip(&curve.holds[i]).filter(|(_, h)| !**h).map(|(p, _)| *p).collect();
+        layers.push(Layer::Line { name: name.clone(), colour, points: pts });
+        if !flipped.is_empty() {
+            layers.push(Layer::Points { name: None, colour: vec![colour], points: flipped, filled: false, labels: Vec::new() });
+        }
+    }
+    let c = &curve.config;
+    Figure {
+        title: format!("{} at t = {:.2} s (rings: prediction flipped)", c.name(), curve.time_s),
+        x_label: format!("eps multiple (x1 = {})", c.budgets()),
+        y_label: "P(clean top class) %".into(),
+        x_range: Some((-0.25, (SCALES.len() - 1) as f64 + 0.25)),
+        y_range: Some((0.0, 102.0)),
+        x_ticks: Some(SCALES.iter().enumerate().map(|(k, s)| (k as f64, format!("x{s}"))).collect()),
+        layers,
+        colour_scale: None,
+    }
 }

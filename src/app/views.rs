@@ -114,3 +114,48 @@ pub fn empty(ui: &mut Ui, height: f32, text: &str) {
     // A real label (not painted text), so screen readers and UI tests can read it.
     ui.put(rect, egui::Label::new(egui::RichText::new(text).size(14.0).color(ui.visuals().weak_text_color())));
 }
+
+/// A log-mel picture of a model's audio window with its axes: seconds into the window and mel
+/// bands (the audio-under-attack window's three pictures).
+pub fn mel_picture(ui: &mut Ui, id: &str, tex: &TextureHandle, seconds: f64, height: f32) {
+    let bands = tex.size()[1] as f64;
+    Plot::new(id)
+        .height(height)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .show_grid(false)
+        .include_x(0.0)
+        .include_x(seconds)
+        .include_y(0.0)
+        .include_y(bands)
+        .set_margin_fraction(vec2(0.0, 0.0))
+        .y_axis_min_width(Y_AXIS_WIDTH)
+        .x_axis_label("seconds into the model's window")
+        .y_axis_label("mel band")
+        .show(ui, |p| {
+            p.image(PlotImage::new(id.to_string(), tex.id(), PlotPoint::new(seconds / 2.0, bands / 2.0), vec2(seconds as f32, bands as f32)));
+        });
+}
+
+/// The heatmap's colour scale: the overlay's colours from low to high, as drawn on the picture.
+pub fn heat_scale(ui: &mut Ui, what: &str) {
+    // Wrapped: the predictions panel keeps its width.
+    ui.horizontal_wrapped(|ui| {
+        let low = ui.weak("low");
+        let (rect, _) = ui.allocate_exact_size(vec2(120.0, 10.0), egui::Sense::hover());
+        let steps = 48;
+        for k in 0..steps {
+            let t = (k as f32 + 0.5) / steps as f32;
+            let [r, g, b] = crate::dsp::colormap::Colormap::Magma.rgb(t);
+            let x0 = rect.left() + rect.width() * k as f32 / steps as f32;
+            let x1 = rect.left() + rect.width() * (k + 1) as f32 / steps as f32;
+            ui.painter().rect_filled(Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1, rect.bottom())), 0.0, Color32::from_rgb(r, g, b));
+        }
+        ui.weak("high");
+        // One accessible name for the scale (screen readers, UI tests).
+        low.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, format!("heatmap colour scale: {what}, low to high")));
+        ui.weak(format!("({what}, scaled to each picture's range)"));
+    });
+}

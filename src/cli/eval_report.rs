@@ -1,11 +1,11 @@
 //! The robustness table of an evaluation, printed and written (JSON, CSV, the curve's PNG) from
 //! its records: one run's, a shard's, or the merge of all shards, alike.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::attacks::{AttackConfig, Method};
+use crate::attacks::Method;
 use crate::eval::identity::RunIdentity;
 use crate::eval::record::{ClipRecord, Uses, row};
 use crate::eval::{ModelRow, Sanity, check_monotone, check_reaches_chance, check_stronger_than_fgsm, robustness_improvement};
@@ -23,6 +23,9 @@ impl Outputs {
     pub fn check(&self) -> anyhow::Result<()> {
         for p in [&self.json, &self.csv, &self.plot].into_iter().flatten() {
             crate::files::check_writable(p)?;
+        }
+        if let Some(p) = &self.plot {
+            crate::figures::check_path(p)?;
         }
         Ok(())
     }
@@ -111,7 +114,7 @@ pub fn report(e: &Evaluated, out: &Outputs) -> anyhow::Result<()> {
         crate::files::write_atomic(p, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     if let Some(p) = &out.plot {
-        write_plot(p, &sweep, cfg, run.universal.is_some())?;
+        crate::figures::save(p, &crate::eval::figure::robustness_curve(&sweep, cfg, run.universal.is_some()))?;
     }
     if let Some(p) = &out.csv {
         let mut s = String::from("scale,model,fusion,clips,clean,audio_attacked,video_attacked,both_attacked,avg,ri,worst_case\n");
@@ -126,39 +129,6 @@ pub fn report(e: &Evaluated, out: &Outputs) -> anyhow::Result<()> {
         }
         crate::files::write_atomic(p, s.as_bytes())?;
     }
-    Ok(())
-}
-
-/// The robustness curve: accuracy under the joint attack (clean at eps 0) per model.
-fn write_plot(path: &Path, sweep: &[(f32, Vec<ModelRow>)], cfg: &AttackConfig, universal: bool) -> anyhow::Result<()> {
-    use crate::plot::{Series, line_chart};
-    let names: Vec<String> = sweep.first().map(|(_, rows)| rows.iter().map(|r| r.name.clone()).collect()).unwrap_or_default();
-    // The eps multiples, with 0 (clean accuracy) first. Sweeps are often geometric (0.5, 1, 4,
-    // 100): equal spacing per point keeps every point readable; the ticks give the values.
-    let mut scales: Vec<f32> = sweep.iter().map(|(s, _)| *s).collect();
-    if !scales.contains(&0.0) {
-        scales.insert(0, 0.0);
-    }
-    let accuracy = |scale: f32, i: usize| -> Option<f64> {
-        let rows = if scale == 0.0 { sweep.iter().find(|(s, _)| *s == 0.0).or(sweep.first()) } else { sweep.iter().find(|(s, _)| *s == scale) };
-        let r = rows?.1.get(i)?;
-        Some(100.0 * f64::from(if scale == 0.0 { r.clean } else { r.both_attacked }))
-    };
-    let series: Vec<Series> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Series {
-            name: name.clone(),
-            points: scales.iter().enumerate().filter_map(|(k, &scale)| accuracy(scale, i).map(|a| (k as f64, a))).collect(),
-        })
-        .collect();
-    let ticks: Vec<(f64, String)> = scales.iter().enumerate().map(|(k, s)| (k as f64, format!("x{s}"))).collect();
-    let title = format!("{}{} {} on audio + video", if universal { "universal " } else { "" }, cfg.method.label(), cfg.norm.label());
-    let x_label = format!("eps multiple (x1 = eps_a {} / eps_v {})", crate::attacks::number(cfg.eps_a), crate::attacks::pixel_budget(cfg.eps_v));
-    let img = line_chart(&title, &x_label, "accuracy %", 100.0, &ticks, &series);
-    let mut png = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-    crate::files::write_atomic(path, &png)?;
     Ok(())
 }
 

@@ -50,6 +50,24 @@ pub struct Args {
     /// Write the per-class tables as CSV (a model column first).
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// Draw drop rate against kappa, coloured by rho (Li et al.'s Fig. 4), as .svg or .png;
+    /// with several models, one file each (the model's name added to the file name).
+    #[arg(long)]
+    plot_drop: Option<PathBuf>,
+    /// Draw the PCA of the fused embeddings, clean and attacked, as .svg or .png.
+    #[arg(long)]
+    plot_pca: Option<PathBuf>,
+}
+
+/// `path` for model `name`: itself for one model, `stem-name.ext` for several.
+fn per_model(path: &std::path::Path, name: &str, several: bool) -> PathBuf {
+    if !several {
+        return path.to_path_buf();
+    }
+    let stem = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().to_string());
+    let ext = path.extension().map_or_else(String::new, |e| format!(".{}", e.to_string_lossy()));
+    let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    path.with_file_name(format!("{stem}-{safe}{ext}"))
 }
 
 fn parse_p(p: &str) -> anyhow::Result<f32> {
@@ -64,8 +82,11 @@ fn parse_p(p: &str) -> anyhow::Result<f32> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    for p in [&args.json, &args.csv].into_iter().flatten() {
+    for p in [&args.json, &args.csv, &args.plot_drop, &args.plot_pca].into_iter().flatten() {
         crate::files::check_writable(p)?;
+    }
+    for p in [&args.plot_drop, &args.plot_pca].into_iter().flatten() {
+        crate::figures::check_path(p)?;
     }
     let p = parse_p(&args.p)?;
     if let Some(t) = args.tau.iter().find(|t| !(**t > 0.0 && **t < 1.0)) {
@@ -139,6 +160,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             }
         }
         crate::files::write_atomic(path, out.as_bytes())?;
+    }
+    for r in &reports {
+        if let Some(p) = &args.plot_drop {
+            crate::figures::save(&per_model(p, &r.model, reports.len() > 1), &crate::metrics::figures::drop_vs_kappa(r))?;
+        }
+        if let Some(p) = &args.plot_pca {
+            crate::figures::save(&per_model(p, &r.model, reports.len() > 1), &crate::metrics::figures::pca(r))?;
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! three attacked accuracies, and RI against a baseline model:
 //! RI = (Avg - Avg_base) + (clean - clean_base).
 
+pub mod figure;
 pub mod identity;
 pub mod journal;
 pub mod merge;

@@ -7,5 +7,6 @@ pub mod classwise;
 pub mod convexity;
 pub mod correlation;
 pub mod density;
+pub mod figures;
 pub mod pca;
 pub mod ranking;

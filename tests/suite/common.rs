@@ -69,3 +69,60 @@ pub fn shared_gpu(test: &str) -> Option<&'static mcgurk::kernels::Gpu> {
         Err(e) => panic!("a GPU adapter exists but the shared device failed: {e}"),
     }
 }
+
+/// A mark in an SVG that plotters wrote: a circle (centre, filled or ring) or a polyline.
+#[derive(Debug)]
+pub struct SvgMark {
+    pub circle: bool,
+    /// The fill colour of a filled circle, else the stroke colour ("#1F77B4").
+    pub colour: String,
+    pub filled: bool,
+    pub radius: f64,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// The circles and polylines of an SVG, in drawing order (what the data became).
+pub fn svg_marks(svg: &str) -> Vec<SvgMark> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+        Some(tag[at..at + tag[at..].find('"')?].to_string())
+    };
+    let num = |tag: &str, name: &str| attr(tag, name).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let mut marks = Vec::new();
+    for (i, _) in svg.match_indices('<') {
+        let tag = &svg[i..i + svg[i..].find('>').unwrap_or(0)];
+        if tag.starts_with("<circle ") {
+            let fill = attr(tag, "fill").unwrap_or_default();
+            let filled = fill != "none";
+            let colour = if filled { fill } else { attr(tag, "stroke").unwrap_or_default() };
+            marks.push(SvgMark { circle: true, colour, filled, radius: num(tag, "r"), points: vec![(num(tag, "cx"), num(tag, "cy"))] });
+        } else if tag.starts_with("<polyline ") {
+            let points = attr(tag, "points")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|p| p.split_once(',').and_then(|(x, y)| Some((x.parse().ok()?, y.parse().ok()?))))
+                .collect();
+            marks.push(SvgMark { circle: false, colour: attr(tag, "stroke").unwrap_or_default(), filled: false, radius: 0.0, points });
+        }
+    }
+    marks
+}
+
+/// `#RRGGBB` of a palette colour, as plotters writes it.
+pub fn hex([r, g, b]: [u8; 3]) -> String {
+    format!("#{r:02X}{g:02X}{b:02X}")
+}
+
+/// Whether pixel positions are an affine image of the data (one scale and offset for all, to a
+/// pixel): the figure drew these values.
+pub fn affine(data: &[f64], pixels: &[f64]) -> bool {
+    assert_eq!(data.len(), pixels.len());
+    let (i, j) = (0..data.len()).flat_map(|i| (0..data.len()).map(move |j| (i, j))).max_by(|a, b| {
+        (data[a.0] - data[a.1]).abs().total_cmp(&(data[b.0] - data[b.1]).abs())
+    }).unwrap_or((0, 0));
+    if (data[i] - data[j]).abs() < 1e-12 {
+        return pixels.iter().all(|p| (p - pixels[0]).abs() <= 1.0);
+    }
+    let scale = (pixels[i] - pixels[j]) / (data[i] - data[j]);
+    data.iter().zip(pixels).all(|(d, p)| (pixels[i] + scale * (d - data[i]) - p).abs() <= 1.0)
+}

@@ -89,6 +89,8 @@ fn heatmap_toggle_draws_localization_maps() {
     h.state_mut().set_overlay(Overlay::Cam, 6);
     h.run_steps(3);
     assert!(h.state().has_heatmap());
+    // The heatmap says what its colours mean.
+    assert!(h.query_by_label_contains("heatmap colour scale: class activation").is_some());
     h.snapshot("cam_overlay");
     // Moving to another frame asks the models again.
     h.key_press(egui::Key::ArrowRight);
@@ -375,8 +377,24 @@ fn the_robustness_curve_of_the_clip_falls_with_eps() {
     }
     let flipped_at_max = c.holds.iter().filter(|h| !h[7]).count();
     assert!(flipped_at_max >= 5, "{flipped_at_max} of 7 flipped at x16");
+    let (confidence, holds) = (c.confidence.clone(), c.holds.clone());
     h.run_steps(4);
     h.snapshot("clip_curve");
+    // Exported as a figure: one line of eight points per model, rings where it flipped. (After
+    // the snapshot: the status line then names a temporary path.)
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("curve.svg");
+    h.state_mut().command(mcgurk::app::command::Command::Export { kind: mcgurk::app::command::ExportKind::CurveFigure, path: svg.clone() });
+    wait_until(&mut h, 20, "no figure written", |_| svg.is_file());
+    let marks = svg_marks(&std::fs::read_to_string(&svg).unwrap());
+    for (i, conf) in confidence.iter().enumerate() {
+        let colour = hex(mcgurk::figures::colour(i));
+        let line = marks.iter().find(|m| !m.circle && m.colour == colour && m.points.len() == 8).expect("a line per model");
+        let want: Vec<f64> = conf.iter().map(|v| 100.0 * f64::from(*v)).collect();
+        assert!(affine(&want, &line.points.iter().map(|p| p.1).collect::<Vec<_>>()), "model {i}");
+        let rings = marks.iter().filter(|m| m.circle && !m.filled && m.colour == colour).count();
+        assert_eq!(rings, holds[i].iter().filter(|h| !**h).count(), "model {i}: a ring per flip");
+    }
 }
 
 #[test]
@@ -460,6 +478,7 @@ fn the_audio_under_attack_shows_the_perturbation_spectrogram() {
     assert!((15.0..60.0).contains(&audio.delta_below_db), "{}", audio.delta_below_db);
     assert_eq!(audio.clean.height, 64, "64 mel bands");
     assert!(h.query_by_label_contains("perturbation alone").is_some());
+    h.run_steps(3);
     h.snapshot("audio_under_attack");
 }
 
@@ -527,6 +546,14 @@ fn the_classwise_window_measures_a_dataset() {
     wait_until(&mut h, 20, "no CSV written", |_| csv.is_file());
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("class,samples,clean_acc") && text.lines().count() == 10, "{text}");
+    // The same figures as `metrics --plot-*`, from File > Export or the window's buttons.
+    let (drop, pca) = (dir.path().join("drop.svg"), dir.path().join("pca.png"));
+    h.state_mut().command(Command::Export { kind: mcgurk::app::command::ExportKind::ClasswiseDropFigure, path: drop.clone() });
+    h.state_mut().command(Command::Export { kind: mcgurk::app::command::ExportKind::ClasswisePcaFigure, path: pca.clone() });
+    wait_until(&mut h, 20, "no figures written", |_| drop.is_file() && pca.is_file());
+    let dots = svg_marks(&std::fs::read_to_string(&drop).unwrap()).into_iter().filter(|m| m.circle && m.filled && m.radius == 6.0).count();
+    assert_eq!(dots, r.rows.iter().filter(|row| row.kappa.kappa().is_some() && row.drop_rate.is_some()).count());
+    assert_eq!(image::open(&pca).unwrap().width(), 960);
     let path = dir.path().join("metrics.mcgurk.json");
     h.state_mut().command(Command::SaveSession(Some(path.clone())));
     h.run_steps(2);

@@ -13,6 +13,7 @@ mod crash;
 mod data;
 mod decode;
 mod eval_table;
+mod figures;
 mod fallback;
 mod hostile;
 mod gui;

@@ -30,7 +30,7 @@ pub fn projection(ui: &mut egui::Ui, r: &Report) {
     ui.label(format!("PCA of the fused embeddings ({:.0}% of the variance); rings: attacked", 100.0 * pr.explained));
     Plot::new("classwise_pca").height(240.0).data_aspect(1.0).legend(Legend::default()).show(ui, |p| {
         for (c, name) in r.classes.iter().enumerate() {
-            let [cr, cg, cb] = crate::plot::PALETTE[c % crate::plot::PALETTE.len()];
+            let [cr, cg, cb] = crate::figures::colour(c);
             let colour = egui::Color32::from_rgb(cr, cg, cb);
             let pick = |pts: &[[f32; 2]]| -> Vec<[f64; 2]> { pts.iter().zip(&pr.labels).filter(|(_, l)| **l == c).map(|(q, _)| [f64::from(q[0]), f64::from(q[1])]).collect() };
             p.points(Points::new(name.clone(), PlotPoints::from(pick(&pr.clean))).radius(3.0).color(colour));

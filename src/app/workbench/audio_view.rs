@@ -48,13 +48,13 @@ impl Workbench {
                 }
                 Some((clean, adv, delta, below)) => {
                     ui.weak(format!("{model}'s audio window, log-mel, low frequencies at the bottom"));
-                    let w = ui.available_width();
-                    for (label, tex) in [("clean", clean), ("adversarial (same scale as clean)", adv)] {
+                    let seconds = chosen.map_or(0.0, |m| m.input.samples as f64 / f64::from(crate::media::MODEL_SAMPLE_RATE));
+                    for (id, label, tex) in [("mel_clean", "clean", clean), ("mel_adv", "adversarial (same scale as clean)", adv)] {
                         ui.label(label);
-                        ui.add(egui::Image::new((tex.id(), egui::vec2(w, 90.0))));
+                        crate::app::views::mel_picture(ui, id, tex, seconds, 110.0);
                     }
                     ui.label(format!("perturbation alone (own scale: its loudest bin is {below:.1} dB below the clean window's)"));
-                    ui.add(egui::Image::new((delta.id(), egui::vec2(w, 90.0))));
+                    crate::app::views::mel_picture(ui, "mel_delta", delta, seconds, 110.0);
                 }
             }
         });

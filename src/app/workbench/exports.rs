@@ -1,5 +1,6 @@
 //! File > Export: the adversarial audio and model view of the heatmap model, the results as CSV
-//! or JSON, the window as shown, and the class-wise report as JSON or CSV. Files are written on a worker thread, atomically; the
+//! or JSON, the window as shown, the class-wise report as JSON or CSV, and the figures (class-wise
+//! pictures, the clip's robustness curve) as SVG or PNG. Files are written on a worker thread, atomically; the
 //! outcome comes back as a command and shows in the status line.
 
 use std::path::PathBuf;
@@ -47,6 +48,24 @@ impl Workbench {
                 } else {
                     Box::new(move || crate::files::write_atomic(&p, crate::metrics::classwise::to_csv(&report).as_bytes()))
                 }
+            }
+            ExportKind::ClasswiseDropFigure | ExportKind::ClasswisePcaFigure => {
+                let Some(report) = self.classwise.report.clone() else {
+                    self.set_status(Level::Warning, "nothing to draw yet: measure in View > Class-wise robustness first");
+                    return;
+                };
+                let fig = if kind == ExportKind::ClasswiseDropFigure { crate::metrics::figures::drop_vs_kappa(&report) } else { crate::metrics::figures::pca(&report) };
+                let p = path.clone();
+                Box::new(move || crate::figures::save(&p, &fig).map_err(Into::into))
+            }
+            ExportKind::CurveFigure => {
+                let Some(curve) = self.curve.curve.as_ref() else {
+                    self.set_status(Level::Warning, "nothing to draw yet: compute View > Robustness curve of this clip first");
+                    return;
+                };
+                let fig = crate::app::curve::figure(curve);
+                let p = path.clone();
+                Box::new(move || crate::figures::save(&p, &fig).map_err(Into::into))
             }
             ExportKind::WindowPng => {
                 // The next frame is captured; the callback runs when the image is ready.

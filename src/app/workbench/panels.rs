@@ -128,6 +128,9 @@ impl Workbench {
         if self.settings.overlay != Overlay::Off && self.heat_tex.is_none() && !self.results.is_empty() {
             ui.weak("this model has no such map (it needs a visual net; AV similarity needs both)");
         }
+        if self.settings.overlay != Overlay::Off && self.heat_tex.is_some() {
+            crate::app::views::heat_scale(ui, self.settings.overlay.name());
+        }
         ui.separator();
         if self.clip.is_none() {
             ui.weak("open a clip to see what the models think");

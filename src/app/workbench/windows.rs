@@ -68,5 +68,8 @@ impl Workbench {
         if self.curve.show(ctx) {
             self.commands.push(Command::CancelCurve);
         }
+        if let Some(kind) = self.curve.export.take() {
+            self.commands.push(Command::Dialog(DialogKind::Export(kind)));
+        }
     }
 }
