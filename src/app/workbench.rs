@@ -68,6 +68,11 @@ pub struct Workbench {
     predicted_for: Option<Wanted>,
     /// How long the last update took on the model thread.
     last_millis: Option<f64>,
+    /// How long the last update with an attack took: a new clip starts with the attack paused
+    /// when it took longer than `pause_slow_attack_ms` (a PGD-50 need not start unasked).
+    last_attack_millis: Option<f64>,
+    pub attack_paused: bool,
+    pub pause_slow_attack_ms: f64,
     /// UI-thread time per frame (logic + ui): the frame being built, and the worst in the last
     /// second, shown with the update times.
     frame_started: Option<std::time::Instant>,
@@ -130,6 +135,9 @@ impl Workbench {
             models_error: None,
             predicted_for: None,
             last_millis: None,
+            last_attack_millis: None,
+            attack_paused: false,
+            pause_slow_attack_ms: 3000.0,
             frame_started: None,
             frame_ms: (0.0, 0.0, None),
             curve: Default::default(),
@@ -200,7 +208,7 @@ impl Workbench {
     }
 
     fn wanted_prediction(&self) -> Option<Wanted> {
-        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
+        let attack = (self.settings.attack.enabled && !self.attack_paused).then(|| self.settings.attack.config.clone());
         let maps = if self.grid_open { Maps::All } else { Maps::One(if attack.is_some() { self.settings.overlay_model } else { 0 }) };
         self.clip.as_ref().map(|c| Wanted { clip: Arc::as_ptr(c) as usize, time_s: self.centre_s, attack, maps })
     }

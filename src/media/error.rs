@@ -22,7 +22,8 @@ pub enum MediaError {
 
     #[error(
         "not a recognised audio, video or image file ({what}); McGurk opens MP4, WAV, FLAC, MP3, \
-         OGG, PNG, JPEG and WebP: {}",
+         OGG, PNG, JPEG and WebP itself, and WebM, MKV, AVI, FLV and MPEG-TS (other codecs too) \
+         through ffmpeg when it is on PATH: {}",
         path.display()
     )]
     UnknownFormat { path: PathBuf, what: String },

@@ -76,6 +76,8 @@ fn bad_files(dir: &Path) -> Vec<(PathBuf, &'static str)> {
         (write(dir, "truncated.mp4", &half_of(&demo("cow.mp4"))), "truncated"),
         (write(dir, "truncated-moov-at-end.mp4", &half_of(&fixture("moov_at_end.mp4"))), "truncated"),
         (write(dir, "random.mp4", &random_bytes(100_000)), "not a recognised"),
+        // The formats ffmpeg adds are named too.
+        (write(dir, "random.bin", &random_bytes(5_000)), "WebM, MKV, AVI, FLV and MPEG-TS"),
         (write(dir, "notes.wav", b"these are my notes, not audio\n".repeat(50).as_slice()), "looks like text"),
         (write(dir, "one-pixel.png", &tiny_png()), "1x1"),
         (write(dir, "huge.png", &png_header(20_000, 20_000)), "20000x20000"),

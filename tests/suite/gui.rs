@@ -841,3 +841,39 @@ fn the_layout_holds_in_a_1024_by_640_window() {
     assert!(scrubber(&h).bottom() < 400.0 && scrubber(&h).left() > 0.0, "{:?}", scrubber(&h));
     h.snapshot("small_window");
 }
+
+#[test]
+fn a_short_clip_gets_time_ticks_below_one_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wav, png) = (dir.path().join("short.wav"), dir.path().join("short.png"));
+    // 0.9 s of a 440 Hz tone at 22.05 kHz, and a plain picture.
+    let rate = 22_050;
+    let tone: Vec<f32> = (0..(rate * 9 / 10)).map(|i| 0.5 * (i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin()).collect();
+    mcgurk::export::write_wav_at(&wav, &tone, rate as u32).unwrap();
+    image::RgbImage::from_pixel(64, 48, image::Rgb([90, 140, 60])).save(&png).unwrap();
+    let mut h = harness(Launch::Pair { audio: wav, image: png });
+    settle(&mut h);
+    h.run_steps(4);
+    h.snapshot("short_clip");
+}
+
+#[test]
+fn a_new_clip_after_a_slow_attack_starts_with_the_attack_paused() {
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    // Every attack counts as slow here (the window's own threshold is 3 s).
+    h.state_mut().pause_slow_attack_ms = 0.0;
+    h.get_by_label("attack the models").click();
+    settle(&mut h);
+    assert!(h.state().results.iter().all(|r| r.view.attacked.is_some()));
+    let farm = root().join("assets/data/farm-av/dog");
+    h.state_mut().open(Source::Pair { audio: farm.join("gcompris-dog.ogg"), image: farm.join("gcompris-dog.webp") });
+    settle(&mut h);
+    assert!(h.state().attack_paused && h.state().settings.attack.enabled, "still on, but paused");
+    assert!(h.state().results.iter().all(|r| r.view.attacked.is_none()), "only the clean answers for the new clip");
+    assert!(h.state().status.as_ref().unwrap().text.contains("the attack is paused for this clip"));
+    h.get_by_label("Resume the attack").click();
+    settle(&mut h);
+    assert!(!h.state().attack_paused);
+    assert!(h.state().results.iter().all(|r| r.view.attacked.is_some()), "attacked again after Resume");
+}

@@ -146,6 +146,10 @@ impl Workbench {
                 self.spec_dirty = true;
                 self.seek(mid);
                 self.on_clip_loaded(&source);
+                if let Some(ms) = self.last_attack_millis.filter(|ms| self.settings.attack.enabled && *ms > self.pause_slow_attack_ms) {
+                    self.attack_paused = true;
+                    self.set_status(Level::Info, format!("the attack is paused for this clip: its last run took {:.1} s (Resume in the attack panel)", ms / 1000.0));
+                }
             }
             Outcome::Analysed { analysis } => {
                 self.analysis = analysis;

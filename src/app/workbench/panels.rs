@@ -57,7 +57,20 @@ impl Workbench {
         };
         let view = self.settings.attack.view;
         let gain = self.settings.attack.amplify;
+        if self.attack_paused {
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(Color32::from_rgb(240, 190, 60), "attack paused for this clip");
+                if ui.button("Resume the attack").clicked() {
+                    self.attack_paused = false;
+                }
+            });
+        }
+        let before = (self.settings.attack.enabled, self.settings.attack.config.clone());
         attack_panel::show(ui, &mut self.settings.attack, &shown);
+        // Any change to the attack is a request for it: no longer paused.
+        if before != (self.settings.attack.enabled, self.settings.attack.config.clone()) {
+            self.attack_paused = false;
+        }
         if view != self.settings.attack.view || gain != self.settings.attack.amplify {
             self.adv_dirty = true;
         }
@@ -139,6 +152,12 @@ impl Workbench {
         if self.results.is_empty() {
             busy_line(ui, "running the models…");
             return;
+        }
+        // What the model thread is computing, while the bars show the previous answer.
+        if self.predictor.is_busy()
+            && let Some(attack) = self.predicted_for.as_ref().and_then(|w| w.attack.as_ref())
+        {
+            busy_line(ui, &format!("attacking: {} (Esc stops)", attack.name()));
         }
         egui::ScrollArea::vertical().show(ui, |ui| models_view::bars(ui, &self.results, self.predictor.is_busy()));
     }

@@ -38,6 +38,9 @@ impl Workbench {
                     }
                     self.results = results;
                     self.last_millis = Some(millis);
+                    if self.predicted_for.as_ref().is_some_and(|w| w.attack.is_some()) {
+                        self.last_attack_millis = Some(millis);
+                    }
                     self.adv_dirty = true;
                     self.grid_dirty = true;
                     self.audio_dirty = true;
