@@ -39,7 +39,7 @@ pub fn render_png(fig: &Figure) -> Result<image::RgbImage, FigureError> {
     font_ready();
     let mut buf = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, SIZE).into_drawing_area();
+        let root = super::text::TextFix(BitMapBackend::with_buffer(&mut buf, SIZE)).into_drawing_area();
         draw(&root, fig)?;
         root.present().map_err(err)?;
     }
@@ -118,6 +118,14 @@ where
         }
     }
     let mut legend = false;
+    // Point labels go where they overlap neither another label nor a marker.
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let marks: Vec<(i32, i32)> = fig
+        .layers
+        .iter()
+        .filter(|l| matches!(l, Layer::Points { .. }))
+        .flat_map(|l| l.points().iter().map(|p| chart.backend_coord(p)))
+        .collect();
     for layer in &fig.layers {
         match layer {
             Layer::Line { name, colour, points } => {
@@ -142,9 +150,11 @@ where
                     legend = true;
                 }
                 let label_style = TextStyle::from(text(14.0));
-                chart
-                    .draw_series(points.iter().zip(labels).map(|(p, l)| Text::new(l.clone(), *p, label_style.clone()).into_dyn()))
-                    .map_err(err)?;
+                for (p, l) in points.iter().zip(labels) {
+                    let at = chart.backend_coord(p);
+                    let spot = place_label(&mut placed, at, l, &marks);
+                    root.draw_text(l.trim(), &label_style, spot).map_err(err)?;
+                }
             }
         }
     }
@@ -162,6 +172,29 @@ where
         colour_scale(&area, name, *lo, *hi, &text)?;
     }
     Ok(())
+}
+
+/// Where a label beside the marker at `at` goes: right of it, else above, below or left, else
+/// further along its sides, the first place whose box meets no placed label and no other marker
+/// (else right of it). The box
+/// is estimated from the text's length (the font's width, about 0.55 em per character).
+fn place_label(placed: &mut Vec<(i32, i32, i32, i32)>, at: (i32, i32), label: &str, marks: &[(i32, i32)]) -> (i32, i32) {
+    let (w, h) = ((label.trim().chars().count() as f64 * 14.0 * 0.55).ceil() as i32, 15);
+    // Right of the marker first, then above, below and left, then further up and down the sides.
+    let mut candidates = vec![(9, -h / 2), (-w / 2, -h - 9), (-w / 2, 9), (-w - 9, -h / 2)];
+    for k in 1..8 {
+        for dy in [-h / 2 - k * h, -h / 2 + k * h] {
+            candidates.extend([(9, dy), (-w - 9, dy)]);
+        }
+    }
+    let meets = |b: &(i32, i32, i32, i32), c: &(i32, i32, i32, i32)| b.0 < c.2 && c.0 < b.2 && b.1 < c.3 && c.1 < b.3;
+    let boxes: Vec<(i32, i32, i32, i32)> = candidates.iter().map(|(dx, dy)| (at.0 + dx, at.1 + dy, at.0 + dx + w, at.1 + dy + h)).collect();
+    let free = |b: &(i32, i32, i32, i32)| {
+        !placed.iter().any(|p| meets(b, p)) && !marks.iter().filter(|m| **m != at).any(|m| meets(b, &(m.0 - 6, m.1 - 6, m.0 + 6, m.1 + 6)))
+    };
+    let chosen = boxes.iter().find(|b| free(b)).copied().unwrap_or(boxes[0]);
+    placed.push(chosen);
+    (chosen.0, chosen.1)
 }
 
 /// A vertical viridis bar with its two end values and its name.
@@ -186,4 +219,27 @@ where
         area.draw_text(&of, &TextStyle::from(text(13.0)), (left - 10, top - 28)).map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_of_crowded_points_do_not_overlap() {
+        // Four points a few pixels apart: each label finds its own free place.
+        let marks = [(100, 100), (104, 100), (100, 104), (104, 104)];
+        let mut placed = Vec::new();
+        for m in marks {
+            place_label(&mut placed, m, "chicken", &marks);
+        }
+        for (i, a) in placed.iter().enumerate() {
+            for b in &placed[i + 1..] {
+                assert!(!(a.0 < b.2 && b.0 < a.2 && a.1 < b.3 && b.1 < a.3), "{a:?} meets {b:?}");
+            }
+        }
+        // A lone point's label sits right of it, centred on it.
+        let mut placed = Vec::new();
+        assert_eq!(place_label(&mut placed, (50, 50), "cat", &[(50, 50)]), (59, 43));
+    }
 }

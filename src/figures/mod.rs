@@ -4,6 +4,7 @@
 //! needed). The window's exports and the commands draw the same figures.
 
 mod draw;
+mod text;
 
 use std::path::Path;
 
