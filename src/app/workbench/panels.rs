@@ -166,7 +166,8 @@ impl Workbench {
 
 /// A spinner and what is being waited for.
 fn busy_line(ui: &mut egui::Ui, text: &str) {
-    ui.horizontal(|ui| {
+    // Wrapped: a long line must not widen the panel (its width would stay).
+    ui.horizontal_wrapped(|ui| {
         ui.spinner();
         ui.label(text);
     });
