@@ -45,8 +45,8 @@ pub struct ModelArgs {
     /// model files (.safetensors); repeatable. Default: the whole zoo, unless --weights is given.
     #[arg(long = "model")]
     pub models: Vec<String>,
-    /// A PyTorch state dict in the reference layout (safetensors), or the weights a --spec
-    /// describes.
+    /// A PyTorch state dict in the reference layout (.safetensors, or a .pth from torch.save),
+    /// or the weights a --spec describes.
     #[arg(long)]
     pub weights: Option<PathBuf>,
     /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as

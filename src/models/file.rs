@@ -43,6 +43,8 @@ pub enum ModelError {
     Io { path: PathBuf, error: std::io::Error },
     #[error("not a safetensors model file ({error}): {}", path.display())]
     Format { path: PathBuf, error: FormatError },
+    #[error("PyTorch checkpoint: {error}: {}", path.display())]
+    Pth { path: PathBuf, error: super::pth::PthError },
     #[error("weights do not match the reference layout: {error}: {}", path.display())]
     Layout { path: PathBuf, error: LayoutError },
     #[error(
@@ -85,7 +87,14 @@ pub fn from_bytes(
     classes: Option<Vec<String>>,
     device: &Device,
 ) -> Result<(LoadedModel, ParamIds), ModelError> {
-    let st = SafeTensors::parse(bytes).map_err(|error| ModelError::Format { path: path.into(), error })?;
+    // A PyTorch checkpoint (torch.save's zip, or the format before 1.6, refused with advice).
+    let st = if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        let mut st = super::pth::read(bytes).map_err(|error| ModelError::Pth { path: path.into(), error })?;
+        st.drop_data_parallel_prefix();
+        st
+    } else {
+        SafeTensors::parse(bytes).map_err(|error| ModelError::Format { path: path.into(), error })?
+    };
     let layout = |error| ModelError::Layout { path: path.into(), error };
     let stored: Option<ModelInfo> = match st.metadata.get("mcgurk") {
         Some(json) => Some(

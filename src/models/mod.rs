@@ -10,6 +10,7 @@ pub mod frontend;
 pub mod fusion;
 pub mod input;
 pub mod predict;
+pub mod pth;
 pub mod safetensors;
 pub mod size;
 pub mod spec;

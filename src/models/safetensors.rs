@@ -88,6 +88,14 @@ fn tensor_err(name: &str, detail: impl Into<String>) -> FormatError {
 }
 
 impl SafeTensors {
+    /// Keys as a model saved them, not as DataParallel wrapped it: a `module.` prefix on every
+    /// key is dropped.
+    pub fn drop_data_parallel_prefix(&mut self) {
+        if !self.tensors.is_empty() && self.tensors.keys().all(|k| k.starts_with("module.")) {
+            self.tensors = std::mem::take(&mut self.tensors).into_iter().map(|(k, v)| (k["module.".len()..].to_string(), v)).collect();
+        }
+    }
+
     pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, values: Vec<f32>) {
         self.tensors.insert(name.into(), StoredTensor { shape, values });
     }

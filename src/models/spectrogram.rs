@@ -81,22 +81,17 @@ fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
     SpecError { path: path.to_path_buf(), detail: detail.into() }
 }
 
-/// The state dict in `weights`: safetensors, keys as saved (DataParallel's `module.` dropped).
-fn read_weights(weights: &Path) -> Result<SafeTensors, SpecError> {
+/// The state dict in `weights`: safetensors or a PyTorch checkpoint (`torch.save`'s zip format:
+/// a state dict, or a dict holding one under `model` or `state_dict`), keys as saved
+/// (DataParallel's `module.` dropped).
+pub fn read_weights(weights: &Path) -> Result<SafeTensors, SpecError> {
     let bytes = crate::files::read_regular(weights, super::file::MAX_MODEL_BYTES).map_err(|e| bad(weights, format!("cannot read: {e}")))?;
-    if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
-        let name = weights.display();
-        return Err(bad(
-            weights,
-            format!(
-                "a PyTorch pickle checkpoint; McGurk reads safetensors for now. Convert it once with: python3 -c \"import torch; from safetensors.torch import save_file; sd = torch.load('{name}', map_location='cpu'); sd = sd.get('model', sd.get('state_dict', sd)); save_file({{k: v.contiguous() for k, v in sd.items()}}, '{name}.safetensors')\""
-            ),
-        ));
-    }
-    let mut st = SafeTensors::parse(&bytes).map_err(|e| bad(weights, e.to_string()))?;
-    if st.tensors.keys().all(|k| k.starts_with("module.")) {
-        st.tensors = std::mem::take(&mut st.tensors).into_iter().map(|(k, v)| (k["module.".len()..].to_string(), v)).collect();
-    }
+    let mut st = if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+        super::pth::read(&bytes).map_err(|e| bad(weights, format!("PyTorch checkpoint: {e}")))?
+    } else {
+        SafeTensors::parse(&bytes).map_err(|e| bad(weights, e.to_string()))?
+    };
+    st.drop_data_parallel_prefix();
     Ok(st)
 }
 

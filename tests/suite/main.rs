@@ -25,6 +25,7 @@ mod loader;
 mod models;
 mod packaging;
 mod predict;
+mod pth;
 mod robust;
 mod session;
 mod shards;
