@@ -161,8 +161,8 @@ fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if let (Some(spec), Some(weights)) = (&args.models.spec, &args.models.weights) {
-        return super::attack_spectrogram::run(args, spec, weights);
+    if let Some((spec, weights)) = args.models.spectrogram_spec()? {
+        return super::attack_spectrogram::run(args, &spec, &weights);
     }
     let device = args.models.device()?;
     let clip = args.input.open()?;

@@ -46,11 +46,13 @@ pub struct ModelArgs {
     #[arg(long = "model")]
     pub models: Vec<String>,
     /// A PyTorch state dict in the reference layout (.safetensors, or a .pth from torch.save),
-    /// or the weights a --spec describes.
+    /// or the weights a --spec describes; PART=FILE (audio, visual, fusion, head) where a spec's
+    /// model comes in several files, as Tian & Xu's checkpoints do. Repeatable.
     #[arg(long)]
-    pub weights: Option<PathBuf>,
+    pub weights: Vec<String>,
     /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as
-    /// PANNs' Cnn14 (see the README, "Spectrogram models"). `predict` and `attack` for now.
+    /// PANNs' Cnn14 (`predict` and `attack` for now), or Tian & Xu's audio-visual models from
+    /// their own checkpoints (every command). See the README, "Spectrogram models".
     #[arg(long, requires = "weights")]
     pub spec: Option<PathBuf>,
     /// The fusion of --weights, when the file does not say.
@@ -74,12 +76,45 @@ impl ModelArgs {
         }
     }
 
+    /// `--weights` as (part, file): `audio=a.pth` names a part, a plain path holds them all.
+    pub fn weight_files(&self) -> Vec<(Option<String>, PathBuf)> {
+        self.weights
+            .iter()
+            .map(|w| match w.split_once('=') {
+                Some((part, file)) if crate::models::tian_spec::PARTS.contains(&part) => (Some(part.to_string()), PathBuf::from(file)),
+                _ => (None, PathBuf::from(w)),
+            })
+            .collect()
+    }
+
+    /// (spec, weights) when --spec names a spectrogram model (its own code path in `predict` and
+    /// `attack`); None for no spec or an audio-visual (tian) one, which loads as any model.
+    pub fn spectrogram_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+        let Some(spec) = &self.spec else { return Ok(None) };
+        if crate::models::spec::ModelSpec::load(spec)?.audio.is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
+            return Ok(None);
+        }
+        match &self.weight_files()[..] {
+            [(None, w)] => Ok(Some((spec.clone(), w.clone()))),
+            _ => bail!("a spectrogram model's spec takes one --weights FILE"),
+        }
+    }
+
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
-        if self.spec.is_some() {
-            anyhow::bail!("--spec models run in `mcgurk predict` and `mcgurk attack` so far; eval, metrics and train on them are not built yet");
+        if let Some(spec_path) = &self.spec {
+            let spec = crate::models::spec::ModelSpec::load(spec_path)?;
+            if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
+                bail!("--spec models of spectrogram encoders run in `mcgurk predict` and `mcgurk attack` so far; eval, metrics and train on them are not built yet");
+            }
+            let mut out = Vec::new();
+            for m in &self.models {
+                out.extend(ModelArgs { models: vec![m.clone()], weights: Vec::new(), spec: None, fusion: None, gpu: self.gpu }.load(device)?);
+            }
+            out.push(crate::models::tian_spec::load(spec_path, &spec, &self.weight_files(), device)?);
+            return Ok(out);
         }
         let mut out = Vec::new();
-        let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_none() {
+        let wanted: Vec<String> = if self.models.is_empty() && self.weights.is_empty() {
             zoo::ZOO.iter().map(|e| e.name.to_string()).collect()
         } else {
             self.models.clone()
@@ -95,8 +130,11 @@ impl ModelArgs {
                 out.push(entry.load(device)?);
             }
         }
-        if let Some(w) = &self.weights {
-            out.push(file::load(w, self.fusion.map(FusionKind::from), device)?);
+        for (part, w) in self.weight_files() {
+            if let Some(part) = part {
+                bail!("--weights {part}={}: parts are for a --spec model", w.display());
+            }
+            out.push(file::load(&w, self.fusion.map(FusionKind::from), device)?);
         }
         Ok(out)
     }

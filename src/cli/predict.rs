@@ -28,8 +28,8 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if let (Some(spec), Some(weights)) = (&args.models.spec, &args.models.weights) {
-        return run_spectrogram_model(args, spec, weights);
+    if let Some((spec, weights)) = args.models.spectrogram_spec()? {
+        return run_spectrogram_model(args, &spec, &weights);
     }
     let device = args.models.device()?;
     let clip = args.input.open()?;

@@ -138,7 +138,7 @@ pub fn from_bytes(
 
 /// The input size a file's metadata declares must be one the networks can run: enough samples
 /// and pixels for every stride, few enough to allocate.
-fn check_input(input: InputSize) -> Result<(), String> {
+pub fn check_input(input: InputSize) -> Result<(), String> {
     const SAMPLES: std::ops::RangeInclusive<usize> = 8_000..=(1 << 20);
     const PIXELS: std::ops::RangeInclusive<usize> = 32..=1024;
     if !SAMPLES.contains(&input.samples) {

@@ -17,6 +17,7 @@ pub mod spec;
 pub mod spectrogram;
 pub mod state_dict;
 pub mod tal_trans;
+pub mod tian_spec;
 pub mod visual;
 pub mod zoo;
 
@@ -92,7 +93,7 @@ impl AvNet {
             || self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f)),
             || self.visual.as_ref().map(|v| v.forward_map(pixels)),
         );
-        let fv = visual_map.clone().map(visual::pool).map(|f| self.denoise_visual(f));
+        let fv = self.visual.as_ref().zip(visual_map.clone()).map(|(v, m)| v.pool_map(m)).map(|f| self.denoise_visual(f));
         let logits = self.classifier.forward(self.fusion.forward(fa.clone(), fv));
         AvOutput { logits, fa, visual_map }
     }
@@ -115,7 +116,7 @@ impl AvNet {
     pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
         let (fa, fv) = rayon::join(
             || self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f)),
-            || self.visual.as_ref().map(|v| visual::pool(v.forward_map(pixels))).map(|f| self.denoise_visual(f)),
+            || self.visual.as_ref().map(|v| v.pool_map(v.forward_map(pixels))).map(|f| self.denoise_visual(f)),
         );
         let fused = self.fusion.forward(fa.clone(), fv.clone());
         let logits = self.classifier.forward(fused.clone());

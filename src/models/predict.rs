@@ -74,7 +74,8 @@ pub fn predict(model: &LoadedModel, ex: &Example, device: &Device) -> Prediction
         Some(map) => {
             let [_, c, h, w] = map.dims();
             let av = out.fa.clone().map(|fa| Heatmap { h, w, values: vec_of(cosine_map(fa, map.clone()).reshape([h * w])) });
-            let g = cam_weights(&model.net, ranking[0], out.fa.clone(), visual::pool(map.clone()));
+            let pooled = model.net.visual.as_ref().map_or_else(|| visual::pool(map.clone()), |v| v.pool_map(map.clone()));
+            let g = cam_weights(&model.net, ranking[0], out.fa.clone(), pooled);
             let cam = g.reshape([1, c, 1, 1]) * map.clone();
             let mut values = vec_of(cam.sum_dim(1).reshape([h * w]));
             values.iter_mut().for_each(|v| *v = v.max(0.0));

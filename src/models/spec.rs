@@ -1,6 +1,7 @@
 //! The model spec (format 1): one JSON file that says what a foreign checkpoint is, so that
-//! published weights load as they are. Today it describes audio models that read log-mel
-//! spectrograms (`cnn14`); the other encoders and the visual side come with their own parts.
+//! published weights load as they are: audio models that read log-mel spectrograms (`cnn14`,
+//! `tal_trans`) and Tian & Xu's audio-visual models from their own checkpoints (`tian`, with a
+//! `resnet18` visual encoder and a fusion).
 //!
 //! ```json
 //! { "format": 1, "name": "panns-cnn14",
@@ -35,11 +36,15 @@ pub struct ModelSpec {
     pub format: u32,
     pub name: String,
     pub audio: Option<AudioSpec>,
-    /// Reserved for the visual encoders; a spec that sets it is refused for now.
+    /// The picture's encoder (with `tian` audio: Tian & Xu's audio-visual models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub visual: Option<serde_json::Value>,
+    pub visual: Option<VisualSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fusion: Option<String>,
+    /// The order in which Concat's classifier reads the features: ["audio", "visual"] (McGurk's)
+    /// or ["visual", "audio"] (Tian & Xu's `Classifier_Concat`: image first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concat_order: Option<Vec<String>>,
     pub head: HeadKind,
     pub output: Output,
     pub classes: Classes,
@@ -53,9 +58,34 @@ pub struct AudioSpec {
     pub sample_rate: u32,
     /// Samples the model reads around the chosen moment (PANNs: 10 s at 32 kHz).
     pub samples: usize,
-    pub frontend: FrontendSpec,
+    /// The log-mel front end (spectrogram encoders; `tian` reads the waveform and has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontendSpec>,
     #[serde(default)]
     pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A picture encoder: torchvision's ResNet-18 on one frame of `size` x `size` (ImageNet
+/// normalisation inside, so attacks stay in pixel units), its feature max- or average-pooled.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisualSpec {
+    pub encoder: VisualEncoder,
+    pub size: usize,
+    #[serde(default)]
+    pub pool: super::visual::Pool,
+    #[serde(default = "one_frame")]
+    pub frames: usize,
+}
+
+fn one_frame() -> usize {
+    1
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VisualEncoder {
+    Resnet18,
 }
 
 /// The front end's fields (the rate is the audio's).
@@ -173,10 +203,13 @@ impl ModelSpec {
         if self.format != SPEC_FORMAT {
             return Err(format!("format {} (this McGurk reads format {SPEC_FORMAT})", self.format));
         }
-        if self.visual.is_some() || self.fusion.is_some() || self.keys.visual.is_some() || self.keys.fusion.is_some() {
-            return Err("visual / fusion: specs of audio-visual models are not read yet (audio models are)".into());
-        }
         let Some(audio) = &self.audio else { return Err("audio: missing (the audio encoder)".into()) };
+        if audio.encoder == Encoder::Tian {
+            return self.check_tian();
+        }
+        if self.visual.is_some() || self.fusion.is_some() || self.concat_order.is_some() || self.keys.visual.is_some() || self.keys.fusion.is_some() {
+            return Err("visual / fusion: with a spectrogram encoder (cnn14, tal_trans) a spec describes an audio model; audio-visual specs use the tian encoder".into());
+        }
         match audio.encoder {
             Encoder::Cnn14 => {
                 if !audio.options.is_empty() {
@@ -192,7 +225,7 @@ impl ModelSpec {
                     return Err("head / output: tal_trans has an attention_pooling head with sigmoid output".into());
                 }
             }
-            Encoder::Tian => return Err("audio.encoder: tian is not read from specs yet (cnn14 and tal_trans are)".into()),
+            Encoder::Tian => unreachable!("checked above"),
         }
         if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
             return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
@@ -225,6 +258,57 @@ impl ModelSpec {
         Ok(())
     }
 
+    /// Tian & Xu's models: the raw-waveform audio net at McGurk's rate, optionally ResNet-18 and a
+    /// fusion, the input sizes the networks can run.
+    fn check_tian(&self) -> Result<(), String> {
+        let audio = self.audio.as_ref().ok_or("audio: missing")?;
+        if audio.frontend.is_some() || !audio.options.is_empty() {
+            return Err("audio.frontend / audio.options: tian reads the waveform itself and takes neither".into());
+        }
+        if audio.sample_rate != crate::media::MODEL_SAMPLE_RATE {
+            return Err(format!("audio.sample_rate: tian runs at {} Hz (got {})", crate::media::MODEL_SAMPLE_RATE, audio.sample_rate));
+        }
+        if self.head != HeadKind::Linear || self.output != Output::Softmax {
+            return Err("head / output: tian models have a linear classifier with softmax output".into());
+        }
+        let size = crate::models::InputSize { samples: audio.samples, pixels: self.visual.as_ref().map_or(crate::models::Size::Full.input().pixels, |v| v.size) };
+        super::file::check_input(size).map_err(|e| format!("audio.samples / visual.size: {e}"))?;
+        if let Some(v) = &self.visual
+            && v.frames != 1
+        {
+            return Err(format!("visual.frames: {} (ResNet-18 reads one frame)", v.frames));
+        }
+        let kind = self.fusion_kind()?;
+        if let Some(order) = &self.concat_order {
+            let ok = order.len() == 2 && order.iter().any(|p| p == "audio") && order.iter().any(|p| p == "visual");
+            if !ok || kind != super::FusionKind::Concat {
+                return Err("concat_order: [\"audio\", \"visual\"] or [\"visual\", \"audio\"], with fusion concat".into());
+            }
+        }
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        Ok(())
+    }
+
+    /// The fusion a tian spec asks for: its `fusion` with both encoders, else the one encoder.
+    pub fn fusion_kind(&self) -> Result<super::FusionKind, String> {
+        use super::FusionKind as K;
+        match (&self.visual, self.fusion.as_deref()) {
+            (None, None) => Ok(K::AudioOnly),
+            (None, Some(f)) => Err(format!("fusion: '{f}' needs a visual encoder")),
+            (Some(_), None) => Err("fusion: missing (sum, concat, film, gated_sum or gated_concat)".into()),
+            (Some(_), Some(f)) => match f {
+                "sum" => Ok(K::Sum),
+                "concat" => Ok(K::Concat),
+                "film" => Ok(K::Film),
+                "gated_sum" => Ok(K::GatedSum),
+                "gated_concat" => Ok(K::GatedConcat),
+                other => Err(format!("fusion: '{other}' (sum, concat, film, gated_sum or gated_concat)")),
+            },
+        }
+    }
+
     /// TAL-trans' options (heads, transformer passes, layer-norm epsilon), checked.
     pub fn tal_options(&self) -> Result<super::tal_trans::Options, String> {
         let options = self.audio.as_ref().map(|a| a.options.clone()).unwrap_or_default();
@@ -234,7 +318,7 @@ impl ModelSpec {
     /// The front end's configuration, checked.
     pub fn frontend(&self) -> Result<FrontendConfig, String> {
         let a = self.audio.as_ref().ok_or("audio: missing")?;
-        let f = &a.frontend;
+        let f = a.frontend.as_ref().ok_or("frontend: missing (spectrogram encoders need one)")?;
         let cfg = FrontendConfig {
             sample_rate: a.sample_rate,
             n_fft: f.n_fft,

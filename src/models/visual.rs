@@ -69,6 +69,19 @@ pub struct VisualNet {
     pub maxpool: MaxPool2d,
     /// layer1..layer4, two blocks each.
     pub blocks: Vec<BasicBlock>,
+    /// How the last map becomes the feature: max (Tian & Xu's paper, McGurk's models) or average
+    /// (their published checkpoints in effect; torchvision's own).
+    #[module(skip)]
+    pub pool: Pool,
+}
+
+/// Global pooling of the visual map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pool {
+    #[default]
+    Max,
+    Avg,
 }
 
 impl VisualNet {
@@ -87,6 +100,7 @@ impl VisualNet {
             bn1: BatchNormConfig::new(w[0]).init(device),
             maxpool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
             blocks,
+            pool: Pool::Max,
         }
     }
 
@@ -125,6 +139,19 @@ impl VisualNet {
 }
 
 /// Global max pool of a [B, C, H, W] map to [B, C].
+impl VisualNet {
+    /// The feature of a map [B, C, h, w]: [B, C], pooled as the network does.
+    pub fn pool_map(&self, map: Tensor<4>) -> Tensor<2> {
+        match self.pool {
+            Pool::Max => pool(map),
+            Pool::Avg => {
+                let [b, c, h, w] = map.dims();
+                map.reshape([b, c, h * w]).mean_dim(2).squeeze_dim(2)
+            }
+        }
+    }
+}
+
 pub fn pool(map: Tensor<4>) -> Tensor<2> {
     let [b, c, h, w] = map.dims();
     map.reshape([b, c, h * w]).max_dim(2).squeeze_dim(2)

@@ -30,4 +30,5 @@ mod robust;
 mod session;
 mod shards;
 mod spectrogram_models;
+mod tian_spec;
 mod train;

@@ -1,0 +1,86 @@
+//! Tian & Xu's own checkpoints (three state dicts, their module layout, a classifier reading
+//! (picture, sound)) load through a spec and give PyTorch's logits at the full input size
+//! (tests/fixtures/torch/make_tian_fixtures.py builds and saves their modules).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use burn::prelude::Device;
+use mcgurk::models::input::Example;
+use mcgurk::models::predict::predict;
+use mcgurk::models::safetensors::SafeTensors;
+use mcgurk::models::spec::ModelSpec;
+use mcgurk::models::tian_spec;
+
+use crate::common::*;
+
+fn torch(name: &str) -> PathBuf {
+    root().join("tests/fixtures/torch").join(name)
+}
+
+fn parts() -> Vec<(Option<String>, PathBuf)> {
+    [("audio", "tian_sound_best.pth"), ("visual", "tian_frame_best.pth"), ("head", "tian_classifier_best.pth")].map(|(p, f)| (Some(p.to_string()), torch(f))).to_vec()
+}
+
+fn logits_with(spec: &ModelSpec) -> Vec<f32> {
+    let device = Device::flex();
+    let model = tian_spec::load(&torch("tian.spec.json"), spec, &parts(), &device).unwrap();
+    let want = SafeTensors::parse(&std::fs::read(torch("tian.expected.safetensors")).unwrap()).unwrap();
+    let ex = Example { wave: want.tensors["wave"].values.clone(), pixels: want.tensors["pixels"].values.clone(), size: model.info.input };
+    predict(&model, &ex, &device).logits
+}
+
+#[test]
+fn tians_three_checkpoints_give_pytorchs_logits_at_full_size() {
+    let spec = ModelSpec::load(&torch("tian.spec.json")).unwrap();
+    let want = SafeTensors::parse(&std::fs::read(torch("tian.expected.safetensors")).unwrap()).unwrap().tensors["logits"].values.clone();
+    let got = logits_with(&spec);
+    let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err < 1e-4, "logits {got:?} vs PyTorch {want:?}");
+    // Both their quirks matter: read as McGurk's Concat order, or max-pooled as their paper
+    // says, the same weights give other logits.
+    let mut swapped = spec.clone();
+    swapped.concat_order = None;
+    let mut max_pooled = spec.clone();
+    max_pooled.visual.as_mut().unwrap().pool = mcgurk::models::visual::Pool::Max;
+    for (what, s) in [("audio-first order", swapped), ("max pooling", max_pooled)] {
+        let other = logits_with(&s);
+        let diff = other.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(diff > 1e-2, "{what} should change the logits ({diff})");
+    }
+}
+
+#[test]
+fn every_command_takes_a_tian_spec_and_bad_ones_are_named() {
+    let weights: Vec<String> = parts().iter().map(|(p, f)| format!("{}={}", p.as_ref().unwrap(), f.display())).collect();
+    let mut args = vec!["predict".to_string(), demo("cow.mp4").to_str().unwrap().into(), "--spec".into(), torch("tian.spec.json").to_str().unwrap().into()];
+    for w in &weights {
+        args.extend(["--weights".to_string(), w.clone()]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(&args).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("tian-concat"), "{}", String::from_utf8_lossy(&out.stderr));
+    args[0] = "attack".into();
+    args.extend(["--method", "fgsm", "--eps-v", "0.03"].map(String::from));
+    let out = Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(&args).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("tian-concat"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A part missing, a spec that contradicts itself: errors naming the file and the field.
+    let out = Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["predict", demo("cow.mp4").to_str().unwrap(), "--spec", torch("tian.spec.json").to_str().unwrap(), "--weights", &weights[0]])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("--weights visual=FILE") && e.contains("tian.spec.json"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(torch("tian.spec.json")).unwrap();
+    for (change, field) in [
+        (text.replace("\"concat\"", "\"sum\""), "concat_order"),
+        (text.replace("\"sample_rate\": 11025", "\"sample_rate\": 16000"), "audio.sample_rate"),
+        (text.replace("\"pool\": \"avg\"", "\"pool\": \"mean\""), "expected `max` or `avg`"),
+        (text.replace("\"size\": 224", "\"size\": 224, \"frames\": 8"), "visual.frames"),
+    ] {
+        let path = dir.path().join("bad.spec.json");
+        std::fs::write(&path, change).unwrap();
+        let e = ModelSpec::load(&path).unwrap_err().to_string();
+        assert!(e.contains(field) && e.contains("bad.spec.json"), "{field}: {e}");
+    }
+}
