@@ -88,7 +88,7 @@ pub fn from_bytes(
     device: &Device,
 ) -> Result<(LoadedModel, ParamIds), ModelError> {
     // A PyTorch checkpoint (torch.save's zip, or the format before 1.6, refused with advice).
-    let st = if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+    let st = if super::pth::looks_like(bytes) {
         let mut st = super::pth::read(bytes).map_err(|error| ModelError::Pth { path: path.into(), error })?;
         st.drop_data_parallel_prefix();
         st

@@ -508,10 +508,17 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// Whether `bytes` are a PyTorch checkpoint: a zip (torch.save since 1.6) or the older pickle
+/// stream (protocol 2, a magic number first). Not safetensors, whose length prefix may begin
+/// with any byte but is followed by its JSON header.
+pub fn looks_like(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || (bytes.starts_with(&[0x80, 0x02, 0x8a]) && bytes.get(8) != Some(&b'{'))
+}
+
 /// The state dict in a `.pth` file's bytes, as float32 tensors under their keys: the saved
 /// object itself when it is a dict of tensors, else its `model` or `state_dict` entry.
 pub fn read(bytes: &[u8]) -> Result<SafeTensors, PthError> {
-    if bytes.first() == Some(&0x80) {
+    if bytes.starts_with(&[0x80, 0x02, 0x8a]) {
         return Err(PthError::Legacy);
     }
     let files = entries(bytes)?;

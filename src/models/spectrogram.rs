@@ -86,7 +86,7 @@ fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
 /// (DataParallel's `module.` dropped).
 pub fn read_weights(weights: &Path) -> Result<SafeTensors, SpecError> {
     let bytes = crate::files::read_regular(weights, super::file::MAX_MODEL_BYTES).map_err(|e| bad(weights, format!("cannot read: {e}")))?;
-    let mut st = if bytes.starts_with(b"PK\x03\x04") || bytes.first() == Some(&0x80) {
+    let mut st = if super::pth::looks_like(bytes.as_slice()) {
         super::pth::read(&bytes).map_err(|e| bad(weights, format!("PyTorch checkpoint: {e}")))?
     } else {
         SafeTensors::parse(&bytes).map_err(|e| bad(weights, e.to_string()))?

@@ -222,7 +222,7 @@ fn bad_specs_and_weights_name_the_file_and_the_field() {
     std::fs::write(&clip, float_wav(&vec![0.0; 32000], 32000)).unwrap();
     let cases = [
         ("unknown.json", good.replace("\"power\"", "\"powr\""), "unknown field `powr`"),
-        ("encoder.json", good.replace("\"cnn14\"", "\"tian\""), "audio.encoder: tian is not read from specs yet"),
+        ("encoder.json", good.replace("\"cnn14\"", "\"tian\""), "tian reads the waveform itself"),
         ("head.json", good.replace("\"cnn14\"", "\"tal_trans\""), "attention_pooling head"),
         ("format.json", good.replace("\"format\": 1", "\"format\": 2"), "format 2"),
         ("classes.json", good.replace("\"bird\"]", "\"bird\", \"cow\"]"), "classes: 8 but the head"),
@@ -240,12 +240,12 @@ fn bad_specs_and_weights_name_the_file_and_the_field() {
         assert!(stderr.contains(name) || stderr.contains("cnn14_tiny.safetensors"), "{name}: the message names the file: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    // A pickle checkpoint gets the one-line conversion.
+    // A damaged PyTorch checkpoint: said so, naming the file.
     let pth = dir.path().join("Cnn14_mAP=0.431.pth");
     std::fs::write(&pth, b"PK\x03\x04 not really a zip").unwrap();
     let out = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), pth.as_os_str()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("save_file") && stderr.contains("Cnn14_mAP=0.431.pth"), "{stderr}");
+    assert!(stderr.contains("PyTorch checkpoint: not a zip archive") && stderr.contains("Cnn14_mAP=0.431.pth"), "{stderr}");
     // Commands that cannot run spec models yet say so.
     let data = dir.path().join("list.csv");
     std::fs::write(&data, format!("{},speech\n", clip.display())).unwrap();
