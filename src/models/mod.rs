@@ -11,6 +11,7 @@ pub mod fusion;
 pub mod input;
 pub mod predict;
 pub mod pth;
+pub mod r2plus1d;
 pub mod safetensors;
 pub mod size;
 pub mod spec;

@@ -326,6 +326,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    pub(crate) fn conv3d(&mut self, key: &str, c: &mut burn::nn::conv::Conv3d) {
+        self.set(format!("{key}.weight"), &mut c.weight, false);
+        if let Some(b) = &mut c.bias {
+            self.set(format!("{key}.bias"), b, false);
+        }
+    }
+
     pub(crate) fn bn(&mut self, key: &str, bn: &mut BatchNorm) {
         self.set(format!("{key}.weight"), &mut bn.gamma, false);
         self.set(format!("{key}.bias"), &mut bn.beta, false);

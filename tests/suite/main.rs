@@ -26,6 +26,7 @@ mod models;
 mod packaging;
 mod predict;
 mod pth;
+mod r2plus1d;
 mod robust;
 mod session;
 mod shards;
