@@ -17,6 +17,12 @@ pub struct ClipArgs {
     pub audio: Option<PathBuf>,
     #[arg(long, requires = "audio", conflicts_with = "clip")]
     pub image: Option<PathBuf>,
+    /// A folder of numbered image frames (name order) instead of a video file.
+    #[arg(long, conflicts_with_all = ["clip", "audio", "image"])]
+    pub frames: Option<PathBuf>,
+    /// The frame rate of --frames.
+    #[arg(long, default_value_t = 8.0, requires = "frames")]
+    pub fps: f64,
 }
 
 impl ClipArgs {
@@ -31,10 +37,13 @@ impl ClipArgs {
 
     fn open_with(&self, opts: LoadOptions) -> anyhow::Result<Clip> {
         let job = Job::detached();
+        if let Some(dir) = &self.frames {
+            return Ok(media::frames::open(dir, self.fps, opts.frame_budget_bytes)?);
+        }
         Ok(match (&self.clip, &self.audio, &self.image) {
             (Some(c), _, _) => media::open(c, &opts, &job)?,
             (None, Some(a), Some(i)) => media::open_pair(a, i, &opts, &job)?,
-            _ => bail!("give a CLIP, or --audio FILE --image FILE"),
+            _ => bail!("give a CLIP, --audio FILE --image FILE, or --frames DIR"),
         })
     }
 }
@@ -88,10 +97,11 @@ impl ModelArgs {
     }
 
     /// (spec, weights) when --spec names a spectrogram model (its own code path in `predict` and
-    /// `attack`); None for no spec or an audio-visual (tian) one, which loads as any model.
+    /// `attack`); None for no spec, a video model or an audio-visual (tian) one.
     pub fn spectrogram_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
         let Some(spec) = &self.spec else { return Ok(None) };
-        if crate::models::spec::ModelSpec::load(spec)?.audio.is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
+        let s = crate::models::spec::ModelSpec::load(spec)?;
+        if s.is_video() || s.audio.is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
             return Ok(None);
         }
         match &self.weight_files()[..] {
@@ -100,9 +110,24 @@ impl ModelArgs {
         }
     }
 
+    /// (spec, weights) when --spec names a video model (R(2+1)D-18).
+    pub fn video_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+        let Some(spec) = &self.spec else { return Ok(None) };
+        if !crate::models::spec::ModelSpec::load(spec)?.is_video() {
+            return Ok(None);
+        }
+        match &self.weight_files()[..] {
+            [(None, w)] => Ok(Some((spec.clone(), w.clone()))),
+            _ => bail!("a video model's spec takes one --weights FILE"),
+        }
+    }
+
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
         if let Some(spec_path) = &self.spec {
             let spec = crate::models::spec::ModelSpec::load(spec_path)?;
+            if spec.is_video() {
+                bail!("--spec video models (r2plus1d_18) run in `mcgurk predict` so far; attack, eval, metrics and train on them are not built yet");
+            }
             if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
                 bail!("--spec models of spectrogram encoders run in `mcgurk predict` and `mcgurk attack` so far; eval, metrics and train on them are not built yet");
             }

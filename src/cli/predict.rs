@@ -31,6 +31,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some((spec, weights)) = args.models.spectrogram_spec()? {
         return run_spectrogram_model(args, &spec, &weights);
     }
+    if let Some((spec, weights)) = args.models.video_spec()? {
+        return run_video_model(args, &spec, &weights);
+    }
     let device = args.models.device()?;
     let clip = args.input.open()?;
     let models = args.models.load(&device)?;
@@ -86,26 +89,62 @@ fn run_spectrogram_model(args: &Args, spec: &std::path::Path, weights: &std::pat
     let clip = args.input.open_at_rate(model.sample_rate())?;
     let t = args.at.unwrap_or_else(|| Example::centre_time(&clip));
     let p = model.predict(&clip, t, &device).map_err(|e| anyhow::anyhow!("{e}: {}", weights.display()))?;
-    for n in &p.notes {
+    let scores = Scores { name: &model.spec.name, classes: &model.classes, logits: p.logits, probs: p.probs, sigmoid: model.spec.output == Output::Sigmoid };
+    report_scores(args, &clip.title(), t, &p.notes, &scores)
+}
+
+/// A video model (R(2+1)D-18) on the T frames around the moment.
+fn run_video_model(args: &Args, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
+    use crate::models::spec::Output;
+    use crate::models::video::VideoModel;
+    let device = args.models.device()?;
+    let model = VideoModel::load(spec, weights, &device)?;
+    let clip = args.input.open()?;
+    if clip.frames.is_empty() {
+        anyhow::bail!("{} has no pictures for a video model", clip.title());
+    }
+    let t = args.at.unwrap_or_else(|| clip.duration_s() / 2.0);
+    let (input, note) = model.input(&clip, t);
+    let logits = model.logits(&input, &device);
+    if logits.iter().any(|v| !v.is_finite()) {
+        anyhow::bail!("the model gives non-finite outputs (damaged weights?): {}", weights.display());
+    }
+    let sigmoid = model.spec.output == Output::Sigmoid;
+    let probs = if sigmoid { logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect() } else { crate::models::predict::softmax(&logits) };
+    let notes: Vec<String> = note.into_iter().collect();
+    let scores = Scores { name: &model.spec.name, classes: &model.classes, logits, probs, sigmoid };
+    report_scores(args, &clip.title(), t, &notes, &scores)
+}
+
+/// One foreign model's answer, as `predict` prints it.
+struct Scores<'a> {
+    name: &'a str,
+    classes: &'a [String],
+    logits: Vec<f32>,
+    probs: Vec<f32>,
+    sigmoid: bool,
+}
+
+fn report_scores(args: &Args, title: &str, t: f64, notes: &[String], s: &Scores) -> anyhow::Result<()> {
+    for n in notes {
         eprintln!("note: {n}");
     }
-    let mut order: Vec<usize> = (0..p.probs.len()).collect();
-    order.sort_by(|a, b| p.probs[*b].total_cmp(&p.probs[*a]));
-    let entry = |i: usize| json!({ "class": model.classes[i], "index": i, "prob": p.probs[i] });
+    let mut order: Vec<usize> = (0..s.probs.len()).collect();
+    order.sort_by(|a, b| s.probs[*b].total_cmp(&s.probs[*a]));
+    let entry = |i: usize| json!({ "class": s.classes[i], "index": i, "prob": s.probs[i] });
     let top: Vec<_> = order.iter().take(args.top).map(|&i| entry(i)).collect();
-    let sigmoid = model.spec.output == Output::Sigmoid;
-    let above: Vec<usize> = if sigmoid { order.iter().copied().filter(|&i| p.probs[i] > 0.5).collect() } else { Vec::new() };
+    let above: Vec<usize> = if s.sigmoid { order.iter().copied().filter(|&i| s.probs[i] > 0.5).collect() } else { Vec::new() };
     if args.json {
-        let doc = json!({ "clip": clip.title(), "time_s": t, "models": [{
-            "name": model.spec.name, "output": if sigmoid { "sigmoid" } else { "softmax" }, "classes": model.classes,
-            "logits": p.logits, "probs": p.probs, "top": top, "above_half": above.iter().map(|&i| entry(i)).collect::<Vec<_>>(),
+        let doc = json!({ "clip": title, "time_s": t, "models": [{
+            "name": s.name, "output": if s.sigmoid { "sigmoid" } else { "softmax" }, "classes": s.classes,
+            "logits": s.logits, "probs": s.probs, "top": top, "above_half": above.iter().map(|&i| entry(i)).collect::<Vec<_>>(),
         }] });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        let line: Vec<String> = order.iter().take(args.top).map(|&i| format!("{} {:.1}%", model.classes[i], 100.0 * p.probs[i])).collect();
-        println!("{:<14} {}", model.spec.name, line.join("  "));
-        if sigmoid {
-            let names: Vec<&str> = above.iter().map(|&i| model.classes[i].as_str()).collect();
+        let line: Vec<String> = order.iter().take(args.top).map(|&i| format!("{} {:.1}%", s.classes[i], 100.0 * s.probs[i])).collect();
+        println!("{:<14} {}", s.name, line.join("  "));
+        if s.sigmoid {
+            let names: Vec<&str> = above.iter().map(|&i| s.classes[i].as_str()).collect();
             println!("{:<14} above 0.5: {}", "", if names.is_empty() { "none".to_string() } else { names.join(", ") });
         }
     }

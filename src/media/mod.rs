@@ -4,6 +4,7 @@ pub mod clip;
 pub mod demux;
 pub mod error;
 pub mod ffmpeg;
+pub mod frames;
 pub mod h264;
 pub mod job;
 pub mod load;

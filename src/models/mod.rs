@@ -19,6 +19,7 @@ pub mod spectrogram;
 pub mod state_dict;
 pub mod tal_trans;
 pub mod tian_spec;
+pub mod video;
 pub mod visual;
 pub mod zoo;
 

@@ -66,7 +66,9 @@ pub struct AudioSpec {
 }
 
 /// A picture encoder: torchvision's ResNet-18 on one frame of `size` x `size` (ImageNet
-/// normalisation inside, so attacks stay in pixel units), its feature max- or average-pooled.
+/// normalisation inside, so attacks stay in pixel units), its feature max- or average-pooled; or
+/// torchvision's R(2+1)D-18 on `frames` frames taken `fps` apart (null: consecutive frames of
+/// the source), normalised inside with `mean` / `std` (Kinetics' by default).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VisualSpec {
@@ -76,6 +78,12 @@ pub struct VisualSpec {
     pub pool: super::visual::Pool,
     #[serde(default = "one_frame")]
     pub frames: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fps: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<[f32; 3]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<[f32; 3]>,
 }
 
 fn one_frame() -> usize {
@@ -86,6 +94,8 @@ fn one_frame() -> usize {
 #[serde(rename_all = "snake_case")]
 pub enum VisualEncoder {
     Resnet18,
+    #[serde(rename = "r2plus1d_18")]
+    R2plus1d18,
 }
 
 /// The front end's fields (the rate is the audio's).
@@ -203,6 +213,9 @@ impl ModelSpec {
         if self.format != SPEC_FORMAT {
             return Err(format!("format {} (this McGurk reads format {SPEC_FORMAT})", self.format));
         }
+        if self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18) {
+            return self.check_video();
+        }
         let Some(audio) = &self.audio else { return Err("audio: missing (the audio encoder)".into()) };
         if audio.encoder == Encoder::Tian {
             return self.check_tian();
@@ -278,6 +291,11 @@ impl ModelSpec {
         {
             return Err(format!("visual.frames: {} (ResNet-18 reads one frame)", v.frames));
         }
+        if let Some(v) = &self.visual
+            && (v.fps.is_some() || v.mean.is_some() || v.std.is_some())
+        {
+            return Err("visual.fps / mean / std: for r2plus1d_18 (ResNet-18 normalises with ImageNet's)".into());
+        }
         let kind = self.fusion_kind()?;
         if let Some(order) = &self.concat_order {
             let ok = order.len() == 2 && order.iter().any(|p| p == "audio") && order.iter().any(|p| p == "visual");
@@ -289,6 +307,42 @@ impl ModelSpec {
             return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
         }
         Ok(())
+    }
+
+    /// A video model: R(2+1)D-18 and its head, no audio for now.
+    fn check_video(&self) -> Result<(), String> {
+        let v = self.visual.as_ref().ok_or("visual: missing")?;
+        if self.audio.is_some() || self.fusion.is_some() {
+            return Err("audio / fusion: an r2plus1d_18 model is read as a video model (audio-visual ones are not built yet)".into());
+        }
+        if !(1..=64).contains(&v.frames) {
+            return Err(format!("visual.frames: {} (1 to 64)", v.frames));
+        }
+        if !(16..=512).contains(&v.size) {
+            return Err(format!("visual.size: {} (16 to 512)", v.size));
+        }
+        if let Some(fps) = v.fps
+            && !(fps.is_finite() && fps > 0.0 && fps <= 1000.0)
+        {
+            return Err(format!("visual.fps: {fps} (above 0, at most 1000, or null for the source's frames)"));
+        }
+        if let Some(s) = v.std
+            && s.iter().any(|x| !(x.is_finite() && *x > 0.0))
+        {
+            return Err(format!("visual.std: {s:?} (positive)"));
+        }
+        if self.head != HeadKind::Linear {
+            return Err("head: r2plus1d_18 has a linear head (fc)".into());
+        }
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        Ok(())
+    }
+
+    /// Whether this spec describes a video model (R(2+1)D-18 on frame sequences).
+    pub fn is_video(&self) -> bool {
+        self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18)
     }
 
     /// The fusion a tian spec asks for: its `fusion` with both encoders, else the one encoder.

@@ -73,3 +73,90 @@ fn a_state_dict_that_is_not_r2plus1d_is_named() {
     let e = r2plus1d::import(&st, "video.", &device).unwrap_err().to_string();
     assert!(e.contains("no 'video.stem.0.weight'"), "{e}");
 }
+
+/// The fixture's clip as a folder of PNG frames (8 bit, as datasets ship them).
+fn frame_folder(dir: &std::path::Path, count: usize) -> Vec<f32> {
+    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
+    let clip = &want.tensors["clip"];
+    let (t, s) = (clip.shape[2], clip.shape[3]);
+    let mut quantised = vec![0.0; 3 * count.min(t) * s * s];
+    for k in 0..count.min(t) {
+        let img = image::RgbImage::from_fn(s as u32, s as u32, |x, y| {
+            image::Rgb(std::array::from_fn(|c| {
+                let v = clip.values[((c * t + k) * s + y as usize) * s + x as usize];
+                (v * 255.0).round().clamp(0.0, 255.0) as u8
+            }))
+        });
+        img.save(dir.join(format!("frame_{k:03}.png"))).unwrap();
+        for c in 0..3 {
+            for i in 0..s * s {
+                quantised[(c * count.min(t) + k) * s * s + i] = f32::from(img.as_raw()[i * 3 + c]) / 255.0;
+            }
+        }
+    }
+    quantised
+}
+
+#[test]
+fn predict_reads_a_frame_folder_with_a_video_spec() {
+    use mcgurk::models::video::VideoModel;
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    let quantised = frame_folder(&frames, 8);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["predict", "--frames", frames.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logits: Vec<f32> = doc["models"][0]["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    // A folder of exactly T frames of the model's size: all of them, in order, untouched.
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let direct = model.logits(&quantised, &device);
+    assert_eq!(logits.len(), 5);
+    assert!(logits.iter().zip(&direct).all(|(a, b)| (a - b).abs() < 1e-5), "{logits:?} vs {direct:?}");
+    assert_eq!(doc["models"][0]["classes"][0], "abseiling");
+    // Fewer frames than the model reads: the last repeats, and it says so.
+    let short = dir.path().join("short");
+    std::fs::create_dir(&short).unwrap();
+    frame_folder(&short, 5);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["predict", "--frames", short.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("the source has 5 frames; the model reads 8"), "{err}");
+    // Not a frame folder: named.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["predict", "--frames", empty.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no PNG, JPEG or WebP frames") && err.contains("empty"), "{err}");
+}
+
+#[test]
+fn frames_are_taken_around_the_moment_at_the_specs_rate() {
+    use mcgurk::media::{Clip, Frame, RgbImage};
+    use mcgurk::models::video::VideoModel;
+    let device = Device::flex();
+    let mut model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    // 20 frames at 10 fps; the model reads 4 frames 0.2 s apart around t = 1.0 s.
+    let image = RgbImage { width: 16, height: 16, pixels: vec![0; 16 * 16 * 3] };
+    let clip = Clip { sources: Vec::new(), audio: None, frames: (0..20).map(|i| Frame { time_s: f64::from(i) / 10.0, image: image.clone() }).collect(), notes: Vec::new() };
+    model.frames = 4;
+    model.fps = Some(5.0);
+    assert_eq!(model.frame_indices(&clip, 1.0), (vec![7, 9, 11, 13], None));
+    // Consecutive source frames (fps null), centred, kept inside the clip.
+    model.fps = None;
+    assert_eq!(model.frame_indices(&clip, 1.0).0, vec![8, 9, 10, 11]);
+    assert_eq!(model.frame_indices(&clip, 0.0).0, vec![0, 1, 2, 3]);
+    assert_eq!(model.frame_indices(&clip, 9.9).0, vec![16, 17, 18, 19]);
+}

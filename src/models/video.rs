@@ -1,0 +1,110 @@
+//! Video models read from a spec: torchvision's R(2+1)D-18 and its `fc` head on T frames around
+//! a moment, each frame's short side resized to the spec's size and centre-cropped (a frame
+//! already that size passes unchanged).
+
+use std::path::Path;
+
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+
+use super::input::{chw, resize_crop};
+use super::r2plus1d::{self, R2Plus1d};
+use super::spec::{ModelSpec, SpecError};
+use super::spectrogram::read_weights;
+use crate::media::Clip;
+
+pub struct VideoModel {
+    pub spec: ModelSpec,
+    pub net: R2Plus1d,
+    pub head: Linear,
+    pub classes: Vec<String>,
+    pub frames: usize,
+    pub size: usize,
+    pub fps: Option<f64>,
+}
+
+fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
+    SpecError { path: path.to_path_buf(), detail: detail.into() }
+}
+
+impl VideoModel {
+    pub fn load(spec_path: &Path, weights: &Path, device: &Device) -> Result<Self, SpecError> {
+        let spec = ModelSpec::load(spec_path)?;
+        let v = spec.visual.clone().filter(|_| spec.is_video()).ok_or_else(|| bad(spec_path, "visual: not an r2plus1d_18 model"))?;
+        let st = read_weights(weights)?;
+        let prefix = spec.keys.visual.clone().unwrap_or_default();
+        let mut net = r2plus1d::import(&st, &prefix, device).map_err(|e| bad(weights, e.to_string()))?;
+        if let Some(m) = v.mean {
+            net.mean = m;
+        }
+        if let Some(s) = v.std {
+            net.std = s;
+        }
+        let (w, b) = (st.tensors.get(&format!("{}weight", spec.keys.head)), st.tensors.get(&format!("{}bias", spec.keys.head)));
+        let (Some(w), Some(b)) = (w, b) else {
+            return Err(bad(weights, format!("no '{}weight' / '{}bias' for the head (keys.head)", spec.keys.head, spec.keys.head)));
+        };
+        let width = net.width();
+        if w.shape != [spec.classes.len(), width] || b.shape != [spec.classes.len()] {
+            return Err(bad(weights, format!("head {:?}: expected [{}, {width}] for {} classes on a {width}-wide feature", w.shape, spec.classes.len(), spec.classes.len())));
+        }
+        let mut head = LinearConfig::new(width, spec.classes.len()).init(device);
+        // PyTorch stores [out, in]; burn's Linear holds [in, out].
+        let weight = Tensor::<2>::from_data(TensorData::new(w.values.clone(), [w.shape[0], w.shape[1]]), device).transpose();
+        head.weight = burn::module::Param::from_tensor(weight);
+        head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(TensorData::new(b.values.clone(), [b.shape[0]]), device)));
+        Ok(Self { classes: spec.classes.names(), frames: v.frames, size: v.size, fps: v.fps, spec, net, head })
+    }
+
+    /// The indices of the frames the model reads around `time_s`: T frames `1/fps` apart centred
+    /// on it (nearest source frame each), or consecutive source frames; a source with fewer
+    /// frames repeats its last. With a note when frames were repeated.
+    pub fn frame_indices(&self, clip: &Clip, time_s: f64) -> (Vec<usize>, Option<String>) {
+        let n = clip.frames.len();
+        if n == 0 {
+            return (Vec::new(), None);
+        }
+        let t = self.frames;
+        let idx: Vec<usize> = match self.fps {
+            Some(fps) => (0..t)
+                .map(|k| {
+                    let at = time_s + (k as f64 - t as f64 / 2.0 + 0.5) / fps;
+                    clip.frame_index_at(at.max(0.0)).unwrap_or(0).min(n - 1)
+                })
+                .collect(),
+            None => {
+                let centre = clip.frame_index_at(time_s).unwrap_or(0);
+                let start = centre.saturating_sub(t / 2).min(n.saturating_sub(t));
+                (0..t).map(|k| (start + k).min(n - 1)).collect()
+            }
+        };
+        let note = (n < t).then(|| format!("the source has {n} frames; the model reads {t}: the last is repeated"));
+        (idx, note)
+    }
+
+    /// The model's input for `time_s`: [3, T, S, S] in [0, 1], flattened, and a note.
+    pub fn input(&self, clip: &Clip, time_s: f64) -> (Vec<f32>, Option<String>) {
+        let (idx, note) = self.frame_indices(clip, time_s);
+        let s = self.size;
+        let mut out = vec![0.0; 3 * self.frames * s * s];
+        for (k, i) in idx.iter().enumerate() {
+            let f = &clip.frames[*i].image;
+            let rgb = image::RgbImage::from_raw(f.width, f.height, f.pixels.clone()).unwrap_or_else(|| image::RgbImage::new(s as u32, s as u32));
+            // A frame already the model's size passes untouched.
+            let px = if rgb.dimensions() == (s as u32, s as u32) { chw(&rgb) } else { chw(&resize_crop(&rgb, s, None)) };
+            for c in 0..3 {
+                let dst = (c * self.frames + k) * s * s;
+                out[dst..dst + s * s].copy_from_slice(&px[c * s * s..(c + 1) * s * s]);
+            }
+        }
+        (out, note)
+    }
+
+    /// Logits for `clips` ([B, 3, T, S, S] flattened, B = len / (3*T*S*S)).
+    pub fn logits(&self, input: &[f32], device: &Device) -> Vec<f32> {
+        let per = 3 * self.frames * self.size * self.size;
+        let b = input.len() / per;
+        let x = Tensor::<5>::from_data(TensorData::new(input.to_vec(), [b, 3, self.frames, self.size, self.size]), device);
+        self.head.forward(self.net.forward(x)).into_data().try_to_vec::<f32>().unwrap_or_default()
+    }
+}
