@@ -50,7 +50,7 @@ pub fn show(ui: &mut Ui, s: &mut AttackSettings, shown: &Shown) -> bool {
             if c.norm != before
                 && let Some(input) = shown.input
             {
-                let (na, nv) = ((input.samples as f32).sqrt(), ((3 * input.pixels * input.pixels) as f32).sqrt());
+                let (na, nv) = ((input.samples as f32).sqrt(), (input.pixel_values() as f32).sqrt());
                 let (fa, fv) = if c.norm == Norm::L2 { (na, nv) } else { (1.0 / na, 1.0 / nv) };
                 c.eps_a *= fa;
                 c.eps_v *= fv;
@@ -59,7 +59,7 @@ pub fn show(ui: &mut Ui, s: &mut AttackSettings, shown: &Shown) -> bool {
         if c.method != Method::Fgsm {
             changed |= ui.add(egui::Slider::new(&mut c.steps, 1..=50).text("steps")).changed();
         }
-        let n = shown.input.map_or((32_767.0, 37_632.0), |i| (i.samples as f32, (3 * i.pixels * i.pixels) as f32));
+        let n = shown.input.map_or((32_767.0, 37_632.0), |i| (i.samples as f32, i.pixel_values() as f32));
         let (max_a, max_v) = match c.norm {
             Norm::Linf => (0.1, 64.0 / 255.0),
             Norm::L2 => (0.1 * n.0.sqrt(), 64.0 / 255.0 * n.1.sqrt()),

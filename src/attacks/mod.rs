@@ -190,7 +190,7 @@ impl Oracle {
         let b = x.wave.len() / s.samples;
         let (net, device) = if grad { (&self.net, &self.device) } else { (&self.plain, &self.plain_device) };
         let mut w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), device);
-        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.pixels, s.pixels]), device);
+        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.frames * s.pixels, s.pixels]), device);
         if grad {
             w = w.require_grad();
             p = p.require_grad();
@@ -347,7 +347,7 @@ impl CleanPass {
         }
         let (x, last) = best.expect("at least one run");
         let vector_path = self.vector.path();
-        let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+        let (na, nv) = (size.samples, size.pixel_values());
         self.examples
             .iter()
             .enumerate()
@@ -385,7 +385,7 @@ fn iterate(
     dir: f32,
     cancel: Option<&AtomicBool>,
 ) -> Inputs {
-    let (na, nv) = (oracle.size.samples, 3 * oracle.size.pixels * oracle.size.pixels);
+    let (na, nv) = (oracle.size.samples, oracle.size.pixel_values());
     let steps = if cfg.method == Method::Fgsm { 1 } else { cfg.steps.max(1) };
     let step_of = |eps: f32, given: Option<f32>| match cfg.method {
         Method::Fgsm => eps,
@@ -456,7 +456,7 @@ fn iterate(
 /// is not a label; targeted: its top class is the target), else the higher objective.
 #[allow(clippy::too_many_arguments)]
 fn keep_better(a: (Inputs, Evaluation), b: (Inputs, Evaluation), sets: &[Vec<usize>], classes: usize, targeted: bool, dir: f32, size: crate::models::InputSize) -> (Inputs, Evaluation) {
-    let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+    let (na, nv) = (size.samples, size.pixel_values());
     let (mut x, mut e) = a;
     let (bx, be) = b;
     for (i, set) in sets.iter().enumerate() {

@@ -5,7 +5,11 @@
 use burn::module::Module;
 use burn::prelude::*;
 
+use burn::nn::Linear;
+
 use crate::models::AvNet;
+use crate::models::r2plus1d::R2Plus1d;
+use crate::models::video::VideoModel;
 use crate::models::frontend::LogMel;
 use crate::models::spectrogram::{SpectrogramModel, SpectrogramNet};
 
@@ -17,6 +21,9 @@ pub enum Victim {
     /// A spectrogram model attacked on its normalised features (Li et al.'s setting): the
     /// "waveform" of the examples is the flattened [frames, mels] features.
     Features { net: SpectrogramNet, frames: usize, mels: usize },
+    /// A video model: the examples' pictures are clips of `frames` frames ([3, T, S, S]
+    /// flattened, handed over as [B, 3, T*S, S]); their waveform is a placeholder it never reads.
+    Video { net: R2Plus1d, head: Linear, frames: usize },
 }
 
 impl Victim {
@@ -29,11 +36,16 @@ impl Victim {
         Self::Features { net: m.net.clone(), frames, mels: m.front.cfg.n_mels }
     }
 
+    pub fn video(m: &VideoModel) -> Self {
+        Self::Video { net: m.net.clone(), head: m.head.clone(), frames: m.frames }
+    }
+
     /// The device the weights live on.
     pub(super) fn device(&self) -> Device {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().device(),
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.device(),
+            Self::Video { head, .. } => head.weight.val().device(),
         }
     }
 
@@ -41,6 +53,7 @@ impl Victim {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.classes(),
+            Self::Video { head, .. } => head.weight.val().dims()[1],
         }
     }
 
@@ -50,6 +63,7 @@ impl Victim {
             Self::AudioVisual(n) => Self::AudioVisual(n.valid()),
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.clone(), net: net.valid() },
             Self::Features { net, frames, mels } => Self::Features { net: net.valid(), frames: *frames, mels: *mels },
+            Self::Video { net, head, frames } => Self::Video { net: net.valid(), head: head.valid(), frames: *frames },
         }
     }
 
@@ -60,6 +74,7 @@ impl Victim {
             Self::AudioVisual(n) => Self::AudioVisual(n.clone().fork(device).no_grad()),
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.fork_no_grad(device) },
             Self::Features { net, frames, mels } => Self::Features { net: net.fork_no_grad(device), frames: *frames, mels: *mels },
+            Self::Video { net, head, frames } => Self::Video { net: net.clone().fork(device).no_grad(), head: head.clone().fork(device).no_grad(), frames: *frames },
         }
     }
 
@@ -71,6 +86,10 @@ impl Victim {
             Self::Features { net, frames, mels } => {
                 let b = wave.dims()[0];
                 net.forward(wave.reshape([b, 1, *frames, *mels]))
+            }
+            Self::Video { net, head, frames } => {
+                let [b, c, ts, s] = pixels.dims();
+                head.forward(net.forward(pixels.reshape([b, c, *frames, ts / *frames, s])))
             }
         }
     }

@@ -149,6 +149,10 @@ pub struct Args {
     /// Write the adversarial model-view image (one model only).
     #[arg(long)]
     pub(super) out_image: Option<PathBuf>,
+    /// A video model's adversarial frames: a video (.mp4, .webm, .mkv; through ffmpeg) or, for
+    /// any other name or without ffmpeg, a folder of PNG frames.
+    #[arg(long)]
+    pub(super) out_video: Option<PathBuf>,
 }
 
 pub(super) fn class_index(classes: &[String], name: &str, what: &str) -> anyhow::Result<usize> {
@@ -163,6 +167,12 @@ fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     if let Some((spec, weights)) = args.models.spectrogram_spec()? {
         return super::attack_spectrogram::run(args, &spec, &weights);
+    }
+    if let Some((spec, weights)) = args.models.video_spec()? {
+        return super::attack_video::run(args, &spec, &weights);
+    }
+    if args.out_video.is_some() {
+        bail!("--out-video is for a video model (--spec with an r2plus1d_18 visual encoder)");
     }
     let device = args.models.device()?;
     let clip = args.input.open()?;

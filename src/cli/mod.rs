@@ -8,6 +8,7 @@ mod predict;
 mod inputs;
 mod attack;
 mod attack_spectrogram;
+mod attack_video;
 mod eval;
 mod eval_report;
 mod interrupt;

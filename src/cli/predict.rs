@@ -42,7 +42,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let mut docs = Vec::new();
     let mut warned = false;
     for m in &models {
-        let InputSize { samples, pixels } = m.info.input;
+        let InputSize { samples, pixels, .. } = m.info.input;
         let ex = examples.entry((samples, pixels)).or_insert_with(|| {
             let (ex, missing) = Example::from_clip(&clip, t, m.info.input);
             if !missing.is_empty() && !warned {

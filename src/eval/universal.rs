@@ -60,7 +60,7 @@ pub fn fit(
             for (modality, name) in MODALITIES {
                 let d = if cfg.eps_a == 0.0 && cfg.eps_v == 0.0 {
                     // A zero budget fits a zero perturbation: no passes needed (the x0 of a sweep).
-                    (vec![0.0; size.samples], vec![0.0; 3 * size.pixels * size.pixels])
+                    (vec![0.0; size.samples], vec![0.0; size.pixel_values()])
                 } else {
                     universal(&m.net, &examples, &labels, &AttackConfig { modality, ..cfg.clone() }, epochs)
                 };
@@ -145,7 +145,7 @@ impl UniversalSet {
                     let Some((a, v)) = self.get(mi, &s.name, modality) else {
                         return Err(mismatch(format!("none for model {} at eps {} ({name})", m.info.name, s.name)));
                     };
-                    if a.len() != m.info.input.samples || v.len() != 3 * m.info.input.pixels * m.info.input.pixels {
+                    if a.len() != m.info.input.samples || v.len() != m.info.input.pixel_values() {
                         return Err(mismatch(format!("model {}'s input is another size", m.info.name)));
                     }
                 }

@@ -22,7 +22,7 @@ impl Example {
     /// grey placeholder the model never reads.
     pub fn audio_only(wave: Vec<f32>) -> Self {
         let samples = wave.len();
-        Self { wave, pixels: vec![0.5; 3], size: InputSize { samples, pixels: 1 } }
+        Self { wave, pixels: vec![0.5; 3], size: InputSize::new(samples, 1) }
     }
 
     /// The example at time `t_s` of `clip`. A missing modality reads as silence or a grey
@@ -43,7 +43,7 @@ impl Example {
             Some(i) => image_pixels(&clip.frames[i].image, size.pixels),
             None => {
                 missing.push("video");
-                vec![0.5; 3 * size.pixels * size.pixels]
+                vec![0.5; size.pixel_values()]
             }
         };
         (Self { wave, pixels, size }, missing)
@@ -100,7 +100,7 @@ pub fn rgb_bytes(chw: &[f32], side: usize) -> Vec<u8> {
 
 /// A batch of examples as tensors: ([B, 1, L], [B, 3, S, S]).
 pub fn batch(examples: &[&Example], device: &Device) -> (Tensor<3>, Tensor<4>) {
-    let size = examples.first().map_or(InputSize { samples: 1, pixels: 1 }, |e| e.size);
+    let size = examples.first().map_or(InputSize::new(1, 1), |e| e.size);
     let b = examples.len();
     let wave: Vec<f32> = examples.iter().flat_map(|e| e.wave.iter().copied()).collect();
     let pixels: Vec<f32> = examples.iter().flat_map(|e| e.pixels.iter().copied()).collect();

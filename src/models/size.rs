@@ -50,8 +50,8 @@ impl Size {
     /// Input sizes the models of this size are trained and run at.
     pub fn input(self) -> InputSize {
         match self {
-            Self::Full => InputSize { samples: 65_535, pixels: 224 },
-            Self::Small => InputSize { samples: SMALL_SAMPLES, pixels: SMALL_PIXELS },
+            Self::Full => InputSize::new(65_535, 224),
+            Self::Small => InputSize::new(SMALL_SAMPLES, SMALL_PIXELS),
         }
     }
 }
@@ -61,6 +61,29 @@ impl Size {
 pub struct InputSize {
     pub samples: usize,
     pub pixels: usize,
+    /// Frames of `pixels` x `pixels` the model reads (1 for a picture; T for a video model).
+    #[serde(default = "one_frame", skip_serializing_if = "is_one")]
+    pub frames: usize,
+}
+
+fn one_frame() -> usize {
+    1
+}
+
+fn is_one(v: &usize) -> bool {
+    *v == 1
+}
+
+impl InputSize {
+    /// A picture input of these sizes.
+    pub const fn new(samples: usize, pixels: usize) -> Self {
+        Self { samples, pixels, frames: 1 }
+    }
+
+    /// The values of one example's picture (or clip): 3 x frames x pixels x pixels.
+    pub fn pixel_values(&self) -> usize {
+        3 * self.frames * self.pixels * self.pixels
+    }
 }
 
 /// Small inputs: 2.97 s of audio and 112 px frames (see README, "Model sizes").

@@ -284,7 +284,7 @@ impl ModelSpec {
         if self.head != HeadKind::Linear || self.output != Output::Softmax {
             return Err("head / output: tian models have a linear classifier with softmax output".into());
         }
-        let size = crate::models::InputSize { samples: audio.samples, pixels: self.visual.as_ref().map_or(crate::models::Size::Full.input().pixels, |v| v.size) };
+        let size = crate::models::InputSize::new(audio.samples, self.visual.as_ref().map_or(crate::models::Size::Full.input().pixels, |v| v.size));
         super::file::check_input(size).map_err(|e| format!("audio.samples / visual.size: {e}"))?;
         if let Some(v) = &self.visual
             && v.frames != 1

@@ -93,7 +93,7 @@ pub fn load(spec_path: &Path, spec: &ModelSpec, weights: &[(Option<String>, Path
     if let (Some(v), Some(vs)) = (net.visual.as_mut(), spec.visual.as_ref()) {
         v.pool = vs.pool;
     }
-    let input = InputSize { samples: audio.samples, pixels: spec.visual.as_ref().map_or(Size::Full.input().pixels, |v| v.size) };
+    let input = InputSize::new(audio.samples, spec.visual.as_ref().map_or(Size::Full.input().pixels, |v| v.size));
     let classes = spec.classes.names();
     let outputs = net.classifier.weight.val().dims()[1];
     if outputs != classes.len() {

@@ -169,7 +169,7 @@ impl FastAdversarial {
             lp::project_linf(&mut x, x0, eps, lo, hi);
             x
         };
-        let (na, nv) = (size.samples, 3 * size.pixels * size.pixels);
+        let (na, nv) = (size.samples, size.pixel_values());
         examples
             .iter()
             .enumerate()

@@ -174,7 +174,7 @@ fn the_gpu_attack_path_matches_the_cpu_path() {
     assert!(mcgurk::kernels::for_device(&gpu.device).is_some() && mcgurk::kernels::for_device(&gpu.device.clone().autodiff()).is_some());
     assert!(mcgurk::kernels::for_device(&Device::flex()).is_none());
     let cpu = Device::flex();
-    let size = InputSize { samples: 8191, pixels: 32 };
+    let size = InputSize::new(8191, 32);
     let ex = Example {
         wave: near_the_edges(size.samples, (-1.0, 1.0), 0.002, 1),
         pixels: near_the_edges(3 * 32 * 32, (0.0, 1.0), 0.002, 2),

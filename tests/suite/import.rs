@@ -145,7 +145,7 @@ fn saved_models_reload_with_their_metadata_and_logits() {
         name: "gc".into(),
         fusion: FusionKind::GatedConcat,
         classes: vec!["a".into(), "b".into(), "c".into()],
-        input: InputSize { samples: 8192, pixels: 64 },
+        input: InputSize::new(8192, 64),
         format_version: 1,
     };
     let dir = tempfile::tempdir().unwrap();

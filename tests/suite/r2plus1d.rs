@@ -160,3 +160,59 @@ fn frames_are_taken_around_the_moment_at_the_specs_rate() {
     assert_eq!(model.frame_indices(&clip, 0.0).0, vec![0, 1, 2, 3]);
     assert_eq!(model.frame_indices(&clip, 9.9).0, vec![16, 17, 18, 19]);
 }
+
+/// An attack on a video model perturbs every frame it reads, within the budget and the pixel
+/// range, and raises the loss; the command writes the adversarial frames.
+#[test]
+fn a_video_attack_covers_every_frame_within_its_bound() {
+    use mcgurk::attacks::{AttackConfig, Method, Modality, Norm, Victim, attack_victim};
+    use mcgurk::models::InputSize;
+    use mcgurk::models::input::Example;
+    use mcgurk::models::video::VideoModel;
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
+    let clip = &want.tensors["clip"];
+    let one = clip.values.len() / 2;
+    let ex = Example { wave: vec![0.0], pixels: clip.values[..one].to_vec(), size: InputSize { samples: 1, pixels: 40, frames: 8 } };
+    let eps = 4.0 / 255.0;
+    for method in [Method::Fgsm, Method::Pgd] {
+        let cfg = AttackConfig { method, norm: Norm::Linf, modality: Modality::Video, eps_v: eps, steps: 5, ..AttackConfig::default() };
+        let label = mcgurk::models::predict::argmax(&model.logits(&ex.pixels, &device));
+        let r = attack_victim(&Victim::video(&model), std::slice::from_ref(&ex), &[vec![label]], &cfg).remove(0);
+        let adv = &r.adversarial.pixels;
+        assert!(adv.iter().zip(&ex.pixels).all(|(a, c)| (a - c).abs() <= eps + 1e-6 && (0.0..=1.0).contains(a)), "{method:?}: bound or range");
+        assert!(r.loss_adv > r.loss_clean, "{method:?}: loss {} -> {}", r.loss_clean, r.loss_adv);
+        // Every one of the 8 frames was moved.
+        let per = 40 * 40;
+        for k in 0..8 {
+            let moved = (0..3).flat_map(|c| ((c * 8 + k) * per)..((c * 8 + k + 1) * per)).any(|i| adv[i] != ex.pixels[i]);
+            assert!(moved, "{method:?}: frame {k} untouched");
+        }
+    }
+    // Through the command, from a frame folder, the adversarial frames as PNGs.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    frame_folder(&frames, 8);
+    let out = dir.path().join("adversarial");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["attack", "--frames", frames.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--modality", "v", "--method", "fgsm", "--eps-v", "0.02"])
+        .args(["--out-video", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert!(doc["models"][0]["psnr_db"].as_f64().unwrap() > 30.0 && doc["frames"] == 8);
+    let written: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert_eq!(written.len(), 8);
+    assert_eq!(image::open(out.join("frame_0000.png")).unwrap().width(), 40);
+    // An audio attack on a model that has no audio is refused with the reason.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["attack", "--frames", frames.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--modality", "a"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&run.stderr).contains("sees pictures only"));
+}

@@ -16,7 +16,7 @@ use burn::prelude::*;
 
 use crate::common::*;
 
-const SIZE: InputSize = InputSize { samples: 8191, pixels: 32 };
+const SIZE: InputSize = InputSize::new(8191, 32);
 
 /// Two classes. The robust cue: a loud tone whose pitch is the class, but wrong on a fifth of
 /// the training examples. The shortcut: a faint offset (+-0.01) that always tells the class.

@@ -23,7 +23,7 @@ fn inputs(size: Size, n: usize) -> (Vec<Example>, Vec<usize>) {
     let examples = (0..n)
         .map(|_| Example {
             wave: (0..input.samples).map(|_| rng.range(-0.5, 0.5)).collect(),
-            pixels: (0..3 * input.pixels * input.pixels).map(|_| rng.range(0.1, 0.9)).collect(),
+            pixels: (0..input.pixel_values()).map(|_| rng.range(0.1, 0.9)).collect(),
             size: input,
         })
         .collect();
