@@ -216,3 +216,53 @@ fn a_video_attack_covers_every_frame_within_its_bound() {
         .unwrap();
     assert!(String::from_utf8_lossy(&run.stderr).contains("sees pictures only"));
 }
+
+/// The real r2plus1d_18's every parameter and buffer (names and shapes, listed by the fixture
+/// script from torchvision) fits McGurk's encoder at full width, with nothing left over but fc.
+#[test]
+fn the_real_r2plus1d_18_layout_loads_at_full_width() {
+    use mcgurk::models::safetensors::StoredTensor;
+    let list = std::fs::read_to_string(torch("r2plus1d_18_keys.txt")).unwrap();
+    let mut st = SafeTensors::default();
+    for line in list.lines() {
+        let mut parts = line.split_whitespace();
+        let name = parts.next().unwrap().to_string();
+        let shape: Vec<usize> = parts.map(|d| d.parse().unwrap()).collect();
+        let n = shape.iter().product::<usize>();
+        // Unit variances: a negative or NaN one would be refused.
+        let value = if name.ends_with("running_var") { 1.0 } else { 0.0 };
+        st.tensors.insert(name, StoredTensor { shape, values: vec![value; n] });
+    }
+    // 187 parameters and running statistics, and 37 BatchNorm counters.
+    assert_eq!(st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).count(), 187);
+    let net = r2plus1d::import(&st, "", &Device::flex()).unwrap();
+    assert_eq!(net.width(), 512);
+    assert_eq!(net.blocks.len(), 8);
+}
+
+#[test]
+fn frame_folders_are_read_in_name_order_and_bad_ones_are_named() {
+    use mcgurk::media::frames;
+    let dir = tempfile::tempdir().unwrap();
+    // Names out of creation order; a text file beside them is not a frame.
+    for (name, shade) in [("b_002.png", 20u8), ("a_001.png", 10), ("c_003.png", 30)] {
+        image::RgbImage::from_pixel(20, 16, image::Rgb([shade; 3])).save(dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not a frame").unwrap();
+    let clip = frames::open(dir.path(), 4.0, 1 << 30).unwrap();
+    let shades: Vec<u8> = clip.frames.iter().map(|f| f.image.pixels[0]).collect();
+    assert_eq!(shades, [10, 20, 30]);
+    assert_eq!(clip.frames[2].time_s, 0.5);
+    assert!(clip.audio.is_none());
+    // A frame of another size, a damaged frame: errors naming the file.
+    image::RgbImage::from_pixel(32, 16, image::Rgb([0; 3])).save(dir.path().join("d_004.png")).unwrap();
+    let e = frames::open(dir.path(), 4.0, 1 << 30).unwrap_err().to_string();
+    assert!(e.contains("32x16") && e.contains("d_004.png"), "{e}");
+    std::fs::write(dir.path().join("d_004.png"), b"\x89PNG\r\n\x1a\n broken").unwrap();
+    let e = frames::open(dir.path(), 4.0, 1 << 30).unwrap_err().to_string();
+    assert!(e.contains("d_004.png"), "{e}");
+    std::fs::remove_file(dir.path().join("d_004.png")).unwrap();
+    // A budget too small for the frames, a rate that is not one.
+    assert!(frames::open(dir.path(), 4.0, 1000).unwrap_err().to_string().contains("memory budget"));
+    assert!(frames::open(dir.path(), 0.0, 1 << 30).unwrap_err().to_string().contains("--fps 0"));
+}
