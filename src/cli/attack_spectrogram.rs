@@ -58,16 +58,7 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     };
     let r = attack_victim(&victim, &[Example::audio_only(input)], &[labels.clone()], &cfg).remove(0);
     let space = if in_features { "features" } else { "audio" };
-    let probs = |logits: &[f32]| -> Vec<f32> {
-        if sigmoid {
-            logits.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect()
-        } else {
-            let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let e: Vec<f32> = logits.iter().map(|z| (z - m).exp()).collect();
-            let s: f32 = e.iter().sum();
-            e.iter().map(|v| v / s).collect()
-        }
-    };
+    let probs = |logits: &[f32]| crate::models::predict::probabilities(logits, sigmoid);
     let (pc, pa) = (probs(&r.logits_clean), probs(&r.logits_adv));
     let names = |set: &[usize]| set.iter().map(|&i| model.classes[i].clone()).collect::<Vec<_>>();
     let describe = |p: &[f32]| -> Vec<String> {

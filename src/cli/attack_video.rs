@@ -50,7 +50,7 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     let size = InputSize { samples: 1, pixels: model.size, frames: model.frames };
     let ex = Example { wave: vec![0.0], pixels, size };
     let r = attack_victim(&Victim::video(&model), std::slice::from_ref(&ex), &[labels], &cfg).remove(0);
-    let probs = |z: &[f32]| -> Vec<f32> { if sigmoid { z.iter().map(|v| 1.0 / (1.0 + (-v).exp())).collect() } else { crate::models::predict::softmax(z) } };
+    let probs = |z: &[f32]| crate::models::predict::probabilities(z, sigmoid);
     let (pc, pa) = (probs(&r.logits_clean), probs(&r.logits_adv));
     let (bc, ba) = (crate::models::predict::argmax(&pc), crate::models::predict::argmax(&pa));
     let psnr = crate::attacks::lp::psnr_db(&ex.pixels, &r.adversarial.pixels);

@@ -110,7 +110,7 @@ fn run_video_model(args: &Args, spec: &std::path::Path, weights: &std::path::Pat
         anyhow::bail!("the model gives non-finite outputs (damaged weights?): {}", weights.display());
     }
     let sigmoid = model.spec.output == Output::Sigmoid;
-    let probs = if sigmoid { logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect() } else { crate::models::predict::softmax(&logits) };
+    let probs = crate::models::predict::probabilities(&logits, sigmoid);
     let notes: Vec<String> = note.into_iter().collect();
     let scores = Scores { name: &model.spec.name, classes: &model.classes, logits, probs, sigmoid };
     report_scores(args, &clip.title(), t, &notes, &scores)

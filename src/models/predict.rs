@@ -51,6 +51,11 @@ pub fn argmax(values: &[f32]) -> usize {
     values.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
 }
 
+/// Probabilities of logits: softmax over the classes, or each class's sigmoid (multi-label).
+pub fn probabilities(logits: &[f32], sigmoid: bool) -> Vec<f32> {
+    if sigmoid { logits.iter().map(|z| 1.0 / (1.0 + (-z).exp())).collect() } else { softmax(logits) }
+}
+
 pub fn softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
