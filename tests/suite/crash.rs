@@ -146,3 +146,48 @@ fn a_killed_session_save_leaves_the_old_or_the_new_file() {
     let temps = std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".tmp")).count();
     assert!(temps <= 20, "at most one temp file per killed write");
 }
+
+/// Not a check of its own: keeps exporting a model file (each time with other class names)
+/// until it is killed, for the test below.
+#[test]
+fn model_writer_child() {
+    let Some(path) = std::env::var_os("MCGURK_TEST_MODEL_WRITER") else { return };
+    let device = burn::prelude::Device::flex();
+    let m = mcgurk::models::zoo::find("sum").unwrap().load(&device).unwrap();
+    let mut info = m.info.clone();
+    for k in 0.. {
+        info.classes = (0..info.classes.len()).map(|i| format!("new{k}-{i}")).collect();
+        mcgurk::models::file::save(Path::new(&path), &m.net, &info, mcgurk::models::safetensors::StoreAs::F32, false).unwrap();
+    }
+}
+
+#[test]
+fn a_killed_model_export_leaves_the_old_or_the_new_file() {
+    use mcgurk::models::file;
+    let device = burn::prelude::Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exported.safetensors");
+    let m = mcgurk::models::zoo::find("sum").unwrap().load(&device).unwrap();
+    let mut info = m.info.clone();
+    info.classes = (0..info.classes.len()).map(|i| format!("old-{i}")).collect();
+    file::save(&path, &m.net, &info, mcgurk::models::safetensors::StoreAs::F32, false).unwrap();
+    let mut delays = Delays(0x5EED_0F_EC0DE);
+    let mut saw_new = false;
+    for _ in 0..20 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "crash::model_writer_child", "--test-threads", "1"])
+            .env("MCGURK_TEST_MODEL_WRITER", &path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(30 + delays.next_ms(400)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let loaded = file::load(&path, None, &device).expect("the old or the new model, never a torn file");
+        let first = &loaded.info.classes[0];
+        assert!(first == "old-0" || first.starts_with("new"), "{first}");
+        saw_new |= first.starts_with("new");
+    }
+    assert!(saw_new, "no export finished in 20 runs: the kills never let one through");
+}
