@@ -39,7 +39,7 @@ pub fn title(kind: &DialogKind) -> String {
         DialogKind::OpenSession => "Open a session".into(),
         DialogKind::SaveSession => "Save the session".into(),
         DialogKind::Export(k) => k.label().trim_end_matches('…').to_string(),
-        DialogKind::AddModel => "Add a model (safetensors)".into(),
+        DialogKind::AddModel => "Add a model (safetensors, PyTorch .pth, or a model spec .json)".into(),
         DialogKind::Folder(field) => field.title().to_string(),
         DialogKind::Locate(old) => {
             let name = old.file_name().map_or_else(|| old.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -53,7 +53,7 @@ pub fn extensions(kind: &DialogKind) -> &'static [&'static str] {
     match kind {
         DialogKind::Any => MEDIA,
         DialogKind::OpenSession => &["json"],
-        DialogKind::AddModel => &["safetensors"],
+        DialogKind::AddModel => &["safetensors", "pth", "pt", "json"],
         _ => &[],
     }
 }

@@ -184,7 +184,12 @@ fn serve(requests: Receiver<Ask>, replies: &Reporter<Reply>, cancel: Arc<AtomicB
             }
         }
         for (path, fusion) in adds.drain(..) {
-            match crate::models::file::load(&path, fusion, &device) {
+            let loaded = if path.extension().is_some_and(|e| e == "json") {
+                crate::models::tian_spec::load_file(&path, &device).map_err(|e| e.to_string())
+            } else {
+                crate::models::file::load(&path, fusion, &device).map_err(|e| e.to_string())
+            };
+            match loaded {
                 Ok(m) => {
                     infos.push(m.info.clone());
                     live.add(m);
@@ -192,8 +197,8 @@ fn serve(requests: Receiver<Ask>, replies: &Reporter<Reply>, cancel: Arc<AtomicB
                         return;
                     }
                 }
-                Err(e) => {
-                    if !send(Reply::ModelRejected { path, error: e.to_string() }) {
+                Err(error) => {
+                    if !send(Reply::ModelRejected { path, error }) {
                         return;
                     }
                 }

@@ -62,7 +62,7 @@ pub struct ModelArgs {
     /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as
     /// PANNs' Cnn14 (`predict` and `attack` for now), or Tian & Xu's audio-visual models from
     /// their own checkpoints (every command). See the README, "Spectrogram models".
-    #[arg(long, requires = "weights")]
+    #[arg(long)]
     pub spec: Option<PathBuf>,
     /// The fusion of --weights, when the file does not say.
     #[arg(long, value_enum)]
@@ -96,15 +96,20 @@ impl ModelArgs {
             .collect()
     }
 
+    /// `--weights`, else the files the spec names.
+    fn weights_or_the_specs(&self, path: &std::path::Path, spec: &crate::models::spec::ModelSpec) -> Vec<(Option<String>, PathBuf)> {
+        if self.weights.is_empty() { spec.weight_files(path) } else { self.weight_files() }
+    }
+
     /// (spec, weights) when --spec names a spectrogram model (its own code path in `predict` and
     /// `attack`); None for no spec, a video model or an audio-visual (tian) one.
     pub fn spectrogram_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
         let Some(spec) = &self.spec else { return Ok(None) };
         let s = crate::models::spec::ModelSpec::load(spec)?;
-        if s.is_video() || s.audio.is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
+        if s.is_video() || s.audio.as_ref().is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
             return Ok(None);
         }
-        match &self.weight_files()[..] {
+        match &self.weights_or_the_specs(spec, &s)[..] {
             [(None, w)] => Ok(Some((spec.clone(), w.clone()))),
             _ => bail!("a spectrogram model's spec takes one --weights FILE"),
         }
@@ -113,10 +118,11 @@ impl ModelArgs {
     /// (spec, weights) when --spec names a video model (R(2+1)D-18).
     pub fn video_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
         let Some(spec) = &self.spec else { return Ok(None) };
-        if !crate::models::spec::ModelSpec::load(spec)?.is_video() {
+        let s = crate::models::spec::ModelSpec::load(spec)?;
+        if !s.is_video() {
             return Ok(None);
         }
-        match &self.weight_files()[..] {
+        match &self.weights_or_the_specs(spec, &s)[..] {
             [(None, w)] => Ok(Some((spec.clone(), w.clone()))),
             _ => bail!("a video model's spec takes one --weights FILE"),
         }
@@ -135,7 +141,11 @@ impl ModelArgs {
             for m in &self.models {
                 out.extend(ModelArgs { models: vec![m.clone()], weights: Vec::new(), spec: None, fusion: None, gpu: self.gpu }.load(device)?);
             }
-            out.push(crate::models::tian_spec::load(spec_path, &spec, &self.weight_files(), device)?);
+            let weights = self.weights_or_the_specs(spec_path, &spec);
+            if weights.is_empty() {
+                bail!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display());
+            }
+            out.push(crate::models::tian_spec::load(spec_path, &spec, &weights, device)?);
             return Ok(out);
         }
         let mut out = Vec::new();
@@ -146,7 +156,9 @@ impl ModelArgs {
         };
         for m in &wanted {
             let path = PathBuf::from(m);
-            if path.extension().is_some_and(|e| e == "safetensors") || path.is_file() {
+            if path.extension().is_some_and(|e| e == "json") {
+                out.push(crate::models::tian_spec::load_file(&path, device)?);
+            } else if path.extension().is_some_and(|e| e == "safetensors") || path.is_file() {
                 out.push(file::load(&path, None, device)?);
             } else {
                 let entry = zoo::find(m).with_context(|| {

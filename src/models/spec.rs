@@ -49,6 +49,30 @@ pub struct ModelSpec {
     pub output: Output,
     pub classes: Classes,
     pub keys: SpecKeys,
+    /// Where the weights are, relative to the spec's folder: one file, or one per part
+    /// (`{"audio": "sound_best.pth", ...}`). Lets the window's Add model take the spec alone;
+    /// `--weights` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<SpecWeights>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SpecWeights {
+    One(PathBuf),
+    Parts(std::collections::BTreeMap<String, PathBuf>),
+}
+
+impl ModelSpec {
+    /// The spec's own weights as (part, file), resolved against the spec's folder.
+    pub fn weight_files(&self, spec_path: &Path) -> Vec<(Option<String>, PathBuf)> {
+        let dir = spec_path.parent().unwrap_or(Path::new("."));
+        match &self.weights {
+            None => Vec::new(),
+            Some(SpecWeights::One(f)) => vec![(None, dir.join(f))],
+            Some(SpecWeights::Parts(m)) => m.iter().map(|(p, f)| (Some(p.clone()), dir.join(f))).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +237,7 @@ impl ModelSpec {
         if self.format != SPEC_FORMAT {
             return Err(format!("format {} (this McGurk reads format {SPEC_FORMAT})", self.format));
         }
+        self.check_weight_parts()?;
         if self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18) {
             return self.check_video();
         }
@@ -343,6 +368,16 @@ impl ModelSpec {
     /// Whether this spec describes a video model (R(2+1)D-18 on frame sequences).
     pub fn is_video(&self) -> bool {
         self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18)
+    }
+
+    /// The parts a spec's `weights` may name.
+    fn check_weight_parts(&self) -> Result<(), String> {
+        if let Some(SpecWeights::Parts(m)) = &self.weights
+            && let Some(p) = m.keys().find(|p| !super::tian_spec::PARTS.contains(&p.as_str()))
+        {
+            return Err(format!("weights: unknown part '{p}' (audio, visual, fusion, head)"));
+        }
+        Ok(())
     }
 
     /// The fusion a tian spec asks for: its `fusion` with both encoders, else the one encoder.

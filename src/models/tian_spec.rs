@@ -34,6 +34,20 @@ fn resnet_child(index: &str) -> Option<&'static str> {
     })
 }
 
+/// The audio-visual model a spec file describes, with the weights it names (the window's Add
+/// model, a session's model list, `--model spec.json`).
+pub fn load_file(spec_path: &Path, device: &Device) -> Result<LoadedModel, SpecError> {
+    let spec = ModelSpec::load(spec_path)?;
+    if spec.audio.as_ref().is_none_or(|a| a.encoder != super::spec::Encoder::Tian) {
+        return Err(bad(spec_path, "the window and model lists take audio-visual specs (audio encoder tian) for now"));
+    }
+    let weights = spec.weight_files(spec_path);
+    if weights.is_empty() {
+        return Err(bad(spec_path, "weights: missing (the files, relative to the spec: \"weights\": {\"audio\": \"sound_best.pth\", ...})"));
+    }
+    load(spec_path, &spec, &weights, device)
+}
+
 /// The model of `spec` (its audio encoder `tian`) with `weights`: (part, file) pairs, a file
 /// without a part holding every part.
 pub fn load(spec_path: &Path, spec: &ModelSpec, weights: &[(Option<String>, PathBuf)], device: &Device) -> Result<LoadedModel, SpecError> {

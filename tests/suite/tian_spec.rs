@@ -84,3 +84,44 @@ fn every_command_takes_a_tian_spec_and_bad_ones_are_named() {
         assert!(e.contains(field) && e.contains("bad.spec.json"), "{field}: {e}");
     }
 }
+
+/// A spec that names its weights (relative to itself): the window's Add model and `--model`
+/// take the spec alone.
+#[test]
+fn a_spec_that_names_its_weights_loads_alone_in_the_window_and_the_commands() {
+    use mcgurk::app::command::Command;
+    use mcgurk::app::{Launch, Workbench};
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["tian_sound_best.pth", "tian_frame_best.pth", "tian_classifier_best.pth"] {
+        std::fs::copy(torch(f), dir.path().join(f)).unwrap();
+    }
+    let mut spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(torch("tian.spec.json")).unwrap()).unwrap();
+    spec["weights"] = serde_json::json!({ "audio": "tian_sound_best.pth", "visual": "tian_frame_best.pth", "head": "tian_classifier_best.pth" });
+    let path = dir.path().join("tian.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    // The commands: --model spec.json, and --spec without --weights.
+    for args in [vec!["--model", path.to_str().unwrap()], vec!["--spec", path.to_str().unwrap()]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(["predict", demo("cow.mp4").to_str().unwrap()]).args(&args).output().unwrap();
+        assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("tian-concat"), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The window: File > Add model with the spec.
+    let mut h = egui_kittest::Harness::builder().with_size([1280.0, 820.0]).wgpu().build_eframe(|cc| Workbench::new(cc, Launch::File(demo("cow.mp4"))));
+    let start = std::time::Instant::now();
+    while h.state().models.len() < 7 {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(start.elapsed().as_secs() < 60, "the zoo never loaded");
+    }
+    h.state_mut().command(Command::AddModel { path: path.clone(), fusion: None });
+    while !(h.state().models.len() == 8 && h.state().results.len() == 8) {
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(start.elapsed().as_secs() < 120, "the spec's model never answered: {:?}", h.state().status.as_ref().map(|s| s.text.clone()));
+    }
+    assert_eq!(h.state().models[7].name, "tian-concat");
+    // A part the spec does not know is named.
+    spec["weights"]["picture"] = serde_json::json!("x.pth");
+    std::fs::write(&path, serde_json::to_string_pretty(&spec).unwrap()).unwrap();
+    let e = ModelSpec::load(&path).unwrap_err().to_string();
+    assert!(e.contains("unknown part 'picture'"), "{e}");
+}
