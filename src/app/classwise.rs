@@ -12,7 +12,7 @@ use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
 use crate::data::{self, DataOptions, Split};
 use crate::metrics::classwise::{ClassRow, Options, Report, Space, Stage, report};
-use crate::models::{LoadedModel, file, zoo};
+use crate::models::{LoadedModel, zoo};
 
 mod plots;
 use plots::{projection, scatter};
@@ -35,7 +35,7 @@ impl ModelChoice {
     fn load(&self, device: &Device) -> Result<LoadedModel, String> {
         match self {
             Self::Zoo(n) => zoo::find(n).ok_or_else(|| format!("no demo model '{n}'"))?.load(device).map_err(|e| e.to_string()),
-            Self::File(p, fusion) => file::load(p, *fusion, device).map_err(|e| e.to_string()),
+            Self::File(p, fusion) => crate::models::tian_spec::load_path(p, *fusion, device),
         }
     }
 }

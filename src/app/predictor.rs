@@ -184,12 +184,7 @@ fn serve(requests: Receiver<Ask>, replies: &Reporter<Reply>, cancel: Arc<AtomicB
             }
         }
         for (path, fusion) in adds.drain(..) {
-            let loaded = if path.extension().is_some_and(|e| e == "json") {
-                crate::models::tian_spec::load_file(&path, &device).map_err(|e| e.to_string())
-            } else {
-                crate::models::file::load(&path, fusion, &device).map_err(|e| e.to_string())
-            };
-            match loaded {
+            match crate::models::tian_spec::load_path(&path, fusion, &device) {
                 Ok(m) => {
                     infos.push(m.info.clone());
                     live.add(m);

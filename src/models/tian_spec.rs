@@ -34,6 +34,16 @@ fn resnet_child(index: &str) -> Option<&'static str> {
     })
 }
 
+/// A model file (`.safetensors`, `.pth`) or an audio-visual spec naming its weights (`.json`):
+/// what the window's Add model, the class-wise window and `--model` accept.
+pub fn load_path(path: &Path, fusion: Option<FusionKind>, device: &Device) -> Result<LoadedModel, String> {
+    if path.extension().is_some_and(|e| e == "json") {
+        load_file(path, device).map_err(|e| e.to_string())
+    } else {
+        super::file::load(path, fusion, device).map_err(|e| e.to_string())
+    }
+}
+
 /// The audio-visual model a spec file describes, with the weights it names (the window's Add
 /// model, a session's model list, `--model spec.json`).
 pub fn load_file(spec_path: &Path, device: &Device) -> Result<LoadedModel, SpecError> {
