@@ -18,8 +18,11 @@ pub struct ClipArgs {
     #[arg(long, requires = "audio", conflicts_with = "clip")]
     pub image: Option<PathBuf>,
     /// A folder of numbered image frames (name order) instead of a video file.
-    #[arg(long, conflicts_with_all = ["clip", "audio", "image"])]
+    #[arg(long, conflicts_with_all = ["clip", "audio", "image", "video"])]
     pub frames: Option<PathBuf>,
+    /// The video file (the same as giving it as CLIP).
+    #[arg(long, conflicts_with_all = ["clip", "audio", "image"])]
+    pub video: Option<PathBuf>,
     /// The frame rate of --frames.
     #[arg(long, default_value_t = 8.0, requires = "frames")]
     pub fps: f64,
@@ -40,7 +43,7 @@ impl ClipArgs {
         if let Some(dir) = &self.frames {
             return Ok(media::frames::open(dir, self.fps, opts.frame_budget_bytes)?);
         }
-        Ok(match (&self.clip, &self.audio, &self.image) {
+        Ok(match (self.clip.as_ref().or(self.video.as_ref()), &self.audio, &self.image) {
             (Some(c), _, _) => media::open(c, &opts, &job)?,
             (None, Some(a), Some(i)) => media::open_pair(a, i, &opts, &job)?,
             _ => bail!("give a CLIP, --audio FILE --image FILE, or --frames DIR"),

@@ -266,3 +266,21 @@ fn frame_folders_are_read_in_name_order_and_bad_ones_are_named() {
     assert!(frames::open(dir.path(), 4.0, 1000).unwrap_err().to_string().contains("memory budget"));
     assert!(frames::open(dir.path(), 0.0, 1 << 30).unwrap_err().to_string().contains("--fps 0"));
 }
+
+#[test]
+fn a_video_file_feeds_a_video_model_as_clip_or_with_video() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+            .arg("predict")
+            .args(args)
+            .args(["--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap(), "--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["models"][0]["logits"].clone()
+    };
+    let cow = demo("cow.mp4");
+    // 8 consecutive frames of the 448x336 video around its middle, each resized and cropped to 40.
+    assert_eq!(run(&["--video", cow.to_str().unwrap()]), run(&[cow.to_str().unwrap()]));
+}
