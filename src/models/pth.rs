@@ -56,7 +56,7 @@ fn entries(bytes: &[u8]) -> Result<HashMap<String, &[u8]>, PthError> {
     let mut cd_offset = u64::from(u32_at(bytes, eocd + 16)?);
     // ZIP64: the real numbers are in the zip64 end record, found through its locator.
     if (count == 0xffff || cd_size == 0xffff_ffff || cd_offset == 0xffff_ffff) && eocd >= 20 && bytes[eocd - 20..eocd - 16] == [0x50, 0x4b, 0x06, 0x07] {
-        let at = usize::try_from(u64_at(bytes, eocd - 12)?).map_err(|_| zip_err("zip64 record offset"))?;
+        let at = usize::try_from(u64_at(bytes, eocd - 12)?).ok().filter(|a| a.saturating_add(56) <= bytes.len()).ok_or_else(|| zip_err("zip64 record offset beyond the end of the file"))?;
         if bytes.get(at..at + 4) != Some(&[0x50, 0x4b, 0x06, 0x06]) {
             return Err(zip_err("zip64 end record missing"));
         }
@@ -64,7 +64,7 @@ fn entries(bytes: &[u8]) -> Result<HashMap<String, &[u8]>, PthError> {
         cd_size = u64_at(bytes, at + 40)?;
         cd_offset = u64_at(bytes, at + 48)?;
     }
-    let start = usize::try_from(cd_offset).map_err(|_| zip_err("central directory offset"))?;
+    let start = usize::try_from(cd_offset).ok().filter(|s| *s <= bytes.len()).ok_or_else(|| zip_err("central directory beyond the end of the file"))?;
     let end = start.checked_add(usize::try_from(cd_size).map_err(|_| zip_err("central directory size"))?).filter(|e| *e <= bytes.len()).ok_or_else(|| zip_err("central directory beyond the end of the file"))?;
     let mut out = HashMap::new();
     let mut at = start;
@@ -100,7 +100,8 @@ fn entries(bytes: &[u8]) -> Result<HashMap<String, &[u8]>, PthError> {
         if method != 0 {
             return Err(PthError::Compressed(name, method));
         }
-        let local = usize::try_from(local).map_err(|_| zip_err("entry offset"))?;
+        // Offsets from the file (a ZIP64 one may be anything): checked before any arithmetic.
+        let local = usize::try_from(local).ok().filter(|l| l.saturating_add(30) <= bytes.len()).ok_or_else(|| zip_err(format!("local header of '{name}' beyond the end of the file")))?;
         if bytes.get(local..local + 4) != Some(&[0x50, 0x4b, 0x03, 0x04]) {
             return Err(zip_err(format!("local header of '{name}' missing")));
         }
@@ -589,4 +590,42 @@ pub fn read(bytes: &[u8]) -> Result<SafeTensors, PthError> {
         st.tensors.insert(name, StoredTensor { shape: t.size.clone(), values });
     }
     Ok(st)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An end record whose numbers point past the file, plain and ZIP64: errors, no arithmetic
+    /// overflow.
+    #[test]
+    fn hostile_directory_offsets_are_errors() {
+        let mut eocd = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0];
+        eocd.extend(46u32.to_le_bytes());
+        eocd.extend(u32::MAX.to_le_bytes());
+        eocd.extend([0, 0]);
+        let mut bytes = b"PK\x03\x04".to_vec();
+        bytes.extend(&eocd);
+        assert!(matches!(entries(&bytes), Err(PthError::Zip(_))));
+        // ZIP64: a locator giving an offset near u64::MAX.
+        let mut bytes = b"PK\x03\x04".to_vec();
+        bytes.extend([0x50, 0x4b, 0x06, 0x07, 0, 0, 0, 0]);
+        bytes.extend((u64::MAX - 3).to_le_bytes());
+        bytes.extend([1, 0, 0, 0]);
+        bytes.extend(&eocd);
+        assert!(matches!(entries(&bytes), Err(PthError::Zip(_))));
+        // A central entry whose local header offset is near the end of the address space.
+        let mut cd = vec![0x50, 0x4b, 0x01, 0x02];
+        cd.extend([0u8; 42]);
+        cd[42..46].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut bytes = b"PK\x03\x04".to_vec();
+        let start = bytes.len() as u32;
+        bytes.extend(&cd);
+        let mut end = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 1, 0, 1, 0];
+        end.extend((cd.len() as u32).to_le_bytes());
+        end.extend(start.to_le_bytes());
+        end.extend([0, 0]);
+        bytes.extend(&end);
+        assert!(matches!(entries(&bytes), Err(PthError::Zip(_))), "{:?}", entries(&bytes).err());
+    }
 }
