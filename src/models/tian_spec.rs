@@ -71,9 +71,14 @@ pub fn load(spec_path: &Path, spec: &ModelSpec, weights: &[(Option<String>, Path
             .ok_or_else(|| bad(spec_path, format!("no weights for the {part} part: give --weights {part}=FILE (or one file holding every part)")))
     };
     let mut st = SafeTensors::default();
+    // One file may hold every part: each file is read once.
+    let mut read: std::collections::HashMap<PathBuf, SafeTensors> = std::collections::HashMap::new();
     let mut take = |part: &str, prefix: &str, rename: &dyn Fn(&str) -> Option<String>| -> Result<(), SpecError> {
         let file = file_of(part)?;
-        let src = read_weights(file)?;
+        if !read.contains_key(file) {
+            read.insert(file.clone(), read_weights(file)?);
+        }
+        let src = &read[file];
         let before = st.tensors.len();
         for (k, t) in &src.tensors {
             if let Some(rest) = k.strip_prefix(prefix)
