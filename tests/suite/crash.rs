@@ -107,6 +107,21 @@ fn a_killed_training_run_resumes_exactly() {
     assert!(leftovers.is_empty(), "stale files: {leftovers:?}");
 }
 
+/// This test binary again, running only the writer test `child` (its target in the environment
+/// variable `var`), killed with SIGKILL after `after_ms`, somewhere in a write.
+fn run_writer_and_kill(child: &str, var: &str, path: &Path, after_ms: u64) {
+    let mut writer = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", child, "--test-threads", "1"])
+        .env(var, path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(after_ms));
+    let _ = writer.kill();
+    let _ = writer.wait();
+}
+
 /// Not a check of its own: run by the test below in a child process (named by an environment
 /// variable) that keeps saving a large session until it is killed.
 #[test]
@@ -129,17 +144,7 @@ fn a_killed_session_save_leaves_the_old_or_the_new_file() {
     old.save(&path).unwrap();
     let mut delays = Delays(0xC0FF_EE00_1234_5678);
     for _ in 0..20 {
-        // This test binary again, running only the writer above, killed somewhere in a save.
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash::session_writer_child", "--test-threads", "1"])
-            .env("MCGURK_TEST_SESSION_WRITER", &path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(20 + delays.next_ms(300)));
-        let _ = child.kill();
-        let _ = child.wait();
+        run_writer_and_kill("crash::session_writer_child", "MCGURK_TEST_SESSION_WRITER", &path, 20 + delays.next_ms(300));
         let s = Session::load(&path).expect("the old or the new session, never a torn one");
         assert!(s.notes == "old" || s.notes.starts_with("new"), "{}", &s.notes[..20.min(s.notes.len())]);
     }
@@ -174,16 +179,7 @@ fn a_killed_model_export_leaves_the_old_or_the_new_file() {
     let mut delays = Delays(0x5EED_0F_EC0DE);
     let mut saw_new = false;
     for _ in 0..20 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "crash::model_writer_child", "--test-threads", "1"])
-            .env("MCGURK_TEST_MODEL_WRITER", &path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(30 + delays.next_ms(400)));
-        let _ = child.kill();
-        let _ = child.wait();
+        run_writer_and_kill("crash::model_writer_child", "MCGURK_TEST_MODEL_WRITER", &path, 30 + delays.next_ms(400));
         let loaded = file::load(&path, None, &device).expect("the old or the new model, never a torn file");
         let first = &loaded.info.classes[0];
         assert!(first == "old-0" || first.starts_with("new"), "{first}");
