@@ -20,5 +20,6 @@ pub mod metrics;
 pub mod models;
 pub mod playback;
 pub mod figures;
+pub mod fuzz;
 pub mod session;
 pub mod train;

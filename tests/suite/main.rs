@@ -14,6 +14,7 @@ mod data;
 mod decode;
 mod eval_table;
 mod figures;
+mod fuzz_replay;
 mod fallback;
 mod hostile;
 mod gui;
