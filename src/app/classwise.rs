@@ -114,7 +114,7 @@ impl Default for ClasswiseWindow {
 fn run(req: Request, r: &Reporter<Msg>) -> Result<Report, String> {
     let device = Device::flex();
     let model = req.model.load(&device)?;
-    let ds = data::open(&req.data, &DataOptions { holdout: req.holdout.clone() }).map_err(|e| e.to_string())?;
+    let ds = data::open(&req.data, &DataOptions { holdout: req.holdout.clone(), ..Default::default() }).map_err(|e| e.to_string())?;
     if model.info.classes != ds.classes {
         return Err(format!("model '{}' knows classes {:?}; {} has {:?}", model.info.name, model.info.classes, req.data.display(), ds.classes));
     }

@@ -164,6 +164,9 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     let Some(dataset) = &args.dataset else { bail!("give --data DIR (or `eval merge DIR`)") };
     let out = args.outputs.outputs();
     out.check()?;
+    if let Some((spec, weights)) = args.models.spectrogram_spec()? {
+        return evaluate_spectrogram(args, dataset, &spec, &weights);
+    }
     if let Some(p) = &args.save_universal {
         crate::files::check_writable(p)?;
     }
@@ -306,8 +309,47 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     report(&e, &out)
 }
 
+/// A spectrogram model's table (`eval_spectrogram`): one model, the waveform attacked; what
+/// belongs to the audio-visual table (picture attacks, shards, universal, ExFMem) is refused.
+fn evaluate_spectrogram(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
+    let unsupported = [
+        (args.out.is_some(), "--out"),
+        (args.shard.is_some(), "--shard"),
+        (args.universal || args.universal_from.is_some(), "--universal"),
+        (args.exfmem, "--exfmem"),
+        (!args.sweep.is_empty(), "--sweep"),
+        (args.baseline.is_some(), "--baseline"),
+        (args.outputs.plot.is_some(), "--plot"),
+        (!args.models.models.is_empty(), "--model"),
+    ];
+    let asked: Vec<&str> = unsupported.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
+    if !asked.is_empty() {
+        bail!("eval of a spectrogram model (--spec) makes one table in one run: {} not available for it yet", asked.join(", "));
+    }
+    let ds = dataset.open_as(true)?;
+    for n in &ds.skipped {
+        eprintln!("skipped: {n}");
+    }
+    let split = match &args.split {
+        Some(s) => parse_split(s)?,
+        None => ds.validation_split().unwrap_or(Split::Train),
+    };
+    super::eval_spectrogram::run(&super::eval_spectrogram::Run {
+        spec,
+        weights,
+        device: args.models.device()?,
+        dataset: &ds,
+        data: &dataset.data,
+        split,
+        limit: args.limit,
+        attack: args.attack.config(),
+        json: args.outputs.json.clone(),
+        csv: args.outputs.csv.clone(),
+    })
+}
+
 /// `shard I/N: clip k/n, R clips/h, ETA`: whole lines in a log, one line on a terminal.
-fn show_progress(shard: Shard, done: usize, total: usize, started: Instant) {
+pub(super) fn show_progress(shard: Shard, done: usize, total: usize, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
     let rate = done as f64 / secs.max(1e-9) * 3600.0;
     let eta = secs / done as f64 * (total - done) as f64;

@@ -138,7 +138,7 @@ impl ModelArgs {
                 bail!("--spec video models (r2plus1d_18) run in `mcgurk predict` so far; attack, eval, metrics and train on them are not built yet");
             }
             if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
-                bail!("--spec models of spectrogram encoders run in `mcgurk predict` and `mcgurk attack` so far; eval, metrics and train on them are not built yet");
+                bail!("--spec models of spectrogram encoders run in `mcgurk predict`, `attack` and `eval` so far; metrics and train on them are not built yet");
             }
             let mut out = Vec::new();
             for m in &self.models {
@@ -194,6 +194,11 @@ pub struct DataArgs {
 
 impl DataArgs {
     pub fn open(&self) -> Result<crate::data::Dataset, crate::data::DataError> {
-        crate::data::open(&self.data, &crate::data::DataOptions { holdout: self.holdout.clone() })
+        self.open_as(false)
+    }
+
+    /// `audio_only`: audio files without a picture are clips (models that only hear).
+    pub fn open_as(&self, audio_only: bool) -> Result<crate::data::Dataset, crate::data::DataError> {
+        crate::data::open(&self.data, &crate::data::DataOptions { holdout: self.holdout.clone(), audio_only })
     }
 }

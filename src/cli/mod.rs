@@ -11,6 +11,7 @@ mod attack_spectrogram;
 mod attack_video;
 mod eval;
 mod eval_report;
+mod eval_spectrogram;
 mod interrupt;
 pub mod progress;
 mod bench;

@@ -36,7 +36,11 @@ pub fn open(root: &Path, opts: &DataOptions) -> Result<Dataset, DataError> {
             }
         }
         for a in lonely {
-            ds.skipped.push(format!("no image to pair with: {}", a.display()));
+            if opts.audio_only {
+                clips.push(Media::File(a));
+            } else {
+                ds.skipped.push(format!("no image to pair with: {}", a.display()));
+            }
         }
         for i in images {
             ds.skipped.push(format!("image without audio: {}", i.display()));

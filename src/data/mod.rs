@@ -91,6 +91,9 @@ pub enum DataError {
 pub struct DataOptions {
     /// Folder layout: clips whose file name contains this go to the test split.
     pub holdout: Option<String>,
+    /// Folder layout: an audio file with no picture beside it is a clip of its own (models
+    /// that hear only), instead of being skipped.
+    pub audio_only: bool,
 }
 
 /// Opens `path` by its layout: a `.csv` file is a manifest, a folder with `Annotations.txt`

@@ -315,7 +315,7 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     if cfg.batch == 0 || cfg.epochs == 0 {
         return Err(TrainError::Invalid("--batch and --epochs must be at least 1".into()));
     }
-    let ds = data::open(&cfg.data, &DataOptions { holdout: cfg.holdout.clone() })?;
+    let ds = data::open(&cfg.data, &DataOptions { holdout: cfg.holdout.clone(), ..Default::default() })?;
     // Before any decoding: the output folder must be writable, and a run in it is continued
     // (--resume, on the same classes) or left alone.
     check_output(cfg, &ds.classes)?;

@@ -75,7 +75,7 @@ fn a_universal_perturbation_stays_in_its_ball_and_fools_some_clips() {
     use mcgurk::models::predict::predict;
     let device = Device::flex();
     let model = zoo::find("audio").unwrap().load(&device).unwrap();
-    let ds = data::open(&root().join("assets/data/farm-av"), &DataOptions { holdout: Some("tuxpaint".into()) }).unwrap();
+    let ds = data::open(&root().join("assets/data/farm-av"), &DataOptions { holdout: Some("tuxpaint".into()), ..Default::default() }).unwrap();
     let (prepared, _, _) = mcgurk::train::prepare_all(&ds, &[Split::Train], model.info.input, &|_, _| {});
     let examples: Vec<Example> = prepared.iter().map(|p| p.example(model.info.input, None)).collect();
     let labels: Vec<usize> = prepared.iter().map(|p| p.label).collect();

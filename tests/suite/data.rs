@@ -12,7 +12,7 @@ fn farm() -> std::path::PathBuf {
 
 #[test]
 fn folder_per_class_pairs_audio_with_images_and_holds_out_by_name() {
-    let ds = data::open(&farm(), &DataOptions { holdout: Some("tuxpaint".into()) }).unwrap();
+    let ds = data::open(&farm(), &DataOptions { holdout: Some("tuxpaint".into()), ..Default::default() }).unwrap();
     assert_eq!(ds.classes, ["cat", "chicken", "cow", "dog", "duck", "horse", "owl", "pig", "sheep"]);
     assert_eq!(ds.split(Split::Train).len(), 9, "one GCompris pair per class");
     assert_eq!(ds.split(Split::Test).len(), 14, "the Tux Paint pairs");

@@ -88,7 +88,7 @@ fn a_model_that_ignores_its_inputs_gives_the_table_known_in_advance() {
 fn exfmem_banks_hold_the_training_clips_features_and_defend_in_the_table() {
     let device = Device::flex();
     let model = zoo::find("sum").unwrap().load(&device).unwrap();
-    let ds = mcgurk::data::open(&data(), &DataOptions { holdout: Some("tuxpaint".into()) }).unwrap();
+    let ds = mcgurk::data::open(&data(), &DataOptions { holdout: Some("tuxpaint".into()), ..Default::default() }).unwrap();
     let (train, _, notes) = mcgurk::train::prepare_all(&ds, &[Split::Train], model.info.input, &|_, _| {});
     assert!(notes.is_empty(), "{notes:?}");
     let train: Vec<_> = train.iter().collect();

@@ -463,3 +463,71 @@ fn feature_space_attacks_follow_pytorchs_gradient() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(args(&["--out-audio", "x.wav"])).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no sound to write"));
 }
+
+/// `eval --spec`: a spectrogram model over a folder of audio clips whose class names are among
+/// the model's. Clean top-1 is checked against the model's own prediction path, clip by clip.
+#[test]
+fn eval_runs_a_spec_model_over_a_dataset_of_sounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let expected = load("cnn14_tiny.expected.safetensors");
+    let wave = &expected.tensors["wave_long"].values;
+    let mut clips = Vec::new();
+    for (class, starts) in [("engine", [0usize, 64000]), ("Rain", [128000, 192000])] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for s in starts {
+            let path = data.join(class).join(format!("{s}.wav"));
+            std::fs::write(&path, float_wav(&wave[s..s + 32000], 32000)).unwrap();
+            clips.push((path, class.to_lowercase()));
+        }
+    }
+    std::fs::write(data.join("engine/broken.wav"), b"RIFF junk").unwrap();
+    let (spec, weights) = (fixture("cnn14_tiny.spec.json"), fixture("cnn14_tiny.safetensors"));
+    let (json, csv) = (dir.path().join("t.json"), dir.path().join("t.csv"));
+    let run = |extra: &[&std::ffi::OsStr]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["eval".as_ref(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--data".as_ref(), data.as_os_str()];
+        args.extend_from_slice(extra);
+        mcgurk(&args)
+    };
+    let out = run(&["--eps-a".as_ref(), "0.01".as_ref(), "--steps".as_ref(), "5".as_ref(), "--json".as_ref(), json.as_os_str(), "--csv".as_ref(), csv.as_os_str()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(doc["clips"], 4);
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert!(skipped.len() == 1 && skipped[0].as_str().unwrap().contains("broken.wav"), "{skipped:?}");
+    // Clean top-1 among the dataset's classes, from the model's prediction path.
+    let device = Device::flex();
+    let model = mcgurk::models::spectrogram::SpectrogramModel::load(&spec, &weights, &device).unwrap();
+    let index = |name: &str| model.classes.iter().position(|c| c == name).unwrap();
+    let (engine, rain) = (index("engine"), index("rain"));
+    let opts = mcgurk::media::LoadOptions { sample_rate: 32000, ..mcgurk::media::LoadOptions::builtin_only() };
+    let right = clips
+        .iter()
+        .filter(|(path, class)| {
+            let clip = mcgurk::media::load::open(path, &opts, &mcgurk::media::Job::detached()).unwrap();
+            let p = model.predict(&clip, mcgurk::models::input::Example::centre_time(&clip), &device).unwrap().probs;
+            let guess = if p[engine] >= p[rain] { "engine" } else { "rain" };
+            guess == class
+        })
+        .count();
+    assert_eq!(doc["clean"].as_f64().unwrap(), right as f64 / 4.0);
+    assert!(doc["max_linf"].as_f64().unwrap() <= 0.01 + 1e-6, "{}", doc["max_linf"]);
+    assert_eq!(doc["dead_gradients"], 0);
+    assert!(doc["loss_attacked"].as_f64().unwrap() > doc["loss_clean"].as_f64().unwrap(), "{doc}");
+    assert!(doc["snr_db"].as_f64().unwrap() > 10.0);
+    let csv_text = std::fs::read_to_string(&csv).unwrap();
+    let row: Vec<&str> = csv_text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((row[2], row[4].parse::<f64>().unwrap()), ("4", doc["clean"].as_f64().unwrap()));
+    // The table is printed too.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tiny-cnn14"));
+
+    // What belongs to the audio-visual table is refused, by name.
+    let out = run(&["--sweep".as_ref(), "1,2".as_ref()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--sweep"), "{}", String::from_utf8_lossy(&out.stderr));
+    // A dataset class the model does not know is named.
+    std::fs::create_dir_all(data.join("cow")).unwrap();
+    std::fs::write(data.join("cow/a.wav"), float_wav(&wave[..32000], 32000)).unwrap();
+    let out = run(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("\"cow\"") && err.contains("7 classes"), "{err}");
+}

@@ -1,0 +1,246 @@
+//! `mcgurk eval --spec S --weights W --data DIR`: a spectrogram model (PANNs Cnn14, Li et al.'s
+//! TAL-trans) over a dataset split, clean and with its waveform attacked through the front end.
+//! The dataset's classes are found among the model's by name (a 527-class AudioSet model on a
+//! ten-class dataset), and top-1 and the ranking metrics are taken over the dataset's classes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use crate::attacks::{AttackConfig, Loss, Modality, Victim, attack_victim};
+use crate::data::{Dataset, Media, Split};
+use crate::eval::identity::sorted_clips;
+use crate::media::{Job, LoadOptions};
+use crate::metrics::ranking;
+use crate::models::input::Example;
+use crate::models::predict::probabilities;
+use crate::models::spec::Output;
+use crate::models::spectrogram::SpectrogramModel;
+
+/// What to evaluate and where the table goes.
+pub struct Run<'a> {
+    pub spec: &'a Path,
+    pub weights: &'a Path,
+    pub device: burn::prelude::Device,
+    pub dataset: &'a Dataset,
+    pub data: &'a Path,
+    pub split: Split,
+    pub limit: Option<usize>,
+    pub attack: AttackConfig,
+    pub json: Option<PathBuf>,
+    pub csv: Option<PathBuf>,
+}
+
+/// The table's one row (and the JSON file's content).
+#[derive(Debug, Serialize)]
+pub struct SpectrogramRow {
+    pub model: String,
+    pub split: String,
+    pub clips: usize,
+    pub skipped: Vec<String>,
+    /// Top-1 among the dataset's classes.
+    pub clean: f32,
+    pub attacked: f32,
+    pub map_clean: Option<f64>,
+    pub map_attacked: Option<f64>,
+    pub auc_clean: Option<f64>,
+    pub auc_attacked: Option<f64>,
+    pub loss_clean: f32,
+    pub loss_attacked: f32,
+    /// Mean SNR of the adversarial waveforms.
+    pub snr_db: Option<f32>,
+    /// Largest L-inf norm of a perturbation (at most the budget).
+    pub max_linf: f32,
+    /// Attacks whose input gradient was zero or not finite (should be 0).
+    pub dead_gradients: usize,
+    pub attack: AttackConfig,
+}
+
+/// The model's class index of each dataset class, by name (case and `_`/space ignored).
+pub fn class_map(dataset: &[String], model: &[String]) -> Result<Vec<usize>, String> {
+    let key = |s: &str| s.to_lowercase().replace('_', " ");
+    let mut missing = Vec::new();
+    let map: Vec<usize> = dataset
+        .iter()
+        .filter_map(|c| {
+            let found = model.iter().position(|m| key(m) == key(c));
+            if found.is_none() {
+                missing.push(c.clone());
+            }
+            found
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(map)
+    } else {
+        let shown: Vec<&str> = model.iter().take(12).map(String::as_str).collect();
+        Err(format!(
+            "the dataset's classes {missing:?} are not among the model's {} classes ({}{})",
+            model.len(),
+            shown.join(", "),
+            if model.len() > shown.len() { ", ..." } else { "" }
+        ))
+    }
+}
+
+pub fn run(r: &Run) -> anyhow::Result<()> {
+    for p in [&r.json, &r.csv].into_iter().flatten() {
+        crate::files::check_writable(p)?;
+    }
+    let model = SpectrogramModel::load(r.spec, r.weights, &r.device)?;
+    let map = class_map(&r.dataset.classes, &model.classes).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", r.data.display(), r.spec.display()))?;
+    let sigmoid = model.spec.output == Output::Sigmoid;
+    let mut clips = sorted_clips(&r.dataset.root, &r.dataset.split(r.split));
+    clips.truncate(r.limit.unwrap_or(usize::MAX));
+    if clips.is_empty() {
+        bail!("no clips in the {:?} split of {}", r.split, r.data.display());
+    }
+    let cfg = AttackConfig { modality: Modality::Audio, loss: if sigmoid { Loss::Bce } else { r.attack.loss }, ..r.attack.clone() };
+    let victim = Victim::spectrogram(&model);
+    let opts = LoadOptions { sample_rate: model.sample_rate(), ..LoadOptions::default() };
+    let restrict = |logits: &[f32]| -> Vec<f32> {
+        let p = probabilities(logits, sigmoid);
+        map.iter().map(|&i| p[i]).collect()
+    };
+    let (mut clean, mut attacked, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut loss_c, mut loss_a, mut snr, mut snr_n, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f64, 0usize, 0.0f32, 0usize);
+    let mut skipped = Vec::new();
+    let started = Instant::now();
+    for (k, c) in clips.iter().enumerate() {
+        if super::interrupt::pressed() {
+            break;
+        }
+        let path = match &c.item.media {
+            Media::File(p) => p,
+            Media::Pair { audio, .. } => audio,
+        };
+        let window = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string()).and_then(|clip| {
+            let t = c.item.centre_s.unwrap_or_else(|| Example::centre_time(&clip));
+            model.window(&clip, t).map_err(|e| format!("{}: {e}", path.display()))
+        });
+        match window {
+            Err(reason) => {
+                super::progress::note(&format!("skipped: {reason}"));
+                skipped.push(reason);
+            }
+            Ok((wave, _)) => {
+                let label = map[c.item.label];
+                let Some(a) = attack_victim(&victim, &[Example::audio_only(wave)], &[vec![label]], &cfg).pop() else {
+                    bail!("the attack returned no result for {}", path.display());
+                };
+                if a.logits_clean.iter().chain(&a.logits_adv).any(|v| !v.is_finite()) {
+                    bail!("{} gives non-finite logits on {}", model.spec.name, path.display());
+                }
+                clean.push(restrict(&a.logits_clean));
+                attacked.push(restrict(&a.logits_adv));
+                labels.push(c.item.label);
+                loss_c += f64::from(a.loss_clean);
+                loss_a += f64::from(a.loss_adv);
+                if let Some(s) = a.snr_db.filter(|s| s.is_finite()) {
+                    snr += f64::from(s);
+                    snr_n += 1;
+                }
+                max_linf = max_linf.max(a.norms.audio_linf);
+                dead += usize::from(a.norms.audio_linf == 0.0 || !a.loss_adv.is_finite());
+            }
+        }
+        super::eval::show_progress(crate::eval::shard::Shard::WHOLE, k + 1, clips.len(), started);
+    }
+    super::progress::end();
+    let n = labels.len();
+    if n == 0 {
+        bail!("no clip of the {:?} split of {} could be read", r.split, r.data.display());
+    }
+    let top1 = |probs: &[Vec<f32>]| -> f32 {
+        let right = probs.iter().zip(&labels).filter(|(p, l)| (0..p.len()).max_by(|a, b| p[*a].total_cmp(&p[*b])) == Some(**l)).count();
+        right as f32 / n as f32
+    };
+    let (auc_clean, map_clean) = ranking::macro_auc_map(&clean, &labels);
+    let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
+    let row = SpectrogramRow {
+        model: model.spec.name.clone(),
+        split: format!("{:?}", r.split).to_lowercase(),
+        clips: n,
+        skipped,
+        clean: top1(&clean),
+        attacked: top1(&attacked),
+        map_clean,
+        map_attacked,
+        auc_clean,
+        auc_attacked,
+        loss_clean: (loss_c / n as f64) as f32,
+        loss_attacked: (loss_a / n as f64) as f32,
+        snr_db: (snr_n > 0).then(|| (snr / snr_n as f64) as f32),
+        max_linf,
+        dead_gradients: dead,
+        attack: cfg,
+    };
+    print_row(&row);
+    // Printed first, written after: a full disk loses the file, not the table.
+    if let Some(p) = &r.json {
+        crate::files::write_atomic(p, serde_json::to_string_pretty(&row)?.as_bytes())?;
+    }
+    if let Some(p) = &r.csv {
+        crate::files::write_atomic(p, csv(&row).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+fn print_row(r: &SpectrogramRow) {
+    println!("{} on {} clips of the {} split ({} skipped), waveform attacked through the front end", r.model, r.clips, r.split, r.skipped.len());
+    println!("{:<16} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}", "model", "clean", "attacked", "mAP", "mAP adv", "AUC", "AUC adv", "loss", "SNR dB", "dead");
+    println!(
+        "{:<16} {:>6.1}% {:>8.1}% {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}",
+        r.model,
+        100.0 * r.clean,
+        100.0 * r.attacked,
+        opt(r.map_clean),
+        opt(r.map_attacked),
+        opt(r.auc_clean),
+        opt(r.auc_attacked),
+        format!("{:.3} -> {:.3}", r.loss_clean, r.loss_attacked),
+        r.snr_db.map_or("-".into(), |v| format!("{v:.1}")),
+        r.dead_gradients,
+    );
+}
+
+fn csv(r: &SpectrogramRow) -> String {
+    let o = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    format!(
+        "model,split,clips,skipped,clean,attacked,map_clean,map_attacked,auc_clean,auc_attacked,loss_clean,loss_attacked,snr_db,max_linf,dead_gradients\n{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        r.model,
+        r.split,
+        r.clips,
+        r.skipped.len(),
+        r.clean,
+        r.attacked,
+        o(r.map_clean),
+        o(r.map_attacked),
+        o(r.auc_clean),
+        o(r.auc_attacked),
+        r.loss_clean,
+        r.loss_attacked,
+        r.snr_db.map_or(String::new(), |v| v.to_string()),
+        r.max_linf,
+        r.dead_gradients
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_map;
+
+    #[test]
+    fn dataset_classes_are_found_by_name() {
+        let model: Vec<String> = ["Speech", "Dog", "Domestic animals, pets", "Bird_song"].map(String::from).to_vec();
+        assert_eq!(class_map(&["dog".into(), "bird song".into()], &model).unwrap(), vec![1, 3]);
+        let e = class_map(&["dog".into(), "cow".into()], &model).unwrap_err();
+        assert!(e.contains("[\"cow\"]") && e.contains("4 classes"), "{e}");
+    }
+}
