@@ -12,6 +12,7 @@ mod models_view;
 mod predictor;
 pub mod settings;
 pub mod training;
+mod spectrogram_window;
 mod views;
 pub mod workbench;
 

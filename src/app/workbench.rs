@@ -79,6 +79,8 @@ pub struct Workbench {
     frame_ms: (f64, f64, Option<std::time::Instant>),
     /// The per-clip robustness curve window (its own worker thread).
     curve: super::curve::CurveWindow,
+    /// A spectrogram model from a spec (File > Add model with a Cnn14 or TAL-trans spec).
+    spectro: super::spectrogram_window::SpectrogramWindow,
     /// The class-wise robustness window (dataset metrics, its own worker thread).
     pub classwise: super::classwise::ClasswiseWindow,
     /// The training panel (its own worker thread).
@@ -141,6 +143,7 @@ impl Workbench {
             frame_started: None,
             frame_ms: (0.0, 0.0, None),
             curve: Default::default(),
+            spectro: Default::default(),
             classwise: Default::default(),
             training: Default::default(),
             playback: None,
@@ -266,6 +269,11 @@ impl Workbench {
         self.curve.curve.as_ref()
     }
 
+    /// Whether the spectrogram model's window is working, and whether it shows a result.
+    pub fn spectrogram_model_state(&self) -> (bool, bool) {
+        (self.spectro.running(), self.spectro.has_heard())
+    }
+
     /// Whether the curve is being computed.
     pub fn curve_running(&self) -> bool {
         self.curve.running()
@@ -335,6 +343,7 @@ impl eframe::App for Workbench {
         self.intercept_close(ctx);
         self.poll_models();
         self.poll_curve();
+        self.poll_spectrogram_model();
         self.update_textures(ctx);
         self.autosave();
     }
@@ -347,6 +356,7 @@ impl eframe::App for Workbench {
         let ctx = ui.ctx().clone();
         self.locate_window(&ctx);
         self.curve_window(&ctx);
+        self.spectrogram_model_window(&ctx);
         self.classwise_window(&ctx);
         self.training_window(&ctx);
         self.grid_window(&ctx);

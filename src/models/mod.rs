@@ -7,6 +7,7 @@ pub mod exfmem;
 pub mod file;
 pub mod flops;
 pub mod frontend;
+pub mod heard;
 pub mod fusion;
 pub mod input;
 pub mod predict;

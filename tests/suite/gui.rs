@@ -877,3 +877,30 @@ fn a_new_clip_after_a_slow_attack_starts_with_the_attack_paused() {
     assert!(!h.state().attack_paused);
     assert!(h.state().results.iter().all(|r| r.view.attacked.is_some()), "attacked again after Resume");
 }
+
+/// File > Add model with a spectrogram model's spec: its own window shows what the model hears
+/// (its log-mel input clean, attacked and the difference), where TAL-trans listens, and the
+/// per-class sigmoid probabilities with the 0.5 line.
+#[test]
+fn a_spectrogram_model_shows_what_it_hears() {
+    use mcgurk::app::command::Command;
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/torch/tal_tiny.spec.json")).unwrap()).unwrap();
+    spec["weights"] = root().join("tests/fixtures/torch/tal_tiny.safetensors").display().to_string().into();
+    let path = write(dir.path(), "tal.spec.json", spec.to_string().as_bytes());
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().set_attack(true, AttackConfig { method: Method::Fgsm, modality: Modality::Audio, eps_a: 0.005, ..Default::default() });
+    settle(&mut h);
+    h.state_mut().command(Command::AddModel { path, fusion: None });
+    wait_until(&mut h, 120, "the spectrogram model never answered", |s| s.spectrogram_model_state() == (false, true));
+    // Not added to the audio-visual models: it has its own window.
+    assert_eq!(h.state().models.len(), 7);
+    for label in ["the model's input (normalised log-mel), clean", "attacked (same scale)", "where it listens", "heard above 0.5"] {
+        assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
+    }
+    assert!(h.state().status.as_ref().unwrap().text.contains("tiny-tal-trans loaded"));
+    h.run_steps(5);
+    h.snapshot("spectrogram_model");
+}

@@ -225,6 +225,27 @@ impl Workbench {
 
     /// Loads one more model on the model thread (File > Add model, or a session's model list).
     pub(crate) fn add_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
+        // A spec may describe a spectrogram model, which has its own window: its thread reads
+        // the spec and hands anything else back (`poll_spectrogram_model`).
+        if fusion.is_none() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+            if let Err(e) = self.spectro.load(path, super::waker(&self.ctx)) {
+                self.set_status(Level::Error, e);
+            }
+            return;
+        }
+        self.add_av_model_file(path, fusion);
+    }
+
+    /// The spectrogram model on the clip and moment on screen, under the panel's attack.
+    pub(super) fn run_spectrogram_model(&mut self) {
+        let Some(source) = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone()) else { return };
+        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
+        if let Err(e) = self.spectro.run(source, self.centre_s, attack, super::waker(&self.ctx)) {
+            self.set_status(Level::Error, e);
+        }
+    }
+
+    pub(super) fn add_av_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
         if !self.model_files.iter().any(|(p, _)| *p == path) {
             self.model_files.push((path.clone(), fusion));
         }

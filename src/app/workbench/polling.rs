@@ -67,6 +67,20 @@ impl Workbench {
     }
 
 
+    pub(super) fn poll_spectrogram_model(&mut self) {
+        use crate::app::spectrogram_window::Event;
+        for e in self.spectro.poll() {
+            match e {
+                Event::NotSpectrogram(path) => self.add_av_model_file(path, None),
+                Event::Failed(e) => self.set_status(Level::Error, e),
+                Event::Loaded(name) => {
+                    self.set_status(Level::Info, format!("spectrogram model {name} loaded"));
+                    self.run_spectrogram_model();
+                }
+            }
+        }
+    }
+
     pub(super) fn poll_curve(&mut self) {
         if let Some(e) = self.curve.poll() {
             self.set_status(Level::Error, e);

@@ -64,6 +64,12 @@ impl Workbench {
     }
 
 
+    pub(super) fn spectrogram_model_window(&mut self, ctx: &egui::Context) {
+        if self.spectro.show(ctx, self.settings.colormap) {
+            self.run_spectrogram_model();
+        }
+    }
+
     pub(super) fn curve_window(&mut self, ctx: &egui::Context) {
         if self.curve.show(ctx) {
             self.commands.push(Command::CancelCurve);

@@ -1,0 +1,270 @@
+//! A spectrogram model (PANNs Cnn14, Li et al.'s TAL-trans, from a model spec) on the clip on
+//! screen: what it hears (its own log-mel input, clean, attacked and the difference, on its
+//! frequency axis), where it listens (attention pooling's per-frame weights), and its class
+//! probabilities (per-class sigmoid with the 0.5 line for multi-label models). The model loads
+//! and runs on the window's own named thread; the clip is decoded again at the model's rate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::prelude::Device;
+use egui::{Color32, TextureHandle, TextureOptions};
+use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints};
+
+use super::job::{Reporter, Slot, Waker};
+use crate::attacks::AttackConfig;
+use crate::dsp::colormap::Colormap;
+use crate::media::{Job, LoadOptions, RgbImage};
+use crate::models::heard::{Heard, hear};
+use crate::models::spec::{Encoder, ModelSpec};
+use crate::models::spectrogram::SpectrogramModel;
+
+/// Bars shown: the most probable classes.
+const BARS: usize = 10;
+
+pub enum Event {
+    /// The spec is not a spectrogram model's: the workbench adds it as an audio-visual model.
+    NotSpectrogram(PathBuf),
+    Failed(String),
+    /// The model loaded: the workbench runs it on the clip on screen.
+    Loaded(String),
+}
+
+enum Msg {
+    Loaded(Arc<SpectrogramModel>),
+    Heard(Box<Heard>, String),
+    NotSpectrogram(PathBuf),
+    Failed(String),
+}
+
+#[derive(Default)]
+pub struct SpectrogramWindow {
+    pub open: bool,
+    job: Slot<Msg>,
+    model: Option<Arc<SpectrogramModel>>,
+    heard: Option<(Heard, String)>,
+    textures: Option<[Option<TextureHandle>; 3]>,
+}
+
+impl SpectrogramWindow {
+    /// Reads the spec at `path` and loads the model its `weights` names (on the window's thread).
+    pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
+        self.open = true;
+        self.job.start("spectrogram-model", 4, waker, move |r| load(&path, r)).map(|_| ())
+    }
+
+    /// Runs the model on `source` (decoded again at the model's rate) at `time_s`, under
+    /// `attack` when given. Without a loaded model nothing happens.
+    pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
+        let Some(model) = self.model.clone() else { return Ok(()) };
+        self.job.start("spectrogram-model", 4, waker, move |r| listen(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    /// Whether a result is on show (for tests).
+    pub fn has_heard(&self) -> bool {
+        self.heard.is_some()
+    }
+
+    pub fn running(&self) -> bool {
+        self.job.running()
+    }
+
+    /// What the thread sent, for the workbench to act on.
+    pub fn poll(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for m in self.job.poll() {
+            match m {
+                Msg::Loaded(model) => {
+                    events.push(Event::Loaded(model.spec.name.clone()));
+                    self.model = Some(model);
+                    self.heard = None;
+                    self.textures = None;
+                }
+                Msg::Heard(h, what) => {
+                    self.heard = Some((*h, what));
+                    self.textures = None;
+                }
+                Msg::NotSpectrogram(p) => {
+                    self.open = false;
+                    events.push(Event::NotSpectrogram(p));
+                }
+                Msg::Failed(e) => events.push(Event::Failed(e)),
+            }
+        }
+        events
+    }
+
+    /// The window; true when "Run on this clip" was clicked.
+    pub fn show(&mut self, ctx: &egui::Context, colormap: Colormap) -> bool {
+        if !self.open {
+            return false;
+        }
+        let mut run = false;
+        let mut open = true;
+        let title = self.model.as_ref().map_or("Spectrogram model".to_string(), |m| format!("Spectrogram model: {}", m.spec.name));
+        egui::Window::new(title).open(&mut open).default_pos([330.0, 40.0]).default_width(860.0).show(ctx, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                run = ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked();
+                if self.job.running() {
+                    ui.spinner();
+                    ui.weak(if self.model.is_none() { "loading the model…" } else { "listening…" });
+                }
+            });
+            let Some((heard, what)) = &self.heard else {
+                return;
+            };
+            ui.weak(what);
+            for n in &heard.notes {
+                ui.weak(format!("note: {n}"));
+            }
+            let textures = self.textures.get_or_insert_with(|| textures(ctx, heard, colormap));
+            draw(ui, heard, textures, self.model.as_deref());
+        });
+        self.open = open;
+        run
+    }
+}
+
+fn load(path: &Path, r: &Reporter<Msg>) {
+    let spec = match ModelSpec::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            r.send(Msg::Failed(e.to_string()));
+            return;
+        }
+    };
+    if spec.is_video() || spec.audio.as_ref().is_none_or(|a| a.encoder == Encoder::Tian) {
+        r.send(Msg::NotSpectrogram(path.to_path_buf()));
+        return;
+    }
+    let weights = match &spec.weight_files(path)[..] {
+        [(None, w)] => w.clone(),
+        _ => {
+            r.send(Msg::Failed(format!("{}: the window needs the weights named in the spec: add \"weights\": \"FILE\" (relative to the spec)", path.display())));
+            return;
+        }
+    };
+    match SpectrogramModel::load(path, &weights, &Device::flex()) {
+        Ok(m) => {
+            r.send(Msg::Loaded(Arc::new(m)));
+        }
+        Err(e) => {
+            r.send(Msg::Failed(e.to_string()));
+        }
+    }
+}
+
+fn listen(model: &SpectrogramModel, source: &Path, time_s: f64, attack: Option<&AttackConfig>, r: &Reporter<Msg>) {
+    let opts = LoadOptions { sample_rate: model.sample_rate(), ..LoadOptions::default() };
+    let result = crate::media::load::open(source, &opts, &Job::new(&|_| {}, r.cancel_flag()))
+        .map_err(|e| e.to_string())
+        .and_then(|clip| hear(model, &clip, time_s, attack, &Device::flex()));
+    let name = source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match result {
+        Ok(h) => {
+            let attacked = attack.map_or("clean only".to_string(), |c| format!("{} eps {:.4}", c.method.label(), c.eps_a));
+            r.send(Msg::Heard(Box::new(h), format!("{name} at {time_s:.2} s, {attacked}")));
+        }
+        Err(e) => {
+            r.send(Msg::Failed(e));
+        }
+    }
+}
+
+/// [frames][mels] as a picture: time to the right, low bands at the bottom, `lo..hi` mapped.
+fn picture(values: &[f32], frames: usize, mels: usize, lo: f32, hi: f32, map: Colormap) -> RgbImage {
+    let mut data = Vec::with_capacity(frames * mels * 3);
+    for m in (0..mels).rev() {
+        for t in 0..frames {
+            let v = values.get(t * mels + m).copied().unwrap_or(lo);
+            data.extend_from_slice(&map.rgb(((v - lo) / (hi - lo).max(1e-12)).clamp(0.0, 1.0)));
+        }
+    }
+    RgbImage { width: frames as u32, height: mels as u32, pixels: data }
+}
+
+fn textures(ctx: &egui::Context, h: &Heard, map: Colormap) -> [Option<TextureHandle>; 3] {
+    let finite = |v: &[f32]| v.iter().copied().filter(|x| x.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (lo, hi) = finite(&h.clean);
+    let load = |name: &str, img: RgbImage| ctx.load_texture(name, egui::ColorImage::from_rgb([img.width as usize, img.height as usize], &img.pixels), TextureOptions::NEAREST);
+    let clean = load("heard-clean", picture(&h.clean, h.frames, h.mels, lo, hi, map));
+    let adv = h.adversarial.as_ref().map(|a| load("heard-adv", picture(a, h.frames, h.mels, lo, hi, map)));
+    let delta = h.adversarial.as_ref().map(|a| {
+        let d: Vec<f32> = a.iter().zip(&h.clean).map(|(x, y)| x - y).collect();
+        let (dl, dh) = finite(&d);
+        let m = dl.abs().max(dh.abs()).max(1e-12);
+        load("heard-delta", picture(&d, h.frames, h.mels, -m, m, map))
+    });
+    [Some(clean), adv, delta]
+}
+
+/// Two columns: what the model hears on the left; where it listens and what it concludes on
+/// the right.
+fn draw(ui: &mut egui::Ui, h: &Heard, tex: &[Option<TextureHandle>; 3], model: Option<&SpectrogramModel>) {
+    let names = model.map(|m| m.classes.clone()).unwrap_or_default();
+    let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
+    ui.columns(2, |cols| {
+        let labels = ["the model's input (normalised log-mel), clean", "attacked (same scale)", "difference (own scale, symmetric)"];
+        let ids = ["heard_clean", "heard_adv", "heard_delta"];
+        for ((t, label), id) in tex.iter().zip(labels).zip(ids) {
+            if let Some(t) = t {
+                cols[0].label(label);
+                super::views::mel_picture(&mut cols[0], id, t, h.seconds, 95.0);
+            }
+        }
+        if h.adversarial.is_none() {
+            cols[0].weak("turn the attack on (audio budget) to see the attacked input");
+        }
+        listening(&mut cols[1], h, &name);
+        draw_bars(&mut cols[1], h, &name);
+    });
+}
+
+/// Attention pooling's weights over the window for the clean input's top class.
+fn listening(ui: &mut egui::Ui, h: &Heard, name: &dyn Fn(usize) -> String) {
+    if let Some(att) = &h.attention {
+        ui.label(format!("where it listens: attention over time for '{}'", name(h.top())));
+        let step = h.seconds / att.len().max(1) as f64;
+        let points: PlotPoints = att.iter().enumerate().map(|(i, w)| [(i as f64 + 0.5) * step, f64::from(*w)]).collect();
+        Plot::new("heard_attention").height(110.0).include_x(0.0).include_x(h.seconds).include_y(0.0).allow_zoom(false).allow_drag(false).allow_scroll(false).x_axis_label("seconds into the model's window").show(ui, |p| {
+            p.line(Line::new("attention", points));
+        });
+    }
+}
+
+/// The most probable classes, clean and attacked side by side; multi-label models show each
+/// class's own sigmoid probability and the 0.5 line above which a class is heard.
+fn draw_bars(ui: &mut egui::Ui, h: &Heard, name: &dyn Fn(usize) -> String) {
+    let mut order: Vec<usize> = (0..h.probs_clean.len()).collect();
+    order.sort_by(|a, b| h.probs_clean[*b].total_cmp(&h.probs_clean[*a]));
+    order.truncate(BARS);
+    ui.label(if h.multi_label { "per-class probability (sigmoid): heard above 0.5" } else { "class probability (softmax)" });
+    let bars = |probs: &[f32], offset: f64| -> Vec<Bar> {
+        order.iter().enumerate().map(|(k, &c)| Bar::new(k as f64 + offset, f64::from(probs[c])).width(0.38).name(name(c))).collect()
+    };
+    let labels: Vec<String> = order.iter().map(|&c| name(c)).collect();
+    Plot::new("heard_bars")
+        .height(200.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .legend(Legend::default())
+        .x_axis_formatter(move |m, _| {
+            let k = m.value.round();
+            if (m.value - k).abs() < 1e-6 && k >= 0.0 { labels.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .show(ui, |p| {
+            p.bar_chart(BarChart::new("clean", bars(&h.probs_clean, -0.2)).color(Color32::from_rgb(70, 130, 200)));
+            if let Some(adv) = &h.probs_adversarial {
+                p.bar_chart(BarChart::new("attacked", bars(adv, 0.2)).color(Color32::from_rgb(220, 90, 60)));
+            }
+            if h.multi_label {
+                p.hline(HLine::new("0.5", 0.5).color(Color32::GRAY));
+            }
+        });
+    if let Some(snr) = h.snr_db {
+        ui.weak(format!("adversarial sound: SNR {snr:.1} dB"));
+    }
+}
