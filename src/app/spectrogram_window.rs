@@ -47,9 +47,9 @@ pub struct SpectrogramWindow {
 }
 
 impl SpectrogramWindow {
-    /// Reads the spec at `path` and loads the model its `weights` names (on the window's thread).
+    /// Reads the spec at `path` and loads the model its `weights` names (on the window's thread);
+    /// the window opens when the model is there.
     pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
-        self.open = true;
         self.job.start("spectrogram-model", 4, waker, move |r| load(&path, r)).map(|_| ())
     }
 
@@ -76,6 +76,7 @@ impl SpectrogramWindow {
             match m {
                 Msg::Loaded(model) => {
                     events.push(Event::Loaded(model.spec.name.clone()));
+                    self.open = true;
                     self.model = Some(model);
                     self.heard = None;
                     self.textures = None;
@@ -85,7 +86,6 @@ impl SpectrogramWindow {
                     self.textures = None;
                 }
                 Msg::NotSpectrogram(p) => {
-                    self.open = false;
                     events.push(Event::NotSpectrogram(p));
                 }
                 Msg::Failed(e) => events.push(Event::Failed(e)),

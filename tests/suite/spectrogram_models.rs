@@ -249,7 +249,7 @@ fn bad_specs_and_weights_name_the_file_and_the_field() {
     // Commands that cannot run spec models yet say so.
     let data = dir.path().join("list.csv");
     std::fs::write(&data, format!("{},speech\n", clip.display())).unwrap();
-    let out = mcgurk(&["eval".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+    let out = mcgurk(&["metrics".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), fixture("cnn14_tiny.spec.json").as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("so far"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

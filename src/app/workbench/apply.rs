@@ -223,13 +223,15 @@ impl Workbench {
         }
     }
 
-    /// Loads one more model on the model thread (File > Add model, or a session's model list).
+    /// File > Add model: one more model on the model thread, or a spectrogram model's window.
     pub(crate) fn add_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
         // A spec may describe a spectrogram model, which has its own window: its thread reads
         // the spec and hands anything else back (`poll_spectrogram_model`).
         if fusion.is_none() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-            if let Err(e) = self.spectro.load(path, super::waker(&self.ctx)) {
-                self.set_status(Level::Error, e);
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            match self.spectro.load(path, super::waker(&self.ctx)) {
+                Ok(()) => self.set_status(Level::Info, format!("reading the model spec {name}…")),
+                Err(e) => self.set_status(Level::Error, e),
             }
             return;
         }
@@ -245,6 +247,7 @@ impl Workbench {
         }
     }
 
+    /// One more audio-visual model on the model thread (remembered for the session).
     pub(super) fn add_av_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
         if !self.model_files.iter().any(|(p, _)| *p == path) {
             self.model_files.push((path.clone(), fusion));

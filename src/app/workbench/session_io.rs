@@ -253,7 +253,7 @@ impl Workbench {
         for f in &session.model_files {
             if !self.model_files.iter().any(|(p, _)| *p == f.path) {
                 let fusion = f.fusion.as_deref().and_then(crate::models::FusionKind::from_name);
-                self.add_model_file(f.path.clone(), fusion);
+                self.add_av_model_file(f.path.clone(), fusion);
             }
         }
         self.heat_dirty = true;
