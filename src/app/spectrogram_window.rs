@@ -37,6 +37,14 @@ enum Msg {
     Failed(String),
 }
 
+/// What the window asks of the workbench.
+pub enum Action {
+    /// Run the model on the clip and moment on screen.
+    Run,
+    /// Play these samples at this rate.
+    Listen(Vec<f32>, u32),
+}
+
 #[derive(Default)]
 pub struct SpectrogramWindow {
     pub open: bool,
@@ -94,17 +102,34 @@ impl SpectrogramWindow {
         events
     }
 
-    /// The window; true when "Run on this clip" was clicked.
-    pub fn show(&mut self, ctx: &egui::Context, colormap: Colormap) -> bool {
+    /// The window, and what was clicked in it.
+    pub fn show(&mut self, ctx: &egui::Context, colormap: Colormap) -> Option<Action> {
         if !self.open {
-            return false;
+            return None;
         }
-        let mut run = false;
+        let mut action = None;
         let mut open = true;
         let title = self.model.as_ref().map_or("Spectrogram model".to_string(), |m| format!("Spectrogram model: {}", m.spec.name));
         egui::Window::new(title).open(&mut open).default_pos([330.0, 40.0]).default_width(860.0).show(ctx, |ui| {
             ui.horizontal_wrapped(|ui| {
-                run = ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked();
+                if ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked() {
+                    action = Some(Action::Run);
+                }
+                if let Some((h, _)) = &self.heard {
+                    ui.label("listen");
+                    if ui.button("clean").on_hover_text("the model's window, at its rate").clicked() {
+                        action = Some(Action::Listen(h.wave.clone(), h.sample_rate));
+                    }
+                    if let Some(adv) = &h.wave_adversarial {
+                        if ui.button("adversarial").clicked() {
+                            action = Some(Action::Listen(adv.clone(), h.sample_rate));
+                        }
+                        if ui.button("perturbation").on_hover_text("amplified 20 times").clicked() {
+                            let d = adv.iter().zip(&h.wave).map(|(a, c)| (20.0 * (a - c)).clamp(-1.0, 1.0)).collect();
+                            action = Some(Action::Listen(d, h.sample_rate));
+                        }
+                    }
+                }
                 if self.job.running() {
                     ui.spinner();
                     ui.weak(if self.model.is_none() { "loading the model…" } else { "listening…" });
@@ -121,7 +146,7 @@ impl SpectrogramWindow {
             draw(ui, heard, textures, self.model.as_deref());
         });
         self.open = open;
-        run
+        action
     }
 }
 

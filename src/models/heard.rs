@@ -29,6 +29,10 @@ pub struct Heard {
     pub notes: Vec<String>,
     /// Signal-to-noise ratio of the adversarial waveform.
     pub snr_db: Option<f32>,
+    /// The model's window of the clip, and its adversarial version, at `sample_rate` (to listen).
+    pub wave: Vec<f32>,
+    pub wave_adversarial: Option<Vec<f32>>,
+    pub sample_rate: u32,
 }
 
 impl Heard {
@@ -58,6 +62,9 @@ pub fn hear(model: &SpectrogramModel, clip: &Clip, time_s: f64, attack: Option<&
         seconds: wave.len() as f64 / f64::from(model.sample_rate()),
         notes,
         snr_db: None,
+        wave: wave.clone(),
+        wave_adversarial: None,
+        sample_rate: model.sample_rate(),
     };
     if let SpectrogramNet::TalTrans(net) = &model.net {
         let n = wave.len();
@@ -79,7 +86,8 @@ pub fn hear(model: &SpectrogramModel, clip: &Clip, time_s: f64, attack: Option<&
     let r = attack_victim(&Victim::spectrogram(model), &[Example::audio_only(wave)], &[labels], &cfg)
         .pop()
         .ok_or("the attack returned nothing")?;
-    heard.adversarial = Some(model.features(r.adversarial.wave, device)?.0);
+    heard.adversarial = Some(model.features(r.adversarial.wave.clone(), device)?.0);
+    heard.wave_adversarial = Some(r.adversarial.wave);
     heard.probs_adversarial = Some(crate::models::predict::probabilities(&r.logits_adv, multi_label));
     heard.snr_db = r.snr_db;
     Ok(heard)

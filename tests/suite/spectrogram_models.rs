@@ -531,3 +531,40 @@ fn eval_runs_a_spec_model_over_a_dataset_of_sounds() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("\"cow\"") && err.contains("7 classes"), "{err}");
 }
+
+/// What the window shows of a spectrogram model: its input features clean and attacked, the
+/// adversarial sound within the budget, and for TAL-trans attention weights that sum to one.
+#[test]
+fn what_a_spectrogram_model_hears_is_its_own_input_under_the_attack() {
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let dir = tempfile::tempdir().unwrap();
+    let expected = load("cnn14_tiny.expected.safetensors");
+    let clip_path = dir.path().join("clip.wav");
+    std::fs::write(&clip_path, float_wav(&expected.tensors["wave_long"].values[..48000], 32000)).unwrap();
+    let device = Device::flex();
+    let cfg = AttackConfig { method: Method::Pgd, modality: Modality::Audio, eps_a: 0.01, steps: 3, ..Default::default() };
+    for (spec, weights, rate, attention) in [("cnn14_tiny.spec.json", "cnn14_tiny.safetensors", 32000, false), ("tal_tiny.spec.json", "tal_tiny.safetensors", 16000, true)] {
+        let model = mcgurk::models::spectrogram::SpectrogramModel::load(&fixture(spec), &fixture(weights), &device).unwrap();
+        let opts = mcgurk::media::LoadOptions { sample_rate: rate, ..mcgurk::media::LoadOptions::builtin_only() };
+        let clip = mcgurk::media::load::open(&clip_path, &opts, &mcgurk::media::Job::detached()).unwrap();
+        let clean_only = mcgurk::models::heard::hear(&model, &clip, 0.75, None, &device).unwrap();
+        assert!(clean_only.adversarial.is_none() && clean_only.wave_adversarial.is_none());
+        let h = mcgurk::models::heard::hear(&model, &clip, 0.75, Some(&cfg), &device).unwrap();
+        assert_eq!(h.clean.len(), h.frames * h.mels, "{spec}");
+        assert_eq!((h.mels, h.sample_rate, h.wave.len()), (64, rate, model.samples()), "{spec}");
+        // The same input the prediction path sees.
+        let p = model.predict(&clip, 0.75, &device).unwrap().probs;
+        assert_eq!(p, h.probs_clean, "{spec}");
+        let adv = h.wave_adversarial.as_ref().unwrap();
+        let linf = adv.iter().zip(&h.wave).fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
+        assert!(linf > 0.0 && linf <= 0.01 + 1e-6, "{spec}: {linf}");
+        assert_eq!(h.adversarial.as_ref().unwrap().len(), h.clean.len());
+        assert!(h.adversarial.as_ref().unwrap() != &h.clean);
+        assert_eq!(h.probs_adversarial.as_ref().unwrap().len(), model.classes.len());
+        match (&h.attention, attention) {
+            (Some(a), true) => assert!((a.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{spec}: attention sums to {}", a.iter().sum::<f32>()),
+            (None, false) => {}
+            (a, _) => panic!("{spec}: attention {a:?}"),
+        }
+    }
+}

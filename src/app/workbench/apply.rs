@@ -213,11 +213,19 @@ impl Workbench {
                 return;
             }
         };
+        self.play_wave(wave, MODEL_SAMPLE_RATE);
+    }
+
+    /// Plays `wave` at `rate` (what played before stops).
+    pub(super) fn play_wave(&mut self, wave: Vec<f32>, rate: u32) {
+        if let Some(p) = self.playback.take() {
+            p.stop();
+        }
         let reporter = self.tasks.listener();
         let on_end = move |r: Result<(), crate::playback::PlaybackError>| {
             reporter.send(Command::PlaybackEnded(r.err().map(|e| e.to_string())));
         };
-        match crate::playback::play(wave, MODEL_SAMPLE_RATE, "default", on_end) {
+        match crate::playback::play(wave, rate, "default", on_end) {
             Ok(p) => self.playback = Some(p),
             Err(e) => self.set_status(Level::Error, e.to_string()),
         }

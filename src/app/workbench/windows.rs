@@ -65,8 +65,11 @@ impl Workbench {
 
 
     pub(super) fn spectrogram_model_window(&mut self, ctx: &egui::Context) {
-        if self.spectro.show(ctx, self.settings.colormap) {
-            self.run_spectrogram_model();
+        use crate::app::spectrogram_window::Action;
+        match self.spectro.show(ctx, self.settings.colormap) {
+            Some(Action::Run) => self.run_spectrogram_model(),
+            Some(Action::Listen(wave, rate)) => self.play_wave(wave, rate),
+            None => {}
         }
     }
 
