@@ -31,7 +31,7 @@ pub enum Event {
 }
 
 enum Msg {
-    Loaded(Arc<SpectrogramModel>),
+    Loaded(Arc<SpectrogramModel>, PathBuf),
     Heard(Box<Heard>, String),
     NotSpectrogram(PathBuf),
     Failed(String),
@@ -52,12 +52,20 @@ pub struct SpectrogramWindow {
     model: Option<Arc<SpectrogramModel>>,
     heard: Option<(Heard, String)>,
     textures: Option<[Option<TextureHandle>; 3]>,
+    /// The spec of the loaded model (a session remembers it).
+    pub spec_path: Option<PathBuf>,
+    /// Specs waiting for the thread (a session may name several).
+    pending: std::collections::VecDeque<(PathBuf, Waker)>,
 }
 
 impl SpectrogramWindow {
     /// Reads the spec at `path` and loads the model its `weights` names (on the window's thread);
     /// the window opens when the model is there.
     pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
+        if self.job.running() {
+            self.pending.push_back((path, waker));
+            return Ok(());
+        }
         self.job.start("spectrogram-model", 4, waker, move |r| load(&path, r)).map(|_| ())
     }
 
@@ -82,9 +90,10 @@ impl SpectrogramWindow {
         let mut events = Vec::new();
         for m in self.job.poll() {
             match m {
-                Msg::Loaded(model) => {
+                Msg::Loaded(model, path) => {
                     events.push(Event::Loaded(model.spec.name.clone()));
                     self.open = true;
+                    self.spec_path = Some(path);
                     self.model = Some(model);
                     self.heard = None;
                     self.textures = None;
@@ -98,6 +107,12 @@ impl SpectrogramWindow {
                 }
                 Msg::Failed(e) => events.push(Event::Failed(e)),
             }
+        }
+        if !self.job.running()
+            && let Some((path, waker)) = self.pending.pop_front()
+            && let Err(e) = self.load(path, waker)
+        {
+            events.push(Event::Failed(e));
         }
         events
     }
@@ -171,7 +186,7 @@ fn load(path: &Path, r: &Reporter<Msg>) {
     };
     match SpectrogramModel::load(path, &weights, &Device::flex()) {
         Ok(m) => {
-            r.send(Msg::Loaded(Arc::new(m)));
+            r.send(Msg::Loaded(Arc::new(m), path.to_path_buf()));
         }
         Err(e) => {
             r.send(Msg::Failed(e.to_string()));

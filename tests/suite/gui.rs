@@ -903,4 +903,17 @@ fn a_spectrogram_model_shows_what_it_hears() {
     assert!(h.state().status.as_ref().unwrap().text.contains("tiny-tal-trans loaded"));
     h.run_steps(5);
     h.snapshot("spectrogram_model");
+    // A session remembers the spec beside an audio-visual model file, and loads both again.
+    let film = root().join("tests/fixtures/torch/tiny_film.safetensors");
+    h.state_mut().command(Command::AddModel { path: film, fusion: None });
+    wait_until(&mut h, 60, "the FiLM model never answered", |s| s.models.len() >= 8);
+    let saved = dir.path().join("with_spectrogram.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(saved.clone())));
+    h.run_steps(2);
+    assert_eq!(mcgurk::session::Session::load(&saved).unwrap().model_files.len(), 2);
+    let mut h2 = harness(Launch::Empty);
+    h2.run_steps(2);
+    h2.state_mut().command(Command::OpenSession(saved));
+    wait_until(&mut h2, 120, "the session's models were not loaded", |s| s.models.len() >= 8 && s.spectrogram_model_spec().is_some());
+    assert!(h2.state().spectrogram_model_spec().unwrap().ends_with("tal.spec.json"));
 }
