@@ -24,11 +24,10 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     }
     let device = args.models.device()?;
     let model = VideoModel::load(spec, weights, &device)?;
-    let clip = args.input.open()?;
+    let (clip, t) = args.input.open_for_video(args.at, |fps| model.span_s(fps))?;
     if clip.frames.is_empty() {
         bail!("{} has no pictures for a video model", clip.title());
     }
-    let t = args.at.unwrap_or_else(|| clip.duration_s() / 2.0);
     let (pixels, note) = model.input(&clip, t);
     if let Some(n) = &note {
         eprintln!("note: {n}");

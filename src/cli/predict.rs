@@ -99,11 +99,10 @@ fn run_video_model(args: &Args, spec: &std::path::Path, weights: &std::path::Pat
     use crate::models::video::VideoModel;
     let device = args.models.device()?;
     let model = VideoModel::load(spec, weights, &device)?;
-    let clip = args.input.open()?;
+    let (clip, t) = args.input.open_for_video(args.at, |fps| model.span_s(fps))?;
     if clip.frames.is_empty() {
         anyhow::bail!("{} has no pictures for a video model", clip.title());
     }
-    let t = args.at.unwrap_or_else(|| clip.duration_s() / 2.0);
     let (input, note) = model.input(&clip, t);
     let logits = model.logits(&input, &device);
     if logits.iter().any(|v| !v.is_finite()) {

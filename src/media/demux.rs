@@ -49,7 +49,14 @@ pub struct Demuxed {
 pub struct Budget {
     /// Decoded RGB frames kept at most this many bytes; beyond it every n-th frame is kept.
     pub frame_bytes: usize,
+    /// Only frames from..to seconds are kept (a video model reads a few frames around one
+    /// moment: a long video must not hold all of its pictures). Every packet is still decoded.
+    pub window: Option<(f64, f64)>,
 }
+
+/// Frames kept beyond a window on each side while decoding, before exact times are known
+/// (a picture's time comes from the sorted packet times at the end).
+const WINDOW_MARGIN_S: f64 = 1.0;
 
 pub fn read(path: &Path, container: &'static str, mode: Mode, budget: Budget, job: &Job<'_>) -> Result<Demuxed, MediaError> {
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
@@ -217,6 +224,9 @@ struct VideoState {
     decoded: usize,
     keep_every: usize,
     frame_budget: usize,
+    window: Option<(f64, f64)>,
+    /// Pictures left out because they fell outside the window.
+    outside: usize,
     errors: u64,
     first_error: Option<String>,
     info: VideoInfo,
@@ -277,6 +287,8 @@ impl VideoState {
             decoded: 0,
             keep_every: 1,
             frame_budget: budget.frame_bytes.max(1),
+            window: budget.window,
+            outside: 0,
             errors: 0,
             first_error: None,
             info,
@@ -307,6 +319,16 @@ impl VideoState {
     fn keep(&mut self, img: super::clip::RgbImage) {
         let index = self.decoded;
         self.decoded += 1;
+        // While decoding, a picture's time is estimated from its index and the declared rate.
+        if let Some((from, to)) = self.window
+            && self.info.fps > 0.0
+        {
+            let t = index as f64 / self.info.fps;
+            if t < from - WINDOW_MARGIN_S || t > to + WINDOW_MARGIN_S {
+                self.outside += 1;
+                return;
+            }
+        }
         if index % self.keep_every != 0 {
             return;
         }
@@ -344,6 +366,16 @@ impl VideoState {
             let tb = self.time_base;
             let pts_of = |i: usize| self.pts.get(i).copied().unwrap_or(self.last_pts);
             out.frames = self.images.into_iter().map(|(i, image)| Frame { time_s: seconds(tb, pts_of(i)), image }).collect();
+            if let Some((from, to)) = self.window {
+                // Exact times now: half a frame of slack keeps the frames at the edges.
+                let slack = if self.info.fps > 0.0 { 0.5 / self.info.fps } else { 0.0 };
+                let before = out.frames.len();
+                out.frames.retain(|f| f.time_s >= from - slack && f.time_s <= to + slack);
+                self.outside += before - out.frames.len();
+                if self.outside > 0 {
+                    out.notes.push(format!("kept the {} frames from {from:.2} s to {to:.2} s of {} decoded", out.frames.len(), self.decoded));
+                }
+            }
             if self.keep_every > 1 {
                 out.notes.push(format!(
                     "long video: kept every {}th of {} frames to stay within the memory budget",

@@ -21,11 +21,13 @@ pub struct LoadOptions {
     /// The rate the clip's audio is resampled to: McGurk's own models read 11025 Hz, a
     /// spectrogram model its spec's rate.
     pub sample_rate: u32,
+    /// Keep only the frames from..to seconds (a video model's few frames around one moment).
+    pub window: Option<(f64, f64)>,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { ffmpeg: Ffmpeg::from_path(), frame_budget_bytes: 1 << 30, sample_rate: MODEL_SAMPLE_RATE }
+        Self { ffmpeg: Ffmpeg::from_path(), frame_budget_bytes: 1 << 30, sample_rate: MODEL_SAMPLE_RATE, window: None }
     }
 }
 
@@ -167,7 +169,7 @@ fn image_info(kind: Kind, width: u32, height: u32) -> VideoInfo {
 }
 
 fn budget(opts: &LoadOptions) -> Budget {
-    Budget { frame_bytes: opts.frame_budget_bytes }
+    Budget { frame_bytes: opts.frame_budget_bytes, window: opts.window }
 }
 
 /// Open one file: a video, an audio file (a clip with no frames) or an image (one frame).

@@ -56,6 +56,14 @@ impl VideoModel {
         Ok(Self { classes: spec.classes.names(), frames: v.frames, size: v.size, fps: v.fps, spec, net, head })
     }
 
+    /// Seconds of a source at `source_fps` the model reads around one moment (a frame of slack
+    /// on each side); for a source of unknown rate, as if at 1 fps.
+    pub fn span_s(&self, source_fps: f64) -> f64 {
+        let fps = self.fps.unwrap_or(source_fps);
+        let fps = if fps > 0.0 { fps } else { 1.0 };
+        (self.frames as f64 + 2.0) / fps
+    }
+
     /// The indices of the frames the model reads around `time_s`: T frames `1/fps` apart centred
     /// on it (nearest source frame each), or consecutive source frames; a source with fewer
     /// frames repeats its last. With a note when frames were repeated.

@@ -284,3 +284,47 @@ fn a_video_file_feeds_a_video_model_as_clip_or_with_video() {
     // 8 consecutive frames of the 448x336 video around its middle, each resized and cropped to 40.
     assert_eq!(run(&["--video", cow.to_str().unwrap()]), run(&[cow.to_str().unwrap()]));
 }
+
+/// A long video feeds a video model without holding all of its pictures: only the frames
+/// around the moment are kept, and the model reads the same input as from a full decode.
+#[test]
+fn a_long_video_keeps_only_the_frames_the_model_reads() {
+    use mcgurk::media::{Job, LoadOptions};
+    use mcgurk::models::video::VideoModel;
+    if crate::common::require_ffmpeg().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.mp4");
+    // 20 s at 25 fps of a moving test pattern (every frame differs), H.264.
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=20", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "50"])
+        .arg(&long)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let opts = LoadOptions { ffmpeg: None, ..LoadOptions::default() };
+    let full = mcgurk::media::open(&long, &opts, &Job::detached()).unwrap();
+    assert_eq!(full.frames.len(), 500);
+    let t = 10.0;
+    let span = model.span_s(25.0);
+    let windowed = mcgurk::media::open(&long, &LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..opts.clone() }, &Job::detached()).unwrap();
+    assert!((8..=12).contains(&windowed.frames.len()), "{} frames kept", windowed.frames.len());
+    assert!(windowed.notes.iter().any(|n| n.contains("of 500 decoded")), "{:?}", windowed.notes);
+    let (a, _) = model.input(&full, t);
+    let (b, _) = model.input(&windowed, t);
+    assert!(a == b, "the model's input differs between the full and the windowed decode");
+    // The command line does the same on its own (the middle of the video by default).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["predict", "--video", long.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let logits: Vec<f32> = doc["models"][0]["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let direct = model.logits(&a, &device);
+    assert!(logits.iter().zip(&direct).all(|(x, y)| (x - y).abs() < 1e-5), "{logits:?} vs {direct:?}");
+}
