@@ -13,6 +13,7 @@ mod predictor;
 pub mod settings;
 pub mod training;
 mod spectrogram_window;
+mod video_window;
 mod views;
 pub mod workbench;
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use burn::prelude::Device;
-use egui::{Color32, TextureHandle, TextureOptions};
-use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotPoints};
+use egui::{TextureHandle, TextureOptions};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
@@ -19,12 +19,11 @@ use crate::models::heard::{Heard, hear};
 use crate::models::spec::{Encoder, ModelSpec};
 use crate::models::spectrogram::SpectrogramModel;
 
-/// Bars shown: the most probable classes.
-const BARS: usize = 10;
-
 pub enum Event {
     /// The spec is not a spectrogram model's: the workbench adds it as an audio-visual model.
     NotSpectrogram(PathBuf),
+    /// The spec is a video model's: the workbench opens its window.
+    VideoSpec(PathBuf),
     Failed(String),
     /// The model loaded: the workbench runs it on the clip on screen.
     Loaded(String),
@@ -34,6 +33,7 @@ enum Msg {
     Loaded(Arc<SpectrogramModel>, PathBuf),
     Heard(Box<Heard>, String),
     NotSpectrogram(PathBuf),
+    VideoSpec(PathBuf),
     Failed(String),
 }
 
@@ -102,9 +102,8 @@ impl SpectrogramWindow {
                     self.heard = Some((*h, what));
                     self.textures = None;
                 }
-                Msg::NotSpectrogram(p) => {
-                    events.push(Event::NotSpectrogram(p));
-                }
+                Msg::NotSpectrogram(p) => events.push(Event::NotSpectrogram(p)),
+                Msg::VideoSpec(p) => events.push(Event::VideoSpec(p)),
                 Msg::Failed(e) => events.push(Event::Failed(e)),
             }
         }
@@ -173,7 +172,11 @@ fn load(path: &Path, r: &Reporter<Msg>) {
             return;
         }
     };
-    if spec.is_video() || spec.audio.as_ref().is_none_or(|a| a.encoder == Encoder::Tian) {
+    if spec.is_video() {
+        r.send(Msg::VideoSpec(path.to_path_buf()));
+        return;
+    }
+    if spec.audio.as_ref().is_none_or(|a| a.encoder == Encoder::Tian) {
         r.send(Msg::NotSpectrogram(path.to_path_buf()));
         return;
     }
@@ -272,38 +275,9 @@ fn listening(ui: &mut egui::Ui, h: &Heard, name: &dyn Fn(usize) -> String) {
     }
 }
 
-/// The most probable classes, clean and attacked side by side; multi-label models show each
-/// class's own sigmoid probability and the 0.5 line above which a class is heard.
+/// The class probabilities, and the adversarial sound's SNR.
 fn draw_bars(ui: &mut egui::Ui, h: &Heard, name: &dyn Fn(usize) -> String) {
-    let mut order: Vec<usize> = (0..h.probs_clean.len()).collect();
-    order.sort_by(|a, b| h.probs_clean[*b].total_cmp(&h.probs_clean[*a]));
-    order.truncate(BARS);
-    ui.label(if h.multi_label { "per-class probability (sigmoid): heard above 0.5" } else { "class probability (softmax)" });
-    let bars = |probs: &[f32], offset: f64| -> Vec<Bar> {
-        order.iter().enumerate().map(|(k, &c)| Bar::new(k as f64 + offset, f64::from(probs[c])).width(0.38).name(name(c))).collect()
-    };
-    let labels: Vec<String> = order.iter().map(|&c| name(c)).collect();
-    Plot::new("heard_bars")
-        .height(200.0)
-        .include_y(0.0)
-        .include_y(1.0)
-        .allow_zoom(false)
-        .allow_drag(false)
-        .allow_scroll(false)
-        .legend(Legend::default())
-        .x_axis_formatter(move |m, _| {
-            let k = m.value.round();
-            if (m.value - k).abs() < 1e-6 && k >= 0.0 { labels.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
-        })
-        .show(ui, |p| {
-            p.bar_chart(BarChart::new("clean", bars(&h.probs_clean, -0.2)).color(Color32::from_rgb(70, 130, 200)));
-            if let Some(adv) = &h.probs_adversarial {
-                p.bar_chart(BarChart::new("attacked", bars(adv, 0.2)).color(Color32::from_rgb(220, 90, 60)));
-            }
-            if h.multi_label {
-                p.hline(HLine::new("0.5", 0.5).color(Color32::GRAY));
-            }
-        });
+    super::views::probability_bars(ui, "heard_bars", &h.probs_clean, h.probs_adversarial.as_deref(), h.multi_label, name);
     if let Some(snr) = h.snr_db {
         ui.weak(format!("adversarial sound: SNR {snr:.1} dB"));
     }

@@ -1,7 +1,7 @@
 //! Drawing only: the frame view, the waveform and the spectrogram, aligned on one time axis.
 
 use egui::{Color32, Rect, Stroke, TextureHandle, Ui, vec2};
-use egui_plot::{Line, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
+use egui_plot::{Bar, BarChart, HLine, Legend, Line, Plot, PlotImage, PlotPoint, PlotPoints, Span, VLine};
 
 use crate::analysis::ClipAnalysis;
 use crate::media::ANALYSIS_WINDOW;
@@ -158,4 +158,38 @@ pub fn heat_scale(ui: &mut Ui, what: &str) {
         low.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Label, true, format!("heatmap colour scale: {what}, low to high")));
         ui.weak(format!("({what}, scaled to each picture's range)"));
     });
+}
+
+/// The most probable classes, clean and attacked side by side; multi-label models show each
+/// class's own sigmoid probability and the 0.5 line above which a class is heard.
+pub fn probability_bars(ui: &mut Ui, id: &str, clean: &[f32], attacked: Option<&[f32]>, multi_label: bool, name: &dyn Fn(usize) -> String) {
+    let mut order: Vec<usize> = (0..clean.len()).collect();
+    order.sort_by(|a, b| clean[*b].total_cmp(&clean[*a]));
+    order.truncate(10);
+    ui.label(if multi_label { "per-class probability (sigmoid): heard above 0.5" } else { "class probability (softmax)" });
+    let bars = |probs: &[f32], offset: f64| -> Vec<Bar> {
+        order.iter().enumerate().map(|(k, &c)| Bar::new(k as f64 + offset, f64::from(probs[c])).width(0.38).name(name(c))).collect()
+    };
+    let labels: Vec<String> = order.iter().map(|&c| name(c)).collect();
+    Plot::new(id)
+        .height(200.0)
+        .include_y(0.0)
+        .include_y(1.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .allow_scroll(false)
+        .legend(Legend::default())
+        .x_axis_formatter(move |m, _| {
+            let k = m.value.round();
+            if (m.value - k).abs() < 1e-6 && k >= 0.0 { labels.get(k as usize).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .show(ui, |p| {
+            p.bar_chart(BarChart::new("clean", bars(clean, -0.2)).color(Color32::from_rgb(70, 130, 200)));
+            if let Some(adv) = attacked {
+                p.bar_chart(BarChart::new("attacked", bars(adv, 0.2)).color(Color32::from_rgb(220, 90, 60)));
+            }
+            if multi_label {
+                p.hline(HLine::new("0.5", 0.5).color(Color32::GRAY));
+            }
+        });
 }

@@ -81,6 +81,8 @@ pub struct Workbench {
     curve: super::curve::CurveWindow,
     /// A spectrogram model from a spec (File > Add model with a Cnn14 or TAL-trans spec).
     spectro: super::spectrogram_window::SpectrogramWindow,
+    /// A video model from a spec (R(2+1)D-18): its frame strip.
+    video: super::video_window::VideoWindow,
     /// The class-wise robustness window (dataset metrics, its own worker thread).
     pub classwise: super::classwise::ClasswiseWindow,
     /// The training panel (its own worker thread).
@@ -144,6 +146,7 @@ impl Workbench {
             frame_ms: (0.0, 0.0, None),
             curve: Default::default(),
             spectro: Default::default(),
+            video: Default::default(),
             classwise: Default::default(),
             training: Default::default(),
             playback: None,
@@ -269,6 +272,11 @@ impl Workbench {
         self.curve.curve.as_ref()
     }
 
+    /// Whether the video model's window is working, and whether it shows a result.
+    pub fn video_model_state(&self) -> (bool, bool) {
+        (self.video.running(), self.video.has_seen())
+    }
+
     /// The spectrogram model's spec, when one is loaded.
     pub fn spectrogram_model_spec(&self) -> Option<&std::path::Path> {
         self.spectro.spec_path.as_deref()
@@ -349,6 +357,7 @@ impl eframe::App for Workbench {
         self.poll_models();
         self.poll_curve();
         self.poll_spectrogram_model();
+        self.poll_video_model();
         self.update_textures(ctx);
         self.autosave();
     }
@@ -362,6 +371,9 @@ impl eframe::App for Workbench {
         self.locate_window(&ctx);
         self.curve_window(&ctx);
         self.spectrogram_model_window(&ctx);
+        if self.video.show(&ctx) {
+            self.run_video_model();
+        }
         self.classwise_window(&ctx);
         self.training_window(&ctx);
         self.grid_window(&ctx);

@@ -8,6 +8,7 @@ pub mod file;
 pub mod flops;
 pub mod frontend;
 pub mod heard;
+pub mod seen;
 pub mod fusion;
 pub mod input;
 pub mod predict;

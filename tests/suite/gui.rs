@@ -917,3 +917,34 @@ fn a_spectrogram_model_shows_what_it_hears() {
     wait_until(&mut h2, 120, "the session's models were not loaded", |s| s.models.len() >= 8 && s.spectrogram_model_spec().is_some());
     assert!(h2.state().spectrogram_model_spec().unwrap().ends_with("tal.spec.json"));
 }
+
+/// File > Add model with a video model's spec: its window shows the strip of the T frames the
+/// model reads, clean, attacked and the perturbation, and its class probabilities.
+#[test]
+fn a_video_model_shows_its_frame_strip() {
+    use mcgurk::app::command::Command;
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/torch/r2plus1d_tiny.spec.json")).unwrap()).unwrap();
+    spec["weights"] = root().join("tests/fixtures/torch/r2plus1d_tiny.pth").display().to_string().into();
+    let path = write(dir.path(), "r2p1d.spec.json", spec.to_string().as_bytes());
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().set_attack(true, AttackConfig { method: Method::Fgsm, modality: Modality::Video, eps_v: 4.0 / 255.0, ..Default::default() });
+    settle(&mut h);
+    h.state_mut().command(Command::AddModel { path: path.clone(), fusion: None });
+    wait_until(&mut h, 120, "the video model never answered", |s| s.video_model_state() == (false, true));
+    assert_eq!(h.state().models.len(), 7);
+    for label in ["perturbation x10", "class probability (softmax)", "adversarial clip: PSNR"] {
+        assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
+    }
+    assert!(h.state().status.as_ref().unwrap().text.contains("tiny-r2plus1d loaded"));
+    h.run_steps(5);
+    h.snapshot("video_model");
+    // The session keeps it.
+    let saved = dir.path().join("with_video.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(saved.clone())));
+    h.run_steps(2);
+    let files = mcgurk::session::Session::load(&saved).unwrap().model_files;
+    assert!(files.len() == 1 && files[0].path == path, "{files:?}");
+}

@@ -328,3 +328,35 @@ fn a_long_video_keeps_only_the_frames_the_model_reads() {
     let direct = model.logits(&a, &device);
     assert!(logits.iter().zip(&direct).all(|(x, y)| (x - y).abs() < 1e-5), "{logits:?} vs {direct:?}");
 }
+
+/// What the window's frame strip shows: the T frames the model reads (the same input as
+/// `predict`), and the attacked clip within its bound and range.
+#[test]
+fn what_a_video_model_sees_is_its_input_under_the_attack() {
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    use mcgurk::media::{Job, LoadOptions};
+    use mcgurk::models::video::VideoModel;
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let clip = mcgurk::media::open(&demo("cow.mp4"), &LoadOptions::builtin_only(), &Job::detached()).unwrap();
+    let eps = 4.0 / 255.0;
+    let cfg = AttackConfig { method: Method::Pgd, modality: Modality::Video, eps_v: eps, steps: 3, ..Default::default() };
+    let s = mcgurk::models::seen::see(&model, &clip, 3.25, Some(&cfg), &device).unwrap();
+    let (input, _) = model.input(&clip, 3.25);
+    assert_eq!(s.clean, input);
+    assert_eq!(s.times.len(), 8);
+    assert!(s.times.windows(2).all(|w| w[1] > w[0]), "{:?}", s.times);
+    let expected = mcgurk::models::predict::probabilities(&model.logits(&input, &device), false);
+    assert_eq!(s.probs_clean, expected);
+    let adv = s.adversarial.as_ref().unwrap();
+    let linf = adv.iter().zip(&s.clean).fold(0.0f32, |m, (a, c)| m.max((a - c).abs()));
+    assert!(linf > 0.0 && linf <= eps + 1e-6, "{linf}");
+    assert!(adv.iter().all(|v| (0.0..=1.0).contains(v)));
+    // Every frame was moved.
+    let n = 40 * 40;
+    for k in 0..8 {
+        let moved = (0..3).any(|c| (0..n).any(|p| adv[(c * 8 + k) * n + p] != s.clean[(c * 8 + k) * n + p]));
+        assert!(moved, "frame {k} untouched");
+    }
+    assert_eq!(s.frame_rgb(&s.clean, 0).len(), 40 * 40 * 3);
+}

@@ -255,6 +255,15 @@ impl Workbench {
         }
     }
 
+    /// The video model on the clip and moment on screen, under the panel's attack.
+    pub(super) fn run_video_model(&mut self) {
+        let Some(source) = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone()) else { return };
+        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
+        if let Err(e) = self.video.run(source, self.centre_s, attack, super::waker(&self.ctx)) {
+            self.set_status(Level::Error, e);
+        }
+    }
+
     /// One more audio-visual model on the model thread (remembered for the session).
     pub(super) fn add_av_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
         if !self.model_files.iter().any(|(p, _)| *p == path) {

@@ -72,10 +72,28 @@ impl Workbench {
         for e in self.spectro.poll() {
             match e {
                 Event::NotSpectrogram(path) => self.add_av_model_file(path, None),
+                Event::VideoSpec(path) => {
+                    if let Err(e) = self.video.load(path, super::waker(&self.ctx)) {
+                        self.set_status(Level::Error, e);
+                    }
+                }
                 Event::Failed(e) => self.set_status(Level::Error, e),
                 Event::Loaded(name) => {
                     self.set_status(Level::Info, format!("spectrogram model {name} loaded"));
                     self.run_spectrogram_model();
+                }
+            }
+        }
+    }
+
+    pub(super) fn poll_video_model(&mut self) {
+        use crate::app::video_window::Event;
+        for e in self.video.poll() {
+            match e {
+                Event::Failed(e) => self.set_status(Level::Error, e),
+                Event::Loaded(name) => {
+                    self.set_status(Level::Info, format!("video model {name} loaded"));
+                    self.run_video_model();
                 }
             }
         }

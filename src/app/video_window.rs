@@ -1,0 +1,201 @@
+//! A video model (R(2+1)D-18 from a model spec) on the clip on screen: the strip of the T
+//! frames it reads, clean, attacked and the perturbation (amplified), and its class
+//! probabilities. Loads and runs on the window's own named thread, like the spectrogram
+//! model's window.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use burn::prelude::Device;
+use egui::{TextureHandle, TextureOptions};
+
+use super::job::{Reporter, Slot, Waker};
+use crate::attacks::AttackConfig;
+use crate::media::{Job, LoadOptions};
+use crate::models::seen::{Seen, see};
+use crate::models::video::VideoModel;
+
+/// The perturbation row's gain (an L-inf budget of a few /255 is invisible unamplified).
+const GAIN: f32 = 10.0;
+/// The frames' side on screen.
+const THUMB: f32 = 72.0;
+
+pub enum Event {
+    Failed(String),
+    Loaded(String),
+}
+
+enum Msg {
+    Loaded(Arc<VideoModel>, PathBuf),
+    Seen(Box<Seen>, String),
+    Failed(String),
+}
+
+#[derive(Default)]
+pub struct VideoWindow {
+    pub open: bool,
+    job: Slot<Msg>,
+    model: Option<Arc<VideoModel>>,
+    seen: Option<(Seen, String)>,
+    /// [row][frame]: clean, attacked, perturbation.
+    textures: Option<Vec<Vec<TextureHandle>>>,
+    /// The spec of the loaded model (a session remembers it).
+    pub spec_path: Option<PathBuf>,
+}
+
+impl VideoWindow {
+    /// Loads the model the spec at `path` describes (its `weights` named in it).
+    pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
+        self.job.start("video-model", 4, waker, move |r| load(&path, r)).map(|_| ())
+    }
+
+    /// Runs the model on `source` at `time_s` (only the frames it reads are kept).
+    pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
+        let Some(model) = self.model.clone() else { return Ok(()) };
+        self.job.start("video-model", 4, waker, move |r| look(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    pub fn running(&self) -> bool {
+        self.job.running()
+    }
+
+    /// Whether a result is on show (for tests).
+    pub fn has_seen(&self) -> bool {
+        self.seen.is_some()
+    }
+
+    pub fn poll(&mut self) -> Vec<Event> {
+        let mut events = Vec::new();
+        for m in self.job.poll() {
+            match m {
+                Msg::Loaded(model, path) => {
+                    events.push(Event::Loaded(model.spec.name.clone()));
+                    self.open = true;
+                    self.spec_path = Some(path);
+                    self.model = Some(model);
+                    self.seen = None;
+                    self.textures = None;
+                }
+                Msg::Seen(s, what) => {
+                    self.seen = Some((*s, what));
+                    self.textures = None;
+                }
+                Msg::Failed(e) => events.push(Event::Failed(e)),
+            }
+        }
+        events
+    }
+
+    /// The window; true when "Run on this clip" was clicked.
+    pub fn show(&mut self, ctx: &egui::Context) -> bool {
+        if !self.open {
+            return false;
+        }
+        let mut run = false;
+        let mut open = true;
+        let title = self.model.as_ref().map_or("Video model".to_string(), |m| format!("Video model: {}", m.spec.name));
+        egui::Window::new(title).open(&mut open).default_pos([330.0, 60.0]).default_width(760.0).show(ctx, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                run = ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked();
+                if self.job.running() {
+                    ui.spinner();
+                    ui.weak(if self.model.is_none() { "loading the model…" } else { "looking…" });
+                }
+            });
+            let Some((seen, what)) = &self.seen else { return };
+            ui.weak(what);
+            for n in &seen.notes {
+                ui.weak(format!("note: {n}"));
+            }
+            let textures = self.textures.get_or_insert_with(|| textures(ctx, seen));
+            let rows = ["clean", "attacked", &format!("perturbation x{GAIN}")];
+            egui::ScrollArea::horizontal().show(ui, |ui| {
+                egui::Grid::new("video_strip").spacing([4.0, 4.0]).show(ui, |ui| {
+                    ui.label("");
+                    for t in &seen.times {
+                        ui.weak(format!("{t:.2} s"));
+                    }
+                    ui.end_row();
+                    for (row, label) in textures.iter().zip(rows) {
+                        ui.label(label);
+                        for tex in row {
+                            ui.image((tex.id(), egui::vec2(THUMB, THUMB)));
+                        }
+                        ui.end_row();
+                    }
+                });
+            });
+            if seen.adversarial.is_none() {
+                ui.weak("turn the attack on (picture budget) to see the attacked frames");
+            }
+            let names = self.model.as_ref().map(|m| m.classes.clone()).unwrap_or_default();
+            let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
+            super::views::probability_bars(ui, "seen_bars", &seen.probs_clean, seen.probs_adversarial.as_deref(), seen.multi_label, &name);
+            if let Some(p) = seen.psnr_db {
+                ui.weak(format!("adversarial clip: PSNR {p:.1} dB over its {} frames", seen.frames));
+            }
+        });
+        self.open = open;
+        run
+    }
+}
+
+fn load(path: &Path, r: &Reporter<Msg>) {
+    let spec = match crate::models::spec::ModelSpec::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            r.send(Msg::Failed(e.to_string()));
+            return;
+        }
+    };
+    let weights = match &spec.weight_files(path)[..] {
+        [(None, w)] => w.clone(),
+        _ => {
+            r.send(Msg::Failed(format!("{}: the window needs the weights named in the spec: add \"weights\": \"FILE\" (relative to the spec)", path.display())));
+            return;
+        }
+    };
+    match VideoModel::load(path, &weights, &Device::flex()) {
+        Ok(m) => {
+            r.send(Msg::Loaded(Arc::new(m), path.to_path_buf()));
+        }
+        Err(e) => {
+            r.send(Msg::Failed(e.to_string()));
+        }
+    }
+}
+
+fn look(model: &VideoModel, source: &Path, time_s: f64, attack: Option<&AttackConfig>, r: &Reporter<Msg>) {
+    let job = Job::new(&|_| {}, r.cancel_flag());
+    let result = crate::media::probe(source, &LoadOptions::default())
+        .and_then(|info| {
+            let span = model.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
+            let window = Some((time_s - span / 2.0, time_s + span / 2.0));
+            crate::media::load::open(source, &LoadOptions { window, ..LoadOptions::default() }, &job)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|clip| see(model, &clip, time_s, attack, &Device::flex()));
+    let name = source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match result {
+        Ok(s) => {
+            let attacked = attack.map_or("clean only".to_string(), |c| format!("{} eps {:.4} per pixel", c.method.label(), c.eps_v));
+            r.send(Msg::Seen(Box::new(s), format!("{name} at {time_s:.2} s, {attacked}")));
+        }
+        Err(e) => {
+            r.send(Msg::Failed(e));
+        }
+    }
+}
+
+fn textures(ctx: &egui::Context, s: &Seen) -> Vec<Vec<TextureHandle>> {
+    let side = s.size;
+    let load = |name: String, rgb: Vec<u8>| ctx.load_texture(name, egui::ColorImage::from_rgb([side, side], &rgb), TextureOptions::LINEAR);
+    let row = |what: &str, clip: &[f32]| (0..s.frames).map(|k| load(format!("seen-{what}-{k}"), s.frame_rgb(clip, k))).collect::<Vec<_>>();
+    let mut rows = vec![row("clean", &s.clean)];
+    if let Some(adv) = &s.adversarial {
+        rows.push(row("adv", adv));
+        let delta: Vec<f32> = adv.iter().zip(&s.clean).map(|(a, c)| 0.5 + GAIN * (a - c)).collect();
+        rows.push(row("delta", &delta));
+    }
+    rows
+}
