@@ -164,7 +164,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     let Some(dataset) = &args.dataset else { bail!("give --data DIR (or `eval merge DIR`)") };
     let out = args.outputs.outputs();
     out.check()?;
-    if let Some((spec, weights)) = args.models.spectrogram_spec()? {
+    if let Some((spec, weights)) = args.models.spectrogram_spec()?.or(args.models.video_spec()?) {
         return evaluate_spectrogram(args, dataset, &spec, &weights);
     }
     if let Some(p) = &args.save_universal {
@@ -324,7 +324,7 @@ fn evaluate_spectrogram(args: &Args, dataset: &DataArgs, spec: &std::path::Path,
     ];
     let asked: Vec<&str> = unsupported.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
     if !asked.is_empty() {
-        bail!("eval of a spectrogram model (--spec) makes one table in one run: {} not available for it yet", asked.join(", "));
+        bail!("eval of a spectrogram or video model (--spec) makes one table in one run: {} not available for it yet", asked.join(", "));
     }
     let ds = dataset.open_as(true)?;
     for n in &ds.skipped {

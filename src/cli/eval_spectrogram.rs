@@ -1,5 +1,6 @@
 //! `mcgurk eval --spec S --weights W --data DIR`: a spectrogram model (PANNs Cnn14, Li et al.'s
-//! TAL-trans) over a dataset split, clean and with its waveform attacked through the front end.
+//! TAL-trans) over a dataset split, clean and with its waveform attacked through the front end,
+//! or a video model (R(2+1)D-18) with every frame it reads attacked.
 //! The dataset's classes are found among the model's by name (a 527-class AudioSet model on a
 //! ten-class dataset), and top-1 and the ranking metrics are taken over the dataset's classes.
 
@@ -9,7 +10,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use crate::attacks::{AttackConfig, Loss, Modality, Victim, attack_victim};
+use crate::attacks::{AttackConfig, AttackResult, Loss, Modality, Victim, attack_victim};
 use crate::data::{Dataset, Media, Split};
 use crate::eval::identity::sorted_clips;
 use crate::media::{Job, LoadOptions};
@@ -18,6 +19,7 @@ use crate::models::input::Example;
 use crate::models::predict::probabilities;
 use crate::models::spec::Output;
 use crate::models::spectrogram::SpectrogramModel;
+use crate::models::video::VideoModel;
 
 /// What to evaluate and where the table goes.
 pub struct Run<'a> {
@@ -49,8 +51,12 @@ pub struct SpectrogramRow {
     pub auc_attacked: Option<f64>,
     pub loss_clean: f32,
     pub loss_attacked: f32,
-    /// Mean SNR of the adversarial waveforms.
+    /// What was attacked: the waveform (through the front end) or the frames.
+    pub input: String,
+    /// Mean SNR of the adversarial waveforms (models that hear).
     pub snr_db: Option<f32>,
+    /// Mean PSNR of the adversarial clips over their frames (video models).
+    pub psnr_db: Option<f32>,
     /// Largest L-inf norm of a perturbation (at most the budget).
     pub max_linf: f32,
     /// Attacks whose input gradient was zero or not finite (should be 0).
@@ -85,27 +91,89 @@ pub fn class_map(dataset: &[String], model: &[String]) -> Result<Vec<usize>, Str
     }
 }
 
+/// The model a spec describes: one that hears, or one that sees.
+enum Subject {
+    Sound(SpectrogramModel),
+    Video(VideoModel),
+}
+
+impl Subject {
+    fn load(spec: &Path, weights: &Path, device: &burn::prelude::Device) -> anyhow::Result<Self> {
+        Ok(if crate::models::spec::ModelSpec::load(spec)?.is_video() {
+            Self::Video(VideoModel::load(spec, weights, device)?)
+        } else {
+            Self::Sound(SpectrogramModel::load(spec, weights, device)?)
+        })
+    }
+
+    fn spec(&self) -> &crate::models::spec::ModelSpec {
+        match self {
+            Self::Sound(m) => &m.spec,
+            Self::Video(m) => &m.spec,
+        }
+    }
+
+    fn classes(&self) -> &[String] {
+        match self {
+            Self::Sound(m) => &m.classes,
+            Self::Video(m) => &m.classes,
+        }
+    }
+
+    /// The clip's window (the sound's samples, or the frames around the moment) attacked:
+    /// the waveform through the front end, or every frame of the clip.
+    fn measure(&self, path: &Path, centre: Option<f64>, label: usize, cfg: &AttackConfig) -> Result<AttackResult, String> {
+        let fail = |e: String| format!("{}: {e}", path.display());
+        let (victim, example, cfg) = match self {
+            Self::Sound(m) => {
+                let opts = LoadOptions { sample_rate: m.sample_rate(), ..LoadOptions::default() };
+                let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                let t = centre.unwrap_or_else(|| Example::centre_time(&clip));
+                let (wave, _) = m.window(&clip, t).map_err(fail)?;
+                (Victim::spectrogram(m), Example::audio_only(wave), AttackConfig { modality: Modality::Audio, ..cfg.clone() })
+            }
+            Self::Video(m) => {
+                let info = crate::media::probe(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
+                let t = centre.unwrap_or(info.duration_s / 2.0);
+                let span = m.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
+                let opts = LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..LoadOptions::default() };
+                let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                if clip.frames.is_empty() {
+                    return Err(fail("no pictures for a video model".into()));
+                }
+                let (pixels, _) = m.input(&clip, t);
+                let size = crate::models::InputSize { samples: 1, pixels: m.size, frames: m.frames };
+                (Victim::video(m), Example { wave: vec![0.0], pixels, size }, AttackConfig { modality: Modality::Video, ..cfg.clone() })
+            }
+        };
+        let mut r = attack_victim(&victim, std::slice::from_ref(&example), &[vec![label]], &cfg).pop().ok_or_else(|| fail("the attack returned nothing".into()))?;
+        if matches!(self, Self::Video(_)) {
+            r.psnr_db = crate::attacks::lp::psnr_db(&example.pixels, &r.adversarial.pixels);
+        }
+        Ok(r)
+    }
+}
+
 pub fn run(r: &Run) -> anyhow::Result<()> {
     for p in [&r.json, &r.csv].into_iter().flatten() {
         crate::files::check_writable(p)?;
     }
-    let model = SpectrogramModel::load(r.spec, r.weights, &r.device)?;
-    let map = class_map(&r.dataset.classes, &model.classes).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", r.data.display(), r.spec.display()))?;
-    let sigmoid = model.spec.output == Output::Sigmoid;
+    let model = Subject::load(r.spec, r.weights, &r.device)?;
+    let name = model.spec().name.clone();
+    let map = class_map(&r.dataset.classes, model.classes()).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", r.data.display(), r.spec.display()))?;
+    let sigmoid = model.spec().output == Output::Sigmoid;
     let mut clips = sorted_clips(&r.dataset.root, &r.dataset.split(r.split));
     clips.truncate(r.limit.unwrap_or(usize::MAX));
     if clips.is_empty() {
         bail!("no clips in the {:?} split of {}", r.split, r.data.display());
     }
-    let cfg = AttackConfig { modality: Modality::Audio, loss: if sigmoid { Loss::Bce } else { r.attack.loss }, ..r.attack.clone() };
-    let victim = Victim::spectrogram(&model);
-    let opts = LoadOptions { sample_rate: model.sample_rate(), ..LoadOptions::default() };
+    let cfg = AttackConfig { loss: if sigmoid { Loss::Bce } else { r.attack.loss }, ..r.attack.clone() };
     let restrict = |logits: &[f32]| -> Vec<f32> {
         let p = probabilities(logits, sigmoid);
         map.iter().map(|&i| p[i]).collect()
     };
     let (mut clean, mut attacked, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut loss_c, mut loss_a, mut snr, mut snr_n, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f64, 0usize, 0.0f32, 0usize);
+    let (mut loss_c, mut loss_a, mut quality, mut quality_n, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f64, 0usize, 0.0f32, 0usize);
     let mut skipped = Vec::new();
     let started = Instant::now();
     for (k, c) in clips.iter().enumerate() {
@@ -116,34 +184,27 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
             Media::File(p) => p,
             Media::Pair { audio, .. } => audio,
         };
-        let window = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string()).and_then(|clip| {
-            let t = c.item.centre_s.unwrap_or_else(|| Example::centre_time(&clip));
-            model.window(&clip, t).map_err(|e| format!("{}: {e}", path.display()))
-        });
-        match window {
+        match model.measure(path, c.item.centre_s, map[c.item.label], &cfg) {
             Err(reason) => {
                 super::progress::note(&format!("skipped: {reason}"));
                 skipped.push(reason);
             }
-            Ok((wave, _)) => {
-                let label = map[c.item.label];
-                let Some(a) = attack_victim(&victim, &[Example::audio_only(wave)], &[vec![label]], &cfg).pop() else {
-                    bail!("the attack returned no result for {}", path.display());
-                };
+            Ok(a) => {
                 if a.logits_clean.iter().chain(&a.logits_adv).any(|v| !v.is_finite()) {
-                    bail!("{} gives non-finite logits on {}", model.spec.name, path.display());
+                    bail!("{name} gives non-finite logits on {}", path.display());
                 }
                 clean.push(restrict(&a.logits_clean));
                 attacked.push(restrict(&a.logits_adv));
                 labels.push(c.item.label);
                 loss_c += f64::from(a.loss_clean);
                 loss_a += f64::from(a.loss_adv);
-                if let Some(s) = a.snr_db.filter(|s| s.is_finite()) {
-                    snr += f64::from(s);
-                    snr_n += 1;
+                if let Some(q) = a.snr_db.or(a.psnr_db).filter(|q| q.is_finite()) {
+                    quality += f64::from(q);
+                    quality_n += 1;
                 }
-                max_linf = max_linf.max(a.norms.audio_linf);
-                dead += usize::from(a.norms.audio_linf == 0.0 || !a.loss_adv.is_finite());
+                let linf = a.norms.audio_linf.max(a.norms.video_linf);
+                max_linf = max_linf.max(linf);
+                dead += usize::from(linf == 0.0 || !a.loss_adv.is_finite());
             }
         }
         super::eval::show_progress(crate::eval::shard::Shard::WHOLE, k + 1, clips.len(), started);
@@ -159,8 +220,11 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
     };
     let (auc_clean, map_clean) = ranking::macro_auc_map(&clean, &labels);
     let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
+    let mean_quality = (quality_n > 0).then(|| (quality / quality_n as f64) as f32);
+    let video = matches!(model, Subject::Video(_));
     let row = SpectrogramRow {
-        model: model.spec.name.clone(),
+        model: name.clone(),
+        input: if video { "frames" } else { "waveform" }.into(),
         split: format!("{:?}", r.split).to_lowercase(),
         clips: n,
         skipped,
@@ -172,7 +236,8 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
         auc_attacked,
         loss_clean: (loss_c / n as f64) as f32,
         loss_attacked: (loss_a / n as f64) as f32,
-        snr_db: (snr_n > 0).then(|| (snr / snr_n as f64) as f32),
+        snr_db: if video { None } else { mean_quality },
+        psnr_db: if video { mean_quality } else { None },
         max_linf,
         dead_gradients: dead,
         attack: cfg,
@@ -193,8 +258,9 @@ fn opt(v: Option<f64>) -> String {
 }
 
 fn print_row(r: &SpectrogramRow) {
-    println!("{} on {} clips of the {} split ({} skipped), waveform attacked through the front end", r.model, r.clips, r.split, r.skipped.len());
-    println!("{:<16} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}", "model", "clean", "attacked", "mAP", "mAP adv", "AUC", "AUC adv", "loss", "SNR dB", "dead");
+    let (what, quality) = if r.input == "frames" { ("every frame attacked", "PSNR dB") } else { ("waveform attacked through the front end", "SNR dB") };
+    println!("{} on {} clips of the {} split ({} skipped), {what}", r.model, r.clips, r.split, r.skipped.len());
+    println!("{:<16} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}", "model", "clean", "attacked", "mAP", "mAP adv", "AUC", "AUC adv", "loss", quality, "dead");
     println!(
         "{:<16} {:>6.1}% {:>8.1}% {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}",
         r.model,
@@ -205,7 +271,7 @@ fn print_row(r: &SpectrogramRow) {
         opt(r.auc_clean),
         opt(r.auc_attacked),
         format!("{:.3} -> {:.3}", r.loss_clean, r.loss_attacked),
-        r.snr_db.map_or("-".into(), |v| format!("{v:.1}")),
+        r.snr_db.or(r.psnr_db).map_or("-".into(), |v| format!("{v:.1}")),
         r.dead_gradients,
     );
 }
@@ -213,7 +279,7 @@ fn print_row(r: &SpectrogramRow) {
 fn csv(r: &SpectrogramRow) -> String {
     let o = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     format!(
-        "model,split,clips,skipped,clean,attacked,map_clean,map_attacked,auc_clean,auc_attacked,loss_clean,loss_attacked,snr_db,max_linf,dead_gradients\n{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+        "model,split,clips,skipped,clean,attacked,map_clean,map_attacked,auc_clean,auc_attacked,loss_clean,loss_attacked,snr_db,max_linf,dead_gradients,psnr_db\n{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
         r.model,
         r.split,
         r.clips,
@@ -228,7 +294,8 @@ fn csv(r: &SpectrogramRow) -> String {
         r.loss_attacked,
         r.snr_db.map_or(String::new(), |v| v.to_string()),
         r.max_linf,
-        r.dead_gradients
+        r.dead_gradients,
+        r.psnr_db.map_or(String::new(), |v| v.to_string()),
     )
 }
 

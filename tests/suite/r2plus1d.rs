@@ -360,3 +360,56 @@ fn what_a_video_model_sees_is_its_input_under_the_attack() {
     }
     assert_eq!(s.frame_rgb(&s.clean, 0).len(), 40 * 40 * 3);
 }
+
+/// `eval --spec` with a video model: a folder of videos per class, every frame attacked; clean
+/// top-1 is the model's own prediction clip by clip.
+#[test]
+fn eval_runs_a_video_model_over_a_folder_of_videos() {
+    use mcgurk::media::{Job, LoadOptions};
+    use mcgurk::models::video::VideoModel;
+    if crate::common::require_ffmpeg().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut clips = Vec::new();
+    for (class, sources) in [("abseiling", ["testsrc2", "rgbtestsrc"]), ("Baking", ["smptebars", "testsrc"])] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for s in sources {
+            let path = data.join(class).join(format!("{s}.mp4"));
+            let made = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("{s}=size=64x48:rate=10:duration=2"), "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            clips.push((path, class.to_lowercase()));
+        }
+    }
+    let json = dir.path().join("t.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["eval", "--data", data.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--eps-v", "0.0157", "--steps", "3", "--json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("every frame attacked"));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!((doc["clips"].as_u64(), doc["input"].as_str()), (Some(4), Some("frames")));
+    assert!(doc["max_linf"].as_f64().unwrap() <= 0.0157 + 1e-6 && doc["max_linf"].as_f64().unwrap() > 0.0, "{doc}");
+    assert!(doc["psnr_db"].as_f64().unwrap() > 20.0 && doc["snr_db"].is_null(), "{doc}");
+    assert_eq!(doc["dead_gradients"], 0);
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let (a, b) = (model.classes.iter().position(|c| c == "abseiling").unwrap(), model.classes.iter().position(|c| c == "baking").unwrap());
+    let right = clips
+        .iter()
+        .filter(|(path, class)| {
+            let clip = mcgurk::media::open(path, &LoadOptions { ffmpeg: None, ..LoadOptions::default() }, &Job::detached()).unwrap();
+            let (input, _) = model.input(&clip, clip.duration_s() / 2.0);
+            let z = model.logits(&input, &device);
+            (if z[a] >= z[b] { "abseiling" } else { "baking" }) == class
+        })
+        .count();
+    assert_eq!(doc["clean"].as_f64().unwrap(), right as f64 / 4.0);
+}
