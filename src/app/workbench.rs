@@ -272,21 +272,6 @@ impl Workbench {
         self.curve.curve.as_ref()
     }
 
-    /// Whether the video model's window is working, and whether it shows a result.
-    pub fn video_model_state(&self) -> (bool, bool) {
-        (self.video.running(), self.video.has_seen())
-    }
-
-    /// The spectrogram model's spec, when one is loaded.
-    pub fn spectrogram_model_spec(&self) -> Option<&std::path::Path> {
-        self.spectro.spec_path.as_deref()
-    }
-
-    /// Whether the spectrogram model's window is working, and whether it shows a result.
-    pub fn spectrogram_model_state(&self) -> (bool, bool) {
-        (self.spectro.running(), self.spectro.has_heard())
-    }
-
     /// Whether the curve is being computed.
     pub fn curve_running(&self) -> bool {
         self.curve.running()

@@ -113,6 +113,7 @@ fn a_spec_that_names_its_weights_loads_alone_in_the_window_and_the_commands() {
         assert!(start.elapsed().as_secs() < 60, "the zoo never loaded");
     }
     h.state_mut().command(Command::AddModel { path: path.clone(), fusion: None });
+    let start = std::time::Instant::now();
     while !(h.state().models.len() == 8 && h.state().results.len() == 8) {
         h.step();
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -266,6 +266,8 @@ impl Workbench {
 
     /// One more audio-visual model on the model thread (remembered for the session).
     pub(super) fn add_av_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.set_status(Level::Info, format!("loading the model {name}…"));
         if !self.model_files.iter().any(|(p, _)| *p == path) {
             self.model_files.push((path.clone(), fusion));
         }

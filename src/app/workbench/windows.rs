@@ -64,6 +64,21 @@ impl Workbench {
     }
 
 
+    /// Whether the video model's window is working, and whether it shows a result.
+    pub fn video_model_state(&self) -> (bool, bool) {
+        (self.video.running(), self.video.has_seen())
+    }
+
+    /// The spectrogram model's spec, when one is loaded.
+    pub fn spectrogram_model_spec(&self) -> Option<&std::path::Path> {
+        self.spectro.spec_path.as_deref()
+    }
+
+    /// Whether the spectrogram model's window is working, and whether it shows a result.
+    pub fn spectrogram_model_state(&self) -> (bool, bool) {
+        (self.spectro.running(), self.spectro.has_heard())
+    }
+
     pub(super) fn spectrogram_model_window(&mut self, ctx: &egui::Context) {
         use crate::app::spectrogram_window::Action;
         match self.spectro.show(ctx, self.settings.colormap) {
