@@ -165,7 +165,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     let out = args.outputs.outputs();
     out.check()?;
     if let Some((spec, weights)) = args.models.spectrogram_spec()?.or(args.models.video_spec()?) {
-        return evaluate_spectrogram(args, dataset, &spec, &weights);
+        return evaluate_spec(args, dataset, &spec, &weights);
     }
     if let Some(p) = &args.save_universal {
         crate::files::check_writable(p)?;
@@ -309,9 +309,9 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     report(&e, &out)
 }
 
-/// A spectrogram model's table (`eval_spectrogram`): one model, the waveform attacked; what
-/// belongs to the audio-visual table (picture attacks, shards, universal, ExFMem) is refused.
-fn evaluate_spectrogram(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
+/// A spectrogram or video model's table (`eval_spec`): one model, its waveform or its frames
+/// attacked; what belongs to the audio-visual table (shards, universal, ExFMem) is refused.
+fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
     let unsupported = [
         (args.out.is_some(), "--out"),
         (args.shard.is_some(), "--shard"),
@@ -334,7 +334,7 @@ fn evaluate_spectrogram(args: &Args, dataset: &DataArgs, spec: &std::path::Path,
         Some(s) => parse_split(s)?,
         None => ds.validation_split().unwrap_or(Split::Train),
     };
-    super::eval_spectrogram::run(&super::eval_spectrogram::Run {
+    super::eval_spec::run(&super::eval_spec::Run {
         spec,
         weights,
         device: args.models.device()?,

@@ -11,7 +11,7 @@ mod attack_spectrogram;
 mod attack_video;
 mod eval;
 mod eval_report;
-mod eval_spectrogram;
+mod eval_spec;
 mod interrupt;
 pub mod progress;
 mod bench;

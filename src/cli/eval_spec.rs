@@ -37,7 +37,7 @@ pub struct Run<'a> {
 
 /// The table's one row (and the JSON file's content).
 #[derive(Debug, Serialize)]
-pub struct SpectrogramRow {
+pub struct SpecRow {
     pub model: String,
     pub split: String,
     pub clips: usize,
@@ -222,7 +222,7 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
     let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
     let mean_quality = (quality_n > 0).then(|| (quality / quality_n as f64) as f32);
     let video = matches!(model, Subject::Video(_));
-    let row = SpectrogramRow {
+    let row = SpecRow {
         model: name.clone(),
         input: if video { "frames" } else { "waveform" }.into(),
         split: format!("{:?}", r.split).to_lowercase(),
@@ -257,7 +257,7 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.3}"))
 }
 
-fn print_row(r: &SpectrogramRow) {
+fn print_row(r: &SpecRow) {
     let (what, quality) = if r.input == "frames" { ("every frame attacked", "PSNR dB") } else { ("waveform attacked through the front end", "SNR dB") };
     println!("{} on {} clips of the {} split ({} skipped), {what}", r.model, r.clips, r.split, r.skipped.len());
     println!("{:<16} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}", "model", "clean", "attacked", "mAP", "mAP adv", "AUC", "AUC adv", "loss", quality, "dead");
@@ -276,7 +276,7 @@ fn print_row(r: &SpectrogramRow) {
     );
 }
 
-fn csv(r: &SpectrogramRow) -> String {
+fn csv(r: &SpecRow) -> String {
     let o = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
     format!(
         "model,split,clips,skipped,clean,attacked,map_clean,map_attacked,auc_clean,auc_attacked,loss_clean,loss_attacked,snr_db,max_linf,dead_gradients,psnr_db\n{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
