@@ -103,12 +103,15 @@ impl VideoWindow {
                 }
             });
             let Some((seen, what)) = &self.seen else { return };
+            let top = crate::models::predict::argmax(&seen.probs_clean);
+            let top_name = self.model.as_ref().and_then(|m| m.classes.get(top).cloned()).unwrap_or_else(|| format!("class {top}"));
             ui.weak(what);
             for n in &seen.notes {
                 ui.weak(format!("note: {n}"));
             }
             let textures = self.textures.get_or_insert_with(|| textures(ctx, seen));
-            let rows = ["clean", "attacked", &format!("perturbation x{GAIN}")];
+            let attacked_rows = if seen.adversarial.is_some() { vec!["attacked".to_string(), format!("perturbation x{GAIN}")] } else { Vec::new() };
+            let rows: Vec<String> = std::iter::once("clean".to_string()).chain(attacked_rows).chain(std::iter::once(format!("CAM: {}", top_name))).collect();
             egui::ScrollArea::horizontal().show(ui, |ui| {
                 egui::Grid::new("video_strip").spacing([4.0, 4.0]).show(ui, |ui| {
                     ui.label("");
@@ -116,7 +119,7 @@ impl VideoWindow {
                         ui.weak(format!("{t:.2} s"));
                     }
                     ui.end_row();
-                    for (row, label) in textures.iter().zip(rows) {
+                    for (row, label) in textures.iter().zip(&rows) {
                         ui.label(label);
                         for tex in row {
                             ui.image((tex.id(), egui::vec2(THUMB, THUMB)));
@@ -192,10 +195,26 @@ fn textures(ctx: &egui::Context, s: &Seen) -> Vec<Vec<TextureHandle>> {
     let load = |name: String, rgb: Vec<u8>| ctx.load_texture(name, egui::ColorImage::from_rgb([side, side], &rgb), TextureOptions::LINEAR);
     let row = |what: &str, clip: &[f32]| (0..s.frames).map(|k| load(format!("seen-{what}-{k}"), s.frame_rgb(clip, k))).collect::<Vec<_>>();
     let mut rows = vec![row("clean", &s.clean)];
+    // The heat of the class activation map over the clean frame.
+    let n = side * side;
+    let heat: Vec<Vec<TextureHandle>> = vec![(0..s.frames)
+        .map(|k| {
+            let base = s.frame_rgb(&s.clean, k);
+            let mut rgb = Vec::with_capacity(n * 3);
+            for p in 0..n {
+                let hot = crate::dsp::colormap::Colormap::Magma.rgb(s.cam.get(k * n + p).copied().unwrap_or(0.0));
+                for c in 0..3 {
+                    rgb.push((0.45 * f32::from(base[p * 3 + c]) + 0.55 * f32::from(hot[c])) as u8);
+                }
+            }
+            load(format!("seen-cam-{k}"), rgb)
+        })
+        .collect()];
     if let Some(adv) = &s.adversarial {
         rows.push(row("adv", adv));
         let delta: Vec<f32> = adv.iter().zip(&s.clean).map(|(a, c)| 0.5 + GAIN * (a - c)).collect();
         rows.push(row("delta", &delta));
     }
+    rows.extend(heat);
     rows
 }

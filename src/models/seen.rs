@@ -25,6 +25,10 @@ pub struct Seen {
     pub times: Vec<f64>,
     pub psnr_db: Option<f32>,
     pub notes: Vec<String>,
+    /// Class activation map of the clean clip's top class, [T][S][S] in [0, 1]: the last
+    /// stage's map weighted by that class's head weights, each model frame taking the map of
+    /// its time step, spatially nearest-upsampled (where the model looks, frame by frame).
+    pub cam: Vec<f32>,
 }
 
 impl Seen {
@@ -36,6 +40,31 @@ impl Seen {
             .map(|(c, p)| (clip[(c * self.frames + k) * n + p].clamp(0.0, 1.0) * 255.0).round() as u8)
             .collect()
     }
+}
+
+/// The class activation map of `class` for the clip `pixels` ([3, T, S, S]), [T][S][S] in [0, 1].
+pub fn cam(model: &VideoModel, pixels: &[f32], class: usize, device: &Device) -> Result<Vec<f32>, String> {
+    let (t, s) = (model.frames, model.size);
+    let x = Tensor::<5>::from_data(TensorData::new(pixels.to_vec(), [1, 3, t, s, s]), device);
+    let map = model.net.forward_map(x);
+    let [_, c, tm, h, w] = map.dims();
+    let weights = model.head.weight.val().slice([0..c, class..class + 1]).reshape([1, c, 1, 1, 1]);
+    let cam = (map * weights).sum_dim(1).reshape([tm * h * w]);
+    let values = cam.try_to_vec_as::<f32>().map_err(|e| format!("{e:?}"))?;
+    let top = values.iter().copied().fold(0.0f32, f32::max);
+    let scale = if top > 0.0 { 1.0 / top } else { 0.0 };
+    let mut out = Vec::with_capacity(t * s * s);
+    for k in 0..t {
+        let tk = (k * tm / t.max(1)).min(tm - 1);
+        for y in 0..s {
+            let yy = (y * h / s).min(h - 1);
+            for x in 0..s {
+                let xx = (x * w / s).min(w - 1);
+                out.push((values[(tk * h + yy) * w + xx] * scale).max(0.0));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `model` on `clip` at `time_s`, and under `attack` when it has a picture budget (every frame
@@ -63,7 +92,9 @@ pub fn see(model: &VideoModel, clip: &Clip, time_s: f64, attack: Option<&AttackC
         times: idx.iter().map(|&i| clip.frames[i].time_s).collect(),
         psnr_db: None,
         notes: note.into_iter().collect(),
+        cam: Vec::new(),
     };
+    seen.cam = cam(model, &pixels, crate::models::predict::argmax(&seen.probs_clean), device)?;
     let Some(cfg) = attack.filter(|c| c.modality != Modality::Audio && c.eps_v > 0.0) else { return Ok(seen) };
     let top = crate::models::predict::argmax(&seen.probs_clean);
     let labels: Vec<usize> = if multi_label {

@@ -935,7 +935,7 @@ fn a_video_model_shows_its_frame_strip() {
     h.state_mut().command(Command::AddModel { path: path.clone(), fusion: None });
     wait_until(&mut h, 120, "the video model never answered", |s| s.video_model_state() == (false, true));
     assert_eq!(h.state().models.len(), 7);
-    for label in ["perturbation x10", "class probability (softmax)", "adversarial clip: PSNR"] {
+    for label in ["perturbation x10", "class probability (softmax)", "adversarial clip: PSNR", "CAM: "] {
         assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
     }
     assert!(h.state().status.as_ref().unwrap().text.contains("tiny-r2plus1d loaded"));

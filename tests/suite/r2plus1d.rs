@@ -359,6 +359,10 @@ fn what_a_video_model_sees_is_its_input_under_the_attack() {
         assert!(moved, "frame {k} untouched");
     }
     assert_eq!(s.frame_rgb(&s.clean, 0).len(), 40 * 40 * 3);
+    // The class activation map: one [S, S] map per model frame, scaled to its peak.
+    assert_eq!(s.cam.len(), 8 * n);
+    assert!(s.cam.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!((s.cam.iter().copied().fold(0.0f32, f32::max) - 1.0).abs() < 1e-6);
 }
 
 /// `eval --spec` with a video model: a folder of videos per class, every frame attacked; clean
