@@ -135,8 +135,9 @@ impl Ffmpeg {
         Ok(SourceAudio { samples, sample_rate: rate })
     }
 
-    /// RGB frames at constant frame rate, with every `keep_every`-th frame kept.
-    pub fn decode_video(&self, path: &Path, info: &VideoInfo, keep_every: u64, job: &Job<'_>) -> Result<Vec<Frame>, MediaError> {
+    /// RGB frames at constant frame rate, with every `keep_every`-th frame kept, and only those
+    /// from..to seconds when a window is given (a video model's few frames: memory stays small).
+    pub fn decode_video(&self, path: &Path, info: &VideoInfo, keep_every: u64, window: Option<(f64, f64)>, job: &Job<'_>) -> Result<Vec<Frame>, MediaError> {
         let (w, h) = (info.width, info.height);
         if w == 0 || h == 0 {
             return Err(fail(path, "video stream has no size"));
@@ -152,8 +153,10 @@ impl Ffmpeg {
             while buf.len() >= frame_len {
                 let rest = buf.split_off(frame_len);
                 let pixels = std::mem::replace(buf, rest);
-                if index % keep_every.max(1) == 0 {
-                    frames.push(Frame { time_s: index as f64 / fps, image: RgbImage { width: w, height: h, pixels } });
+                let t = index as f64 / fps;
+                let inside = window.is_none_or(|(from, to)| t >= from - 0.5 / fps && t <= to + 0.5 / fps);
+                if inside && index % keep_every.max(1) == 0 {
+                    frames.push(Frame { time_s: t, image: RgbImage { width: w, height: h, pixels } });
                 }
                 index += 1;
                 job.progress(index as f32 / total as f32);

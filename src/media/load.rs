@@ -263,7 +263,7 @@ fn fill_unsupported(d: &mut Demuxed, path: &Path, opts: &LoadOptions, job: &Job<
         if kind == "video" {
             let v = info.video.clone().ok_or_else(|| MediaError::Ffmpeg { path: path.to_path_buf(), detail: "ffprobe found no video stream".into() })?;
             let keep = keep_every(&v, opts);
-            d.frames = ff.decode_video(path, &v, keep, job)?;
+            d.frames = ff.decode_video(path, &v, keep, opts.window, job)?;
             d.video = Some(v);
         } else {
             let a = info.audio.clone().ok_or_else(|| MediaError::Ffmpeg { path: path.to_path_buf(), detail: "ffprobe found no audio stream".into() })?;
@@ -275,6 +275,10 @@ fn fill_unsupported(d: &mut Demuxed, path: &Path, opts: &LoadOptions, job: &Job<
 }
 
 fn keep_every(v: &VideoInfo, opts: &LoadOptions) -> u64 {
+    // A window keeps a few frames: no need to thin them.
+    if opts.window.is_some() {
+        return 1;
+    }
     let total = (v.width as usize * v.height as usize * 3).saturating_mul(v.frame_count.max(1) as usize);
     total.div_ceil(opts.frame_budget_bytes.max(1)).max(1) as u64
 }
@@ -283,7 +287,7 @@ fn decode_all_with_ffmpeg(ff: &Ffmpeg, path: &Path, opts: &LoadOptions, job: &Jo
     let info = ff.probe(path)?;
     let mut d = Demuxed { video: None, frames: Vec::new(), audio_info: None, audio: None, unsupported: Vec::new(), notes: Vec::new() };
     if let Some(v) = info.video {
-        d.frames = ff.decode_video(path, &v, keep_every(&v, opts), job)?;
+        d.frames = ff.decode_video(path, &v, keep_every(&v, opts), opts.window, job)?;
         d.video = Some(v);
     }
     if let Some(a) = info.audio {

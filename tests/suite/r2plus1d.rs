@@ -327,6 +327,21 @@ fn a_long_video_keeps_only_the_frames_the_model_reads() {
     let logits: Vec<f32> = doc["models"][0]["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let direct = model.logits(&a, &device);
     assert!(logits.iter().zip(&direct).all(|(x, y)| (x - y).abs() < 1e-5), "{logits:?} vs {direct:?}");
+
+    // The same through the ffmpeg fallback (VP9 in WebM): the window keeps only its frames.
+    let webm = dir.path().join("long.webm");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=20", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"])
+        .arg(&webm)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let with_ffmpeg = LoadOptions::default();
+    let full = mcgurk::media::open(&webm, &with_ffmpeg, &Job::detached()).unwrap();
+    assert_eq!(full.frames.len(), 500);
+    let windowed = mcgurk::media::open(&webm, &LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..with_ffmpeg }, &Job::detached()).unwrap();
+    assert!((8..=12).contains(&windowed.frames.len()), "{} frames kept through ffmpeg", windowed.frames.len());
+    assert!(model.input(&full, t).0 == model.input(&windowed, t).0, "the windowed ffmpeg decode changes the model's input");
 }
 
 /// What the window's frame strip shows: the T frames the model reads (the same input as
