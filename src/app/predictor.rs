@@ -165,6 +165,9 @@ fn serve(requests: Receiver<Ask>, replies: &Reporter<Reply>, cancel: Arc<AtomicB
     loop {
         let mut req = match next.take() {
             Some(r) => Some(r),
+            // A model asked for during the last update is loaded now, not after the next
+            // request (which may never come: the window asks only when something changes).
+            None if !adds.is_empty() => None,
             None => match requests.recv() {
                 Ok(Ask::Predict(r)) => Some(r),
                 Ok(Ask::AddModel { path, fusion }) => {
