@@ -180,9 +180,9 @@ fn load(path: &Path, r: &Reporter<Msg>) {
         r.send(Msg::NotSpectrogram(path.to_path_buf()));
         return;
     }
-    let weights = match &spec.weight_files(path)[..] {
-        [(None, w)] => w.clone(),
-        _ => {
+    let weights = match spec.single_weights(path) {
+        Some(w) => w,
+        None => {
             r.send(Msg::Failed(format!("{}: the window needs the weights named in the spec: add \"weights\": \"FILE\" (relative to the spec)", path.display())));
             return;
         }

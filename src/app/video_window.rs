@@ -11,7 +11,7 @@ use egui::{TextureHandle, TextureOptions};
 
 use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
-use crate::media::{Job, LoadOptions};
+use crate::media::Job;
 use crate::models::seen::{Seen, see};
 use crate::models::video::VideoModel;
 
@@ -151,9 +151,9 @@ fn load(path: &Path, r: &Reporter<Msg>) {
             return;
         }
     };
-    let weights = match &spec.weight_files(path)[..] {
-        [(None, w)] => w.clone(),
-        _ => {
+    let weights = match spec.single_weights(path) {
+        Some(w) => w,
+        None => {
             r.send(Msg::Failed(format!("{}: the window needs the weights named in the spec: add \"weights\": \"FILE\" (relative to the spec)", path.display())));
             return;
         }
@@ -170,14 +170,10 @@ fn load(path: &Path, r: &Reporter<Msg>) {
 
 fn look(model: &VideoModel, source: &Path, time_s: f64, attack: Option<&AttackConfig>, r: &Reporter<Msg>) {
     let job = Job::new(&|_| {}, r.cancel_flag());
-    let result = crate::media::probe(source, &LoadOptions::default())
-        .and_then(|info| {
-            let span = model.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
-            let window = Some((time_s - span / 2.0, time_s + span / 2.0));
-            crate::media::load::open(source, &LoadOptions { window, ..LoadOptions::default() }, &job)
-        })
+    let result = model
+        .open_around(source, Some(time_s), &job)
         .map_err(|e| e.to_string())
-        .and_then(|clip| see(model, &clip, time_s, attack, &Device::flex()));
+        .and_then(|(clip, _)| see(model, &clip, time_s, attack, &Device::flex()));
     let name = source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned());
     match result {
         Ok(s) => {

@@ -35,13 +35,11 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     }
     let sigmoid = model.spec.output == Output::Sigmoid;
     let clean = model.predict(&clip, t, &device).map_err(anyhow::Error::msg)?;
-    let best = (0..clean.probs.len()).max_by(|a, b| clean.probs[*a].total_cmp(&clean.probs[*b])).unwrap_or(0);
     let heard = |probs: &[f32]| -> Vec<usize> { (0..probs.len()).filter(|&i| probs[i] > 0.5).collect() };
     // What the attack pushes away from: the given class, or what the model hears.
     let labels = match &args.label {
         Some(name) => vec![class_index(&model.classes, name, "--label")?],
-        None if sigmoid && !heard(&clean.probs).is_empty() => heard(&clean.probs),
-        None => vec![best],
+        None => crate::models::predict::attack_labels(&clean.probs, sigmoid),
     };
     let target = args.target.as_deref().map(|n| class_index(&model.classes, n, "--target")).transpose()?;
     let cfg = crate::attacks::AttackConfig {

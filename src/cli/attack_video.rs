@@ -24,7 +24,7 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     }
     let device = args.models.device()?;
     let model = VideoModel::load(spec, weights, &device)?;
-    let (clip, t) = args.input.open_for_video(args.at, |fps| model.span_s(fps))?;
+    let (clip, t) = args.input.open_for_video(&model, args.at)?;
     if clip.frames.is_empty() {
         bail!("{} has no pictures for a video model", clip.title());
     }

@@ -133,11 +133,7 @@ impl Subject {
                 (Victim::spectrogram(m), Example::audio_only(wave), AttackConfig { modality: Modality::Audio, ..cfg.clone() })
             }
             Self::Video(m) => {
-                let info = crate::media::probe(path, &LoadOptions::default()).map_err(|e| e.to_string())?;
-                let t = centre.unwrap_or(info.duration_s / 2.0);
-                let span = m.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
-                let opts = LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..LoadOptions::default() };
-                let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                let (clip, t) = m.open_around(path, centre, &Job::detached()).map_err(|e| e.to_string())?;
                 if clip.frames.is_empty() {
                     return Err(fail("no pictures for a video model".into()));
                 }

@@ -38,21 +38,16 @@ impl ClipArgs {
         self.open_with(LoadOptions { sample_rate, ..LoadOptions::default() })
     }
 
-    /// The clip for a video model that reads `seconds(source fps)` of it around `at` (default:
-    /// the middle), and that moment; the file is probed first for its duration and rate. Only
-    /// the frames around the moment are kept, so a long video does not hold all of its
-    /// pictures; audio files and frame folders open as usual.
-    pub fn open_for_video(&self, at: Option<f64>, seconds: impl Fn(f64) -> f64) -> anyhow::Result<(Clip, f64)> {
+    /// The clip for `model` around `at` (default: the middle), and that moment: a video file
+    /// keeps only the frames the model reads (`VideoModel::open_around`), so a long video does
+    /// not hold all of its pictures; audio files and frame folders open as usual.
+    pub fn open_for_video(&self, model: &crate::models::video::VideoModel, at: Option<f64>) -> anyhow::Result<(Clip, f64)> {
         let Some(path) = self.clip.as_ref().or(self.video.as_ref()).filter(|_| self.frames.is_none()) else {
             let clip = self.open()?;
             let t = at.unwrap_or_else(|| clip.duration_s() / 2.0);
             return Ok((clip, t));
         };
-        let info = media::probe(path, &LoadOptions::default())?;
-        let t = at.unwrap_or(info.duration_s / 2.0);
-        let span = seconds(info.video.as_ref().map_or(0.0, |v| v.fps));
-        let window = Some((t - span / 2.0, t + span / 2.0));
-        Ok((self.open_with(LoadOptions { window, ..LoadOptions::default() })?, t))
+        Ok(model.open_around(path, at, &Job::detached())?)
     }
 
     fn open_with(&self, opts: LoadOptions) -> anyhow::Result<Clip> {

@@ -99,7 +99,7 @@ fn run_video_model(args: &Args, spec: &std::path::Path, weights: &std::path::Pat
     use crate::models::video::VideoModel;
     let device = args.models.device()?;
     let model = VideoModel::load(spec, weights, &device)?;
-    let (clip, t) = args.input.open_for_video(args.at, |fps| model.span_s(fps))?;
+    let (clip, t) = args.input.open_for_video(&model, args.at)?;
     if clip.frames.is_empty() {
         anyhow::bail!("{} has no pictures for a video model", clip.title());
     }

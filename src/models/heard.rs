@@ -76,12 +76,7 @@ pub fn hear(model: &SpectrogramModel, clip: &Clip, time_s: f64, attack: Option<&
         heard.attention = Some(column.try_to_vec_as::<f32>().map_err(|e| format!("{e:?}"))?);
     }
     let Some(cfg) = attack.filter(|c| c.modality != Modality::Video && c.eps_a > 0.0) else { return Ok(heard) };
-    let labels: Vec<usize> = if multi_label {
-        let above: Vec<usize> = (0..heard.probs_clean.len()).filter(|&i| heard.probs_clean[i] > 0.5).collect();
-        if above.is_empty() { vec![heard.top()] } else { above }
-    } else {
-        vec![heard.top()]
-    };
+    let labels = crate::models::predict::attack_labels(&heard.probs_clean, multi_label);
     let cfg = AttackConfig { modality: Modality::Audio, loss: if multi_label { Loss::Bce } else { cfg.loss }, ..cfg.clone() };
     let r = attack_victim(&Victim::spectrogram(model), &[Example::audio_only(wave)], &[labels], &cfg)
         .pop()

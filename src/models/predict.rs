@@ -47,6 +47,13 @@ impl Prediction {
 }
 
 /// The index of the largest value (0 for an empty slice).
+/// What an untargeted attack on a model's own prediction pushes away from: every class a
+/// multi-label model hears (probability above 0.5), else its most probable class.
+pub fn attack_labels(probs: &[f32], multi_label: bool) -> Vec<usize> {
+    let above: Vec<usize> = (0..probs.len()).filter(|&i| multi_label && probs[i] > 0.5).collect();
+    if above.is_empty() { vec![argmax(probs)] } else { above }
+}
+
 pub fn argmax(values: &[f32]) -> usize {
     values.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i)
 }

@@ -96,13 +96,7 @@ pub fn see(model: &VideoModel, clip: &Clip, time_s: f64, attack: Option<&AttackC
     };
     seen.cam = cam(model, &pixels, crate::models::predict::argmax(&seen.probs_clean), device)?;
     let Some(cfg) = attack.filter(|c| c.modality != Modality::Audio && c.eps_v > 0.0) else { return Ok(seen) };
-    let top = crate::models::predict::argmax(&seen.probs_clean);
-    let labels: Vec<usize> = if multi_label {
-        let above: Vec<usize> = (0..seen.probs_clean.len()).filter(|&i| seen.probs_clean[i] > 0.5).collect();
-        if above.is_empty() { vec![top] } else { above }
-    } else {
-        vec![top]
-    };
+    let labels = crate::models::predict::attack_labels(&seen.probs_clean, multi_label);
     let cfg = AttackConfig { modality: Modality::Video, loss: if multi_label { Loss::Bce } else { cfg.loss }, ..cfg.clone() };
     let ex = Example { wave: vec![0.0], pixels, size: InputSize { samples: 1, pixels: model.size, frames: model.frames } };
     let r = attack_victim(&Victim::video(model), std::slice::from_ref(&ex), &[labels], &cfg).pop().ok_or("the attack returned nothing")?;

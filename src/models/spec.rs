@@ -65,6 +65,14 @@ pub enum SpecWeights {
 
 impl ModelSpec {
     /// The spec's own weights as (part, file), resolved against the spec's folder.
+    /// The one weights file the spec names (relative to it), if it names exactly one.
+    pub fn single_weights(&self, spec_path: &Path) -> Option<PathBuf> {
+        match &self.weight_files(spec_path)[..] {
+            [(None, w)] => Some(w.clone()),
+            _ => None,
+        }
+    }
+
     pub fn weight_files(&self, spec_path: &Path) -> Vec<(Option<String>, PathBuf)> {
         let dir = spec_path.parent().unwrap_or(Path::new("."));
         match &self.weights {

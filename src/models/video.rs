@@ -64,6 +64,17 @@ impl VideoModel {
         (self.frames as f64 + 2.0) / fps
     }
 
+    /// The video file at `path` around `at` (default: its middle) with only the frames of the
+    /// model's span kept (the file is probed first for its duration and rate), and that moment.
+    pub fn open_around(&self, path: &Path, at: Option<f64>, job: &crate::media::Job<'_>) -> Result<(Clip, f64), crate::media::MediaError> {
+        use crate::media::LoadOptions;
+        let info = crate::media::probe(path, &LoadOptions::default())?;
+        let t = at.unwrap_or(info.duration_s / 2.0);
+        let span = self.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
+        let opts = LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..LoadOptions::default() };
+        Ok((crate::media::open(path, &opts, job)?, t))
+    }
+
     /// The indices of the frames the model reads around `time_s`: T frames `1/fps` apart centred
     /// on it (nearest source frame each), or consecutive source frames; a source with fewer
     /// frames repeats its last. With a note when frames were repeated.
