@@ -42,6 +42,9 @@ impl ClipArgs {
     /// keeps only the frames the model reads (`VideoModel::open_around`), so a long video does
     /// not hold all of its pictures; audio files and frame folders open as usual.
     pub fn open_for_video(&self, model: &crate::models::video::VideoModel, at: Option<f64>) -> anyhow::Result<(Clip, f64)> {
+        if let Some(t) = at.filter(|t| !t.is_finite()) {
+            bail!("--at {t}: give a time in seconds");
+        }
         let Some(path) = self.clip.as_ref().or(self.video.as_ref()).filter(|_| self.frames.is_none()) else {
             let clip = self.open()?;
             let t = at.unwrap_or_else(|| clip.duration_s() / 2.0);

@@ -71,7 +71,10 @@ impl VideoModel {
         let info = crate::media::probe(path, &LoadOptions::default())?;
         let t = at.unwrap_or(info.duration_s / 2.0);
         let span = self.span_s(info.video.as_ref().map_or(0.0, |v| v.fps));
-        let opts = LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..LoadOptions::default() };
+        // The window stays inside the clip, so a moment near or past either end keeps the frames
+        // a full decode would give it (the model reads the T frames nearest that end).
+        let centre = t.clamp(span / 2.0, (info.duration_s - span / 2.0).max(span / 2.0));
+        let opts = LoadOptions { window: Some((centre - span / 2.0, centre + span / 2.0)), ..LoadOptions::default() };
         Ok((crate::media::open(path, &opts, job)?, t))
     }
 

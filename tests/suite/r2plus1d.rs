@@ -316,6 +316,12 @@ fn a_long_video_keeps_only_the_frames_the_model_reads() {
     let (a, _) = model.input(&full, t);
     let (b, _) = model.input(&windowed, t);
     assert!(a == b, "the model's input differs between the full and the windowed decode");
+    // Near and past either end too: the window stays inside the clip.
+    for at in [0.0, 0.1, 19.95, 100.0, -3.0] {
+        let (clip, _) = model.open_around(&long, Some(at), &Job::detached()).unwrap();
+        assert!(clip.frames.len() <= 12, "{at}: {} frames kept", clip.frames.len());
+        assert!(model.input(&full, at) == model.input(&clip, at), "at {at} s the windowed decode changes the model's input");
+    }
     // The command line does the same on its own (the middle of the video by default).
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
         .args(["predict", "--video", long.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
