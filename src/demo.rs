@@ -18,14 +18,32 @@ pub fn cached_path() -> PathBuf {
 
 /// Path of the demo clip on disk, writing it first if it is missing or stale.
 pub fn demo_clip_path() -> std::io::Result<PathBuf> {
-    let dir = cache_dir();
-    let path = cached_path();
-    if std::fs::read(&path).is_ok_and(|b| b == DEMO_MP4) {
+    write_cached(&cache_dir(), DEMO_NAME, DEMO_MP4)
+}
+
+/// The demo video model: an R(2+1)D-18-style network at a quarter of torchvision's widths on
+/// 8 frames of 112 px, trained on camera moves over the farm photos (assets/models/video).
+pub const VIDEO_MODEL_NAME: &str = "demo:video";
+const VIDEO_SPEC: &[u8] = include_bytes!("../assets/models/video/r2plus1d_demo.json");
+const VIDEO_WEIGHTS: &[u8] = include_bytes!("../assets/models/video/r2plus1d_demo.safetensors");
+
+/// The demo video model's spec on disk (its weights beside it), written first if missing or
+/// stale.
+pub fn video_model_spec() -> std::io::Result<PathBuf> {
+    let dir = cache_dir().join("video-model");
+    write_cached(&dir, "r2plus1d_demo.safetensors", VIDEO_WEIGHTS)?;
+    write_cached(&dir, "r2plus1d_demo.json", VIDEO_SPEC)
+}
+
+/// `dir/name` holding `bytes`: kept when it already does, else written atomically.
+fn write_cached(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let path = dir.join(name);
+    if std::fs::read(&path).is_ok_and(|b| b == bytes) {
         return Ok(path);
     }
-    std::fs::create_dir_all(&dir)?;
-    let tmp = dir.join(format!(".{DEMO_NAME}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, DEMO_MP4)?;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &path)?;
     Ok(path)
 }

@@ -11,6 +11,8 @@ use super::settings::Source;
 pub enum Command {
     Open(Source),
     OpenDemo,
+    /// File > Add demo video model: the video model shipped in the binary, in its window.
+    AddDemoVideoModel,
     Dialog(DialogKind),
     /// The system showed no file dialog for this question (no portal, no zenity): ask in the
     /// window instead, from now on.

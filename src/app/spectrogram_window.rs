@@ -172,7 +172,8 @@ fn load(path: &Path, r: &Reporter<Msg>) {
             return;
         }
     };
-    if spec.is_video() {
+    // Video models and audio-visual models of two encoders have the frame-strip window.
+    if spec.is_video() || spec.is_pair() {
         r.send(Msg::VideoSpec(path.to_path_buf()));
         return;
     }

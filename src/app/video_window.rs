@@ -1,6 +1,6 @@
-//! A video model (R(2+1)D-18 from a model spec) on the clip on screen: the strip of the T
-//! frames it reads, clean, attacked and the perturbation (amplified), and its class
-//! probabilities. Loads and runs on the window's own named thread, like the spectrogram
+//! A video model (R(2+1)D-18 from a model spec), or an audio-visual model of two encoders, on
+//! the clip on screen: the strip of the T frames it reads, clean, attacked and the
+//! perturbation (amplified), where it looks, and its class probabilities. Loads and runs on the window's own named thread, like the spectrogram
 //! model's window.
 
 use std::path::{Path, PathBuf};
@@ -12,8 +12,7 @@ use egui::{TextureHandle, TextureOptions};
 use super::job::{Reporter, Slot, Waker};
 use crate::attacks::AttackConfig;
 use crate::media::Job;
-use crate::models::seen::{Seen, see};
-use crate::models::video::VideoModel;
+use crate::models::seen::{Seen, Watched, see};
 
 /// The perturbation row's gain (an L-inf budget of a few /255 is invisible unamplified).
 const GAIN: f32 = 10.0;
@@ -26,7 +25,7 @@ pub enum Event {
 }
 
 enum Msg {
-    Loaded(Arc<VideoModel>, PathBuf),
+    Loaded(Arc<Watched>, PathBuf),
     Seen(Box<Seen>, String),
     Failed(String),
 }
@@ -35,7 +34,7 @@ enum Msg {
 pub struct VideoWindow {
     pub open: bool,
     job: Slot<Msg>,
-    model: Option<Arc<VideoModel>>,
+    model: Option<Arc<Watched>>,
     seen: Option<(Seen, String)>,
     /// [row][frame]: clean, attacked, perturbation.
     textures: Option<Vec<Vec<TextureHandle>>>,
@@ -69,7 +68,7 @@ impl VideoWindow {
         for m in self.job.poll() {
             match m {
                 Msg::Loaded(model, path) => {
-                    events.push(Event::Loaded(model.spec.name.clone()));
+                    events.push(Event::Loaded(model.spec().name.clone()));
                     self.open = true;
                     self.spec_path = Some(path);
                     self.model = Some(model);
@@ -93,7 +92,7 @@ impl VideoWindow {
         }
         let mut run = false;
         let mut open = true;
-        let title = self.model.as_ref().map_or("Video model".to_string(), |m| format!("Video model: {}", m.spec.name));
+        let title = self.model.as_ref().map_or("Video model".to_string(), |m| format!("{}: {}", if matches!(**m, Watched::Pair(_)) { "Audio-visual model" } else { "Video model" }, m.spec().name));
         egui::Window::new(title).open(&mut open).default_pos([330.0, 60.0]).default_width(760.0).show(ctx, |ui| {
             ui.horizontal_wrapped(|ui| {
                 run = ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked();
@@ -104,14 +103,14 @@ impl VideoWindow {
             });
             let Some((seen, what)) = &self.seen else { return };
             let top = crate::models::predict::argmax(&seen.probs_clean);
-            let top_name = self.model.as_ref().and_then(|m| m.classes.get(top).cloned()).unwrap_or_else(|| format!("class {top}"));
+            let top_name = self.model.as_ref().and_then(|m| m.classes().get(top).cloned()).unwrap_or_else(|| format!("class {top}"));
             ui.weak(what);
             for n in &seen.notes {
                 ui.weak(format!("note: {n}"));
             }
             let textures = self.textures.get_or_insert_with(|| textures(ctx, seen));
             let attacked_rows = if seen.adversarial.is_some() { vec!["attacked".to_string(), format!("perturbation x{GAIN}")] } else { Vec::new() };
-            let rows: Vec<String> = std::iter::once("clean".to_string()).chain(attacked_rows).chain(std::iter::once(format!("CAM: {}", top_name))).collect();
+            let rows: Vec<String> = std::iter::once("clean".to_string()).chain(attacked_rows).chain((!seen.cam.is_empty()).then(|| if seen.map_kind == "CAM" { format!("CAM: {top_name}") } else { "cos(f_a, map)".to_string() })).collect();
             egui::ScrollArea::horizontal().show(ui, |ui| {
                 egui::Grid::new("video_strip").spacing([4.0, 4.0]).show(ui, |ui| {
                     ui.label("");
@@ -131,11 +130,17 @@ impl VideoWindow {
             if seen.adversarial.is_none() {
                 ui.weak("turn the attack on (picture budget) to see the attacked frames");
             }
-            let names = self.model.as_ref().map(|m| m.classes.clone()).unwrap_or_default();
+            if seen.cam.is_empty() {
+                ui.weak("no localization map: f_a and the visual map differ in width");
+            }
+            let names = self.model.as_ref().map(|m| m.classes().to_vec()).unwrap_or_default();
             let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| format!("class {i}"));
             super::views::probability_bars(ui, "seen_bars", &seen.probs_clean, seen.probs_adversarial.as_deref(), seen.multi_label, &name);
             if let Some(p) = seen.psnr_db {
                 ui.weak(format!("adversarial clip: PSNR {p:.1} dB over its {} frames", seen.frames));
+            }
+            if let Some(snr) = seen.snr_db {
+                ui.weak(format!("adversarial sound: SNR {snr:.1} dB"));
             }
         });
         self.open = open;
@@ -144,40 +149,27 @@ impl VideoWindow {
 }
 
 fn load(path: &Path, r: &Reporter<Msg>) {
-    let spec = match crate::models::spec::ModelSpec::load(path) {
-        Ok(s) => s,
-        Err(e) => {
-            r.send(Msg::Failed(e.to_string()));
-            return;
-        }
-    };
-    let weights = match spec.single_weights(path) {
-        Some(w) => w,
-        None => {
-            r.send(Msg::Failed(format!("{}: the window needs the weights named in the spec: add \"weights\": \"FILE\" (relative to the spec)", path.display())));
-            return;
-        }
-    };
-    match VideoModel::load(path, &weights, &Device::flex()) {
+    match Watched::load(path, &Device::flex()) {
         Ok(m) => {
             r.send(Msg::Loaded(Arc::new(m), path.to_path_buf()));
         }
         Err(e) => {
-            r.send(Msg::Failed(e.to_string()));
+            r.send(Msg::Failed(e));
         }
     }
 }
 
-fn look(model: &VideoModel, source: &Path, time_s: f64, attack: Option<&AttackConfig>, r: &Reporter<Msg>) {
+fn look(model: &Watched, source: &Path, time_s: f64, attack: Option<&AttackConfig>, r: &Reporter<Msg>) {
     let job = Job::new(&|_| {}, r.cancel_flag());
-    let result = model
-        .open_around(source, Some(time_s), &job)
-        .map_err(|e| e.to_string())
-        .and_then(|(clip, _)| see(model, &clip, time_s, attack, &Device::flex()));
+    let result = model.open_around(source, time_s, &job).and_then(|clip| see(model, &clip, time_s, attack, &Device::flex()));
     let name = source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned());
     match result {
         Ok(s) => {
-            let attacked = attack.map_or("clean only".to_string(), |c| format!("{} eps {:.4} per pixel", c.method.label(), c.eps_v));
+            let attacked = match (attack, model) {
+                (None, _) => "clean only".to_string(),
+                (Some(c), Watched::Pair(_)) => format!("{} on {}, eps {:.4} audio, {:.4} per pixel", c.method.label(), c.modality.label(), c.eps_a, c.eps_v),
+                (Some(c), Watched::Video(_)) => format!("{} eps {:.4} per pixel", c.method.label(), c.eps_v),
+            };
             r.send(Msg::Seen(Box::new(s), format!("{name} at {time_s:.2} s, {attacked}")));
         }
         Err(e) => {

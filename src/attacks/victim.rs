@@ -8,6 +8,7 @@ use burn::prelude::*;
 use burn::nn::Linear;
 
 use crate::models::AvNet;
+use crate::models::pair::{PairModel, PairNet};
 use crate::models::r2plus1d::R2Plus1d;
 use crate::models::video::VideoModel;
 use crate::models::frontend::LogMel;
@@ -24,6 +25,9 @@ pub enum Victim {
     /// A video model: the examples' pictures are clips of `frames` frames ([3, T, S, S]
     /// flattened, handed over as [B, 3, T*S, S]); their waveform is a placeholder it never reads.
     Video { net: R2Plus1d, head: Linear, frames: usize },
+    /// An audio-visual model of any two encoders: the waveform (through the front end for a
+    /// spectrogram encoder) and the picture or the T frames ([B, 3, T*S, S]).
+    Pair { front: Option<LogMel>, net: PairNet },
 }
 
 impl Victim {
@@ -40,12 +44,17 @@ impl Victim {
         Self::Video { net: m.net.clone(), head: m.head.clone(), frames: m.frames }
     }
 
+    pub fn pair(m: &PairModel) -> Self {
+        Self::Pair { front: m.front.clone(), net: m.net.clone() }
+    }
+
     /// The device the weights live on.
     pub(super) fn device(&self) -> Device {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().device(),
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.device(),
             Self::Video { head, .. } => head.weight.val().device(),
+            Self::Pair { net, .. } => net.device(),
         }
     }
 
@@ -54,6 +63,7 @@ impl Victim {
             Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.classes(),
             Self::Video { head, .. } => head.weight.val().dims()[1],
+            Self::Pair { net, .. } => net.classes(),
         }
     }
 
@@ -64,6 +74,7 @@ impl Victim {
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.clone(), net: net.valid() },
             Self::Features { net, frames, mels } => Self::Features { net: net.valid(), frames: *frames, mels: *mels },
             Self::Video { net, head, frames } => Self::Video { net: net.valid(), head: head.valid(), frames: *frames },
+            Self::Pair { front, net } => Self::Pair { front: front.clone(), net: net.valid() },
         }
     }
 
@@ -75,6 +86,7 @@ impl Victim {
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.to_device(device), net: net.fork_no_grad(device) },
             Self::Features { net, frames, mels } => Self::Features { net: net.fork_no_grad(device), frames: *frames, mels: *mels },
             Self::Video { net, head, frames } => Self::Video { net: net.clone().fork(device).no_grad(), head: head.clone().fork(device).no_grad(), frames: *frames },
+            Self::Pair { front, net } => Self::Pair { front: front.as_ref().map(|f| f.to_device(device)), net: net.clone().fork(device).no_grad() },
         }
     }
 
@@ -91,6 +103,7 @@ impl Victim {
                 let [b, c, ts, s] = pixels.dims();
                 head.forward(net.forward(pixels.reshape([b, c, *frames, ts / *frames, s])))
             }
+            Self::Pair { front, net } => net.logits(front.as_ref(), wave, pixels),
         }
     }
 

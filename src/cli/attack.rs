@@ -165,6 +165,9 @@ fn top(classes: &[String], probs: &[f32]) -> serde_json::Value {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some((spec, weights)) = args.models.pair_spec()? {
+        return super::attack_pair::run(args, &spec, &weights);
+    }
     if let Some((spec, weights)) = args.models.spectrogram_spec()? {
         return super::attack_spectrogram::run(args, &spec, &weights);
     }

@@ -49,35 +49,8 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     let size = InputSize { samples: 1, pixels: model.size, frames: model.frames };
     let ex = Example { wave: vec![0.0], pixels, size };
     let r = attack_victim(&Victim::video(&model), std::slice::from_ref(&ex), &[labels], &cfg).remove(0);
-    let probs = |z: &[f32]| crate::models::predict::probabilities(z, sigmoid);
-    let (pc, pa) = (probs(&r.logits_clean), probs(&r.logits_adv));
-    let (bc, ba) = (crate::models::predict::argmax(&pc), crate::models::predict::argmax(&pa));
-    let psnr = crate::attacks::lp::psnr_db(&ex.pixels, &r.adversarial.pixels);
-    if args.json {
-        let doc = json!({
-            "clip": clip.title(), "time_s": t, "config": cfg, "frames": model.frames,
-            "models": [{ "name": model.spec.name, "clean": { "logits": r.logits_clean, "probs": pc, "top": model.classes[bc] },
-                         "adversarial": { "logits": r.logits_adv, "probs": pa, "top": model.classes[ba] },
-                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "psnr_db": psnr }],
-        });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else {
-        println!(
-            "{}: {} ({} frames): {} {:.1}% -> {} {:.1}%  loss {:.3} -> {:.3}  L-inf {} L2 {:.3}  PSNR over the clip {}",
-            model.spec.name,
-            cfg.name(),
-            model.frames,
-            model.classes[bc],
-            100.0 * pc[bc],
-            model.classes[ba],
-            100.0 * pa[ba],
-            r.loss_clean,
-            r.loss_adv,
-            crate::attacks::pixel_budget(r.norms.video_linf),
-            r.norms.video_l2,
-            psnr.map_or("-".into(), |p| format!("{p:.1} dB")),
-        );
-    }
+    let shown = Shown { name: &model.spec.name, classes: &model.classes, frames: model.frames, sigmoid, clip: clip.title(), time_s: t, sound: false };
+    report(args, &shown, &cfg, &ex, &r)?;
     if let Some(out) = &args.out_video {
         let fps = model.fps.or_else(|| clip.sources.iter().find_map(|s| s.video.as_ref().map(|v| v.fps))).unwrap_or(8.0);
         let written = write_frames(out, &r.adversarial.pixels, model.frames, model.size, fps)?;
@@ -86,9 +59,57 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the report of an attack on a clip of frames names.
+pub(super) struct Shown<'a> {
+    pub name: &'a str,
+    pub classes: &'a [String],
+    pub frames: usize,
+    pub sigmoid: bool,
+    pub clip: String,
+    pub time_s: f64,
+    /// Whether the model hears too (its SNR is reported).
+    pub sound: bool,
+}
+
+/// The attack's outcome on a clip of frames (and its sound), as JSON or one line.
+pub(super) fn report(args: &Args, s: &Shown, cfg: &crate::attacks::AttackConfig, ex: &Example, r: &crate::attacks::AttackResult) -> anyhow::Result<()> {
+    let probs = |z: &[f32]| crate::models::predict::probabilities(z, s.sigmoid);
+    let (pc, pa) = (probs(&r.logits_clean), probs(&r.logits_adv));
+    let (bc, ba) = (crate::models::predict::argmax(&pc), crate::models::predict::argmax(&pa));
+    let psnr = crate::attacks::lp::psnr_db(&ex.pixels, &r.adversarial.pixels);
+    let snr = r.snr_db.filter(|_| s.sound);
+    if args.json {
+        let doc = json!({
+            "clip": s.clip, "time_s": s.time_s, "config": cfg, "frames": s.frames,
+            "models": [{ "name": s.name, "clean": { "logits": r.logits_clean, "probs": pc, "top": s.classes[bc] },
+                         "adversarial": { "logits": r.logits_adv, "probs": pa, "top": s.classes[ba] },
+                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "psnr_db": psnr, "snr_db": snr }],
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
+    let sound = if s.sound { format!("  audio L-inf {:.4} SNR {}", r.norms.audio_linf, snr.map_or("-".into(), |v| format!("{v:.1} dB"))) } else { String::new() };
+    println!(
+        "{}: {} ({} frames): {} {:.1}% -> {} {:.1}%  loss {:.3} -> {:.3}{sound}  L-inf {} L2 {:.3}  PSNR over the clip {}",
+        s.name,
+        cfg.name(),
+        s.frames,
+        s.classes[bc],
+        100.0 * pc[bc],
+        s.classes[ba],
+        100.0 * pa[ba],
+        r.loss_clean,
+        r.loss_adv,
+        crate::attacks::pixel_budget(r.norms.video_linf),
+        r.norms.video_l2,
+        psnr.map_or("-".into(), |p| format!("{p:.1} dB")),
+    );
+    Ok(())
+}
+
 /// The frames of a [3, T, S, S] clip: a video through ffmpeg when `out` names one and ffmpeg is
 /// on PATH, else PNGs in a folder. Returns what was written, for the user.
-fn write_frames(out: &Path, clip: &[f32], frames: usize, side: usize, fps: f64) -> anyhow::Result<String> {
+pub(super) fn write_frames(out: &Path, clip: &[f32], frames: usize, side: usize, fps: f64) -> anyhow::Result<String> {
     let video = out.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "mp4" | "webm" | "mkv" | "mov"));
     let ffmpeg = crate::media::Ffmpeg::from_path().filter(|_| video);
     let folder = match (&ffmpeg, video) {

@@ -38,6 +38,10 @@ pub struct Args {
     models: ModelArgs,
     #[command(flatten)]
     attack: AttackArgs,
+    /// What is attacked in a --spec audio-visual model of two encoders: its sound, its frames
+    /// or both (the table of McGurk's own models attacks each of them in its columns).
+    #[arg(long, value_enum)]
+    modality: Option<super::attack::ModalityArg>,
     /// Model whose row is the RI baseline.
     #[arg(long)]
     baseline: Option<String>,
@@ -164,8 +168,14 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     let Some(dataset) = &args.dataset else { bail!("give --data DIR (or `eval merge DIR`)") };
     let out = args.outputs.outputs();
     out.check()?;
-    if let Some((spec, weights)) = args.models.spectrogram_spec()?.or(args.models.video_spec()?) {
+    if let Some((spec, weights)) = args.models.pair_spec()? {
         return evaluate_spec(args, dataset, &spec, &weights);
+    }
+    if args.modality.is_some() {
+        bail!("--modality is for a --spec audio-visual model of two encoders (the table of McGurk's models attacks a, v and av in its columns; audio and video models have one input)");
+    }
+    if let Some((spec, weights)) = args.models.spectrogram_spec()?.or(args.models.video_spec()?) {
+        return evaluate_spec(args, dataset, &spec, &[(None, weights)]);
     }
     if let Some(p) = &args.save_universal {
         crate::files::check_writable(p)?;
@@ -311,7 +321,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
 
 /// A spectrogram or video model's table (`eval_spec`): one model, its waveform or its frames
 /// attacked; what belongs to the audio-visual table (shards, universal, ExFMem) is refused.
-fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &std::path::Path) -> anyhow::Result<()> {
+fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &[(Option<String>, std::path::PathBuf)]) -> anyhow::Result<()> {
     let unsupported = [
         (args.out.is_some(), "--out"),
         (args.shard.is_some(), "--shard"),
@@ -342,7 +352,14 @@ fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weight
         data: &dataset.data,
         split,
         limit: args.limit,
-        attack: args.attack.config(),
+        attack: crate::attacks::AttackConfig {
+            modality: match args.modality {
+                Some(super::attack::ModalityArg::A) => crate::attacks::Modality::Audio,
+                Some(super::attack::ModalityArg::V) => crate::attacks::Modality::Video,
+                _ => crate::attacks::Modality::Both,
+            },
+            ..args.attack.config()
+        },
         json: args.outputs.json.clone(),
         csv: args.outputs.csv.clone(),
     })

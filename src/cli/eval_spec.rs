@@ -1,6 +1,7 @@
 //! `mcgurk eval --spec S --weights W --data DIR`: a spectrogram model (PANNs Cnn14, Li et al.'s
 //! TAL-trans) over a dataset split, clean and with its waveform attacked through the front end,
-//! or a video model (R(2+1)D-18) with every frame it reads attacked.
+//! a video model (R(2+1)D-18) with every frame it reads attacked, or an audio-visual model of
+//! two encoders with its sound, its frames or both attacked (`--modality`).
 //! The dataset's classes are found among the model's by name (a 527-class AudioSet model on a
 //! ten-class dataset), and top-1 and the ranking metrics are taken over the dataset's classes.
 
@@ -19,12 +20,15 @@ use crate::models::input::Example;
 use crate::models::predict::probabilities;
 use crate::models::spec::Output;
 use crate::models::spectrogram::SpectrogramModel;
+use crate::models::pair::PairModel;
 use crate::models::video::VideoModel;
 
 /// What to evaluate and where the table goes.
 pub struct Run<'a> {
     pub spec: &'a Path,
-    pub weights: &'a Path,
+    /// (part, file): one file for spectrogram and video models; an audio-visual model's may
+    /// come in parts.
+    pub weights: &'a [(Option<String>, PathBuf)],
     pub device: burn::prelude::Device,
     pub dataset: &'a Dataset,
     pub data: &'a Path,
@@ -91,25 +95,28 @@ pub fn class_map(dataset: &[String], model: &[String]) -> Result<Vec<usize>, Str
     }
 }
 
-/// The model a spec describes: one that hears, or one that sees.
+/// The model a spec describes: one that hears, one that sees, or one that does both.
 enum Subject {
     Sound(SpectrogramModel),
     Video(VideoModel),
+    Pair(PairModel),
 }
 
 impl Subject {
-    fn load(spec: &Path, weights: &Path, device: &burn::prelude::Device) -> anyhow::Result<Self> {
-        Ok(if crate::models::spec::ModelSpec::load(spec)?.is_video() {
-            Self::Video(VideoModel::load(spec, weights, device)?)
-        } else {
-            Self::Sound(SpectrogramModel::load(spec, weights, device)?)
-        })
+    fn load(spec: &Path, weights: &[(Option<String>, PathBuf)], device: &burn::prelude::Device) -> anyhow::Result<Self> {
+        let s = crate::models::spec::ModelSpec::load(spec)?;
+        if s.is_pair() {
+            return Ok(Self::Pair(PairModel::load(spec, weights, device)?));
+        }
+        let [(None, weights)] = weights else { bail!("{}: this model takes one --weights FILE", spec.display()) };
+        Ok(if s.is_video() { Self::Video(VideoModel::load(spec, weights, device)?) } else { Self::Sound(SpectrogramModel::load(spec, weights, device)?) })
     }
 
     fn spec(&self) -> &crate::models::spec::ModelSpec {
         match self {
             Self::Sound(m) => &m.spec,
             Self::Video(m) => &m.spec,
+            Self::Pair(m) => &m.spec,
         }
     }
 
@@ -117,14 +124,33 @@ impl Subject {
         match self {
             Self::Sound(m) => &m.classes,
             Self::Video(m) => &m.classes,
+            Self::Pair(m) => &m.classes,
         }
     }
 
     /// The clip's window (the sound's samples, or the frames around the moment) attacked:
     /// the waveform through the front end, or every frame of the clip.
-    fn measure(&self, path: &Path, centre: Option<f64>, label: usize, cfg: &AttackConfig) -> Result<AttackResult, String> {
+    fn measure(&self, media: &Media, centre: Option<f64>, label: usize, cfg: &AttackConfig) -> Result<AttackResult, String> {
+        let path = match media {
+            Media::File(p) => p,
+            Media::Pair { audio, .. } => audio,
+        };
         let fail = |e: String| format!("{}: {e}", path.display());
         let (victim, example, cfg) = match self {
+            Self::Pair(m) => {
+                let opts = LoadOptions { sample_rate: m.sample_rate, ..LoadOptions::default() };
+                let (clip, t) = match media {
+                    Media::File(p) => m.sampler.open_around_with(p, centre, opts, &Job::detached()).map_err(|e| e.to_string())?,
+                    Media::Pair { audio, image } => {
+                        let clip = crate::media::open_pair(audio, image, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                        let t = centre.unwrap_or_else(|| Example::centre_time(&clip));
+                        (clip, t)
+                    }
+                };
+                let (wave, pixels, _) = m.input(&clip, t).map_err(fail)?;
+                let size = crate::models::InputSize { samples: m.samples, pixels: m.sampler.size, frames: m.sampler.frames };
+                (Victim::pair(m), Example { wave, pixels, size }, cfg.clone())
+            }
             Self::Sound(m) => {
                 let opts = LoadOptions { sample_rate: m.sample_rate(), ..LoadOptions::default() };
                 let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string())?;
@@ -143,7 +169,7 @@ impl Subject {
             }
         };
         let mut r = attack_victim(&victim, std::slice::from_ref(&example), &[vec![label]], &cfg).pop().ok_or_else(|| fail("the attack returned nothing".into()))?;
-        if matches!(self, Self::Video(_)) {
+        if !matches!(self, Self::Sound(_)) {
             r.psnr_db = crate::attacks::lp::psnr_db(&example.pixels, &r.adversarial.pixels);
         }
         Ok(r)
@@ -169,7 +195,9 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
         map.iter().map(|&i| p[i]).collect()
     };
     let (mut clean, mut attacked, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut loss_c, mut loss_a, mut quality, mut quality_n, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f64, 0usize, 0.0f32, 0usize);
+    let (mut loss_c, mut loss_a, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f32, 0usize);
+    // Mean SNR of the attacked sounds and PSNR of the attacked frames.
+    let (mut snr, mut psnr) = (Mean::default(), Mean::default());
     let mut skipped = Vec::new();
     let started = Instant::now();
     for (k, c) in clips.iter().enumerate() {
@@ -180,7 +208,7 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
             Media::File(p) => p,
             Media::Pair { audio, .. } => audio,
         };
-        match model.measure(path, c.item.centre_s, map[c.item.label], &cfg) {
+        match model.measure(&c.item.media, c.item.centre_s, map[c.item.label], &cfg) {
             Err(reason) => {
                 super::progress::note(&format!("skipped: {reason}"));
                 skipped.push(reason);
@@ -194,9 +222,11 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
                 labels.push(c.item.label);
                 loss_c += f64::from(a.loss_clean);
                 loss_a += f64::from(a.loss_adv);
-                if let Some(q) = a.snr_db.or(a.psnr_db).filter(|q| q.is_finite()) {
-                    quality += f64::from(q);
-                    quality_n += 1;
+                if cfg.modality != Modality::Video || matches!(model, Subject::Sound(_)) {
+                    snr.add(a.snr_db);
+                }
+                if cfg.modality != Modality::Audio && !matches!(model, Subject::Sound(_)) {
+                    psnr.add(a.psnr_db);
                 }
                 let linf = a.norms.audio_linf.max(a.norms.video_linf);
                 max_linf = max_linf.max(linf);
@@ -216,11 +246,15 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
     };
     let (auc_clean, map_clean) = ranking::macro_auc_map(&clean, &labels);
     let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
-    let mean_quality = (quality_n > 0).then(|| (quality / quality_n as f64) as f32);
-    let video = matches!(model, Subject::Video(_));
+    let input = match (&model, cfg.modality) {
+        (Subject::Sound(_), _) => "waveform",
+        (Subject::Video(_), _) | (Subject::Pair(_), Modality::Video) => "frames",
+        (Subject::Pair(_), Modality::Audio) => "waveform",
+        (Subject::Pair(_), Modality::Both) => "waveform and frames",
+    };
     let row = SpecRow {
         model: name.clone(),
-        input: if video { "frames" } else { "waveform" }.into(),
+        input: input.into(),
         split: format!("{:?}", r.split).to_lowercase(),
         clips: n,
         skipped,
@@ -232,8 +266,8 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
         auc_attacked,
         loss_clean: (loss_c / n as f64) as f32,
         loss_attacked: (loss_a / n as f64) as f32,
-        snr_db: if video { None } else { mean_quality },
-        psnr_db: if video { mean_quality } else { None },
+        snr_db: snr.mean(),
+        psnr_db: psnr.mean(),
         max_linf,
         dead_gradients: dead,
         attack: cfg,
@@ -249,12 +283,41 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A running mean of the finite values given.
+#[derive(Default)]
+struct Mean {
+    sum: f64,
+    n: usize,
+}
+
+impl Mean {
+    fn add(&mut self, v: Option<f32>) {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            self.sum += f64::from(v);
+            self.n += 1;
+        }
+    }
+
+    fn mean(&self) -> Option<f32> {
+        (self.n > 0).then(|| (self.sum / self.n as f64) as f32)
+    }
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.3}"))
 }
 
 fn print_row(r: &SpecRow) {
-    let (what, quality) = if r.input == "frames" { ("every frame attacked", "PSNR dB") } else { ("waveform attacked through the front end", "SNR dB") };
+    let what = match r.input.as_str() {
+        "frames" => "every frame attacked",
+        "waveform" => "waveform attacked (through the front end of a spectrogram encoder)",
+        _ => "waveform and every frame attacked",
+    };
+    let quality = match (r.snr_db.is_some(), r.psnr_db.is_some()) {
+        (true, true) => "SNR/PSNR",
+        (false, true) => "PSNR dB",
+        _ => "SNR dB",
+    };
     println!("{} on {} clips of the {} split ({} skipped), {what}", r.model, r.clips, r.split, r.skipped.len());
     println!("{:<16} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>8} {:>5}", "model", "clean", "attacked", "mAP", "mAP adv", "AUC", "AUC adv", "loss", quality, "dead");
     println!(
@@ -267,7 +330,10 @@ fn print_row(r: &SpecRow) {
         opt(r.auc_clean),
         opt(r.auc_attacked),
         format!("{:.3} -> {:.3}", r.loss_clean, r.loss_attacked),
-        r.snr_db.or(r.psnr_db).map_or("-".into(), |v| format!("{v:.1}")),
+        match (r.snr_db, r.psnr_db) {
+            (Some(a), Some(v)) => format!("{a:.1}/{v:.1}"),
+            (a, v) => a.or(v).map_or("-".into(), |v| format!("{v:.1}")),
+        },
         r.dead_gradients,
     );
 }

@@ -13,12 +13,14 @@ use crate::models::{FusionKind, LoadedModel, file, zoo};
 pub struct ClipArgs {
     /// A video (or audio, or image) file; or give --audio and --image instead.
     pub clip: Option<PathBuf>,
-    #[arg(long, requires = "image", conflicts_with = "clip")]
+    /// A sound file, with --image (a still) or --frames (a folder of frames).
+    #[arg(long, conflicts_with = "clip")]
     pub audio: Option<PathBuf>,
     #[arg(long, requires = "audio", conflicts_with = "clip")]
     pub image: Option<PathBuf>,
-    /// A folder of numbered image frames (name order) instead of a video file.
-    #[arg(long, conflicts_with_all = ["clip", "audio", "image", "video"])]
+    /// A folder of numbered image frames (name order) instead of a video file; with --audio,
+    /// the sound that goes with them.
+    #[arg(long, conflicts_with_all = ["clip", "image", "video"])]
     pub frames: Option<PathBuf>,
     /// The video file (the same as giving it as CLIP).
     #[arg(long, conflicts_with_all = ["clip", "audio", "image"])]
@@ -53,15 +55,37 @@ impl ClipArgs {
         Ok(model.open_around(path, at, &Job::detached())?)
     }
 
+    /// The clip for an audio-visual model of two encoders around `at`: its audio at the
+    /// model's rate; a video file keeps only the frames of the model's span.
+    pub fn open_for_pair(&self, model: &crate::models::pair::PairModel, at: Option<f64>) -> anyhow::Result<(Clip, f64)> {
+        if let Some(t) = at.filter(|t| !t.is_finite()) {
+            bail!("--at {t}: give a time in seconds");
+        }
+        let opts = LoadOptions { sample_rate: model.sample_rate, ..LoadOptions::default() };
+        let Some(path) = self.clip.as_ref().or(self.video.as_ref()).filter(|_| self.frames.is_none()) else {
+            let clip = self.open_with(opts)?;
+            let t = at.unwrap_or_else(|| clip.duration_s() / 2.0);
+            return Ok((clip, t));
+        };
+        Ok(model.sampler.open_around_with(path, at, opts, &Job::detached())?)
+    }
+
     fn open_with(&self, opts: LoadOptions) -> anyhow::Result<Clip> {
         let job = Job::detached();
         if let Some(dir) = &self.frames {
-            return Ok(media::frames::open(dir, self.fps, opts.frame_budget_bytes)?);
+            let mut clip = media::frames::open(dir, self.fps, opts.frame_budget_bytes)?;
+            if let Some(a) = &self.audio {
+                let sound = media::open(a, &opts, &job)?;
+                clip.audio = Some(sound.audio.ok_or_else(|| media::MediaError::NoSamples { path: a.clone() })?);
+                clip.sources.extend(sound.sources);
+            }
+            return Ok(clip);
         }
         Ok(match (self.clip.as_ref().or(self.video.as_ref()), &self.audio, &self.image) {
             (Some(c), _, _) => media::open(c, &opts, &job)?,
             (None, Some(a), Some(i)) => media::open_pair(a, i, &opts, &job)?,
-            _ => bail!("give a CLIP, --audio FILE --image FILE, or --frames DIR"),
+            (None, Some(_), None) => bail!("--audio goes with --image FILE (a still) or --frames DIR"),
+            _ => bail!("give a CLIP, --audio FILE --image FILE, or --frames DIR (with --audio FILE for its sound)"),
         })
     }
 }
@@ -77,7 +101,8 @@ pub struct ModelArgs {
     /// model comes in several files, as Tian & Xu's checkpoints do. Repeatable.
     #[arg(long)]
     pub weights: Vec<String>,
-    /// A model spec (JSON, format 1) saying what --weights is: a spectrogram model such as
+    /// A model spec (JSON, format 1) saying what --weights is (`demo:video`: the demo video
+    /// model shipped in McGurk): a spectrogram model such as
     /// PANNs' Cnn14 (`predict` and `attack` for now), or Tian & Xu's audio-visual models from
     /// their own checkpoints (every command). See the README, "Spectrogram models".
     #[arg(long)]
@@ -103,6 +128,15 @@ impl ModelArgs {
         }
     }
 
+    /// `--spec`, with `demo:video` standing for the demo video model shipped in the binary
+    /// (written to the cache folder on first use).
+    fn spec_path(&self) -> anyhow::Result<Option<PathBuf>> {
+        match &self.spec {
+            Some(p) if p.as_os_str() == crate::demo::VIDEO_MODEL_NAME => Ok(Some(crate::demo::video_model_spec().context("cannot write the demo video model to the cache folder")?)),
+            other => Ok(other.clone()),
+        }
+    }
+
     /// `--weights` as (part, file): `audio=a.pth` names a part, a plain path holds them all.
     pub fn weight_files(&self) -> Vec<(Option<String>, PathBuf)> {
         self.weights
@@ -122,9 +156,9 @@ impl ModelArgs {
     /// (spec, weights) when --spec names a spectrogram model (its own code path in `predict` and
     /// `attack`); None for no spec, a video model or an audio-visual (tian) one.
     pub fn spectrogram_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
-        let Some(spec) = &self.spec else { return Ok(None) };
+        let Some(spec) = &self.spec_path()? else { return Ok(None) };
         let s = crate::models::spec::ModelSpec::load(spec)?;
-        if s.is_video() || s.audio.as_ref().is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
+        if s.is_video() || s.visual.is_some() || s.audio.as_ref().is_some_and(|a| a.encoder == crate::models::spec::Encoder::Tian) {
             return Ok(None);
         }
         match &self.weights_or_the_specs(spec, &s)[..] {
@@ -135,7 +169,7 @@ impl ModelArgs {
 
     /// (spec, weights) when --spec names a video model (R(2+1)D-18).
     pub fn video_spec(&self) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
-        let Some(spec) = &self.spec else { return Ok(None) };
+        let Some(spec) = &self.spec_path()? else { return Ok(None) };
         let s = crate::models::spec::ModelSpec::load(spec)?;
         if !s.is_video() {
             return Ok(None);
@@ -146,11 +180,29 @@ impl ModelArgs {
         }
     }
 
+    /// (spec, weights) when --spec names an audio-visual model of two encoders other than Tian
+    /// & Xu's own pair (for instance Cnn14 with R(2+1)D-18).
+    pub fn pair_spec(&self) -> anyhow::Result<Option<(PathBuf, Vec<(Option<String>, PathBuf)>)>> {
+        let Some(spec) = &self.spec_path()? else { return Ok(None) };
+        let s = crate::models::spec::ModelSpec::load(spec)?;
+        if !s.is_pair() {
+            return Ok(None);
+        }
+        let weights = self.weights_or_the_specs(spec, &s);
+        if weights.is_empty() {
+            bail!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec.display());
+        }
+        Ok(Some((spec.clone(), weights)))
+    }
+
     pub fn load(&self, device: &burn::prelude::Device) -> anyhow::Result<Vec<LoadedModel>> {
-        if let Some(spec_path) = &self.spec {
+        if let Some(spec_path) = &self.spec_path()? {
             let spec = crate::models::spec::ModelSpec::load(spec_path)?;
             if spec.is_video() {
-                bail!("--spec video models (r2plus1d_18) run in `mcgurk predict` so far; attack, eval, metrics and train on them are not built yet");
+                bail!("--spec video models (r2plus1d_18) run in `mcgurk predict`, `attack` and `eval`; metrics and train on them are not built yet");
+            }
+            if spec.is_pair() {
+                bail!("--spec audio-visual models of other encoders than tian + resnet18 run in `mcgurk predict`, `attack` and `eval`; metrics and train on them are not built yet");
             }
             if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
                 bail!("--spec models of spectrogram encoders run in `mcgurk predict`, `attack` and `eval` so far; metrics and train on them are not built yet");

@@ -7,6 +7,7 @@ pub mod train;
 mod predict;
 mod inputs;
 mod attack;
+mod attack_pair;
 mod attack_spectrogram;
 mod attack_video;
 mod eval;

@@ -28,6 +28,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some((spec, weights)) = args.models.pair_spec()? {
+        return run_pair_model(args, &spec, &weights);
+    }
     if let Some((spec, weights)) = args.models.spectrogram_spec()? {
         return run_spectrogram_model(args, &spec, &weights);
     }
@@ -111,6 +114,23 @@ fn run_video_model(args: &Args, spec: &std::path::Path, weights: &std::path::Pat
     let sigmoid = model.spec.output == Output::Sigmoid;
     let probs = crate::models::predict::probabilities(&logits, sigmoid);
     let notes: Vec<String> = note.into_iter().collect();
+    let scores = Scores { name: &model.spec.name, classes: &model.classes, logits, probs, sigmoid };
+    report_scores(args, &clip.title(), t, &notes, &scores)
+}
+
+/// An audio-visual model of two encoders on the sound and the frames around the moment.
+fn run_pair_model(args: &Args, spec: &std::path::Path, weights: &[(Option<String>, std::path::PathBuf)]) -> anyhow::Result<()> {
+    use crate::models::pair::PairModel;
+    let device = args.models.device()?;
+    let model = PairModel::load(spec, weights, &device)?;
+    let (clip, t) = args.input.open_for_pair(&model, args.at)?;
+    let (wave, pixels, notes) = model.input(&clip, t).map_err(anyhow::Error::msg)?;
+    let logits = model.logits(&wave, &pixels, &device);
+    if logits.iter().any(|v| !v.is_finite()) {
+        anyhow::bail!("the model gives non-finite outputs (damaged weights?): {}", spec.display());
+    }
+    let sigmoid = model.sigmoid();
+    let probs = crate::models::predict::probabilities(&logits, sigmoid);
     let scores = Scores { name: &model.spec.name, classes: &model.classes, logits, probs, sigmoid };
     report_scores(args, &clip.title(), t, &notes, &scores)
 }

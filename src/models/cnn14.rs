@@ -108,6 +108,16 @@ impl Keys {
 /// every tensor checked; the front end's `spectrogram_extractor.*` / `logmel_extractor.*` are
 /// skipped. `n_mels` is the front end's (bn0 must match it).
 pub fn import(st: &SafeTensors, keys: &Keys, n_mels: usize, device: &Device) -> Result<Cnn14, LayoutError> {
+    import_parts(st, keys, true, n_mels, device)
+}
+
+/// The encoder alone (to the `fc1` embedding), for an audio-visual model whose classifier is
+/// its own: `head` stays an untrained placeholder that `embed` never reads.
+pub fn import_encoder(st: &SafeTensors, prefix: &str, n_mels: usize, device: &Device) -> Result<Cnn14, LayoutError> {
+    import_parts(st, &Keys { encoder: prefix.into(), head: String::new() }, false, n_mels, device)
+}
+
+fn import_parts(st: &SafeTensors, keys: &Keys, with_head: bool, n_mels: usize, device: &Device) -> Result<Cnn14, LayoutError> {
     let e = &keys.encoder;
     let reader = Reader::new(st, device);
     let missing = |k: String| LayoutError::Keys(format!("no '{k}': not a Cnn14 state dict with these prefixes"));
@@ -117,7 +127,7 @@ pub fn import(st: &SafeTensors, keys: &Keys, n_mels: usize, device: &Device) -> 
         *w = reader.dim0(&k).ok_or_else(|| missing(k))?;
     }
     let embedding = reader.dim0(&format!("{e}fc1.weight")).ok_or_else(|| missing(format!("{e}fc1.weight")))?;
-    let classes = reader.dim0(&format!("{}weight", keys.head)).ok_or_else(|| missing(format!("{}weight", keys.head)))?;
+    let classes = if with_head { reader.dim0(&format!("{}weight", keys.head)).ok_or_else(|| missing(format!("{}weight", keys.head)))? } else { 1 };
     let bins = reader.dim0(&format!("{e}bn0.weight")).ok_or_else(|| missing(format!("{e}bn0.weight")))?;
     if bins != n_mels {
         return Err(LayoutError::Keys(format!("'{e}bn0' normalises {bins} mel bins; the front end makes {n_mels}")));
@@ -140,7 +150,9 @@ pub fn import(st: &SafeTensors, keys: &Keys, n_mels: usize, device: &Device) -> 
         r.bn(&format!("{p}.bn2"), &mut b.bn2);
     }
     r.linear(&format!("{e}fc1"), &mut net.fc1);
-    r.linear(keys.head.trim_end_matches('.'), &mut net.head);
+    if with_head {
+        r.linear(keys.head.trim_end_matches('.'), &mut net.head);
+    }
     r.finish(|k| k.starts_with("spectrogram_extractor.") || k.starts_with("logmel_extractor."))?;
     Ok(net)
 }

@@ -11,6 +11,7 @@ pub mod heard;
 pub mod seen;
 pub mod fusion;
 pub mod input;
+pub mod pair;
 pub mod predict;
 pub mod pth;
 pub mod r2plus1d;

@@ -45,6 +45,11 @@ pub struct ModelSpec {
     /// or ["visual", "audio"] (Tian & Xu's `Classifier_Concat`: image first).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concat_order: Option<Vec<String>>,
+    /// Which encoders' features pass a linear projection (`fusion.proj_a`, `fusion.proj_v`)
+    /// before the fusion: ["audio"], ["visual"] or both, so that Sum, FiLM and the gated fusions
+    /// can join features of different widths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projections: Option<Vec<String>>,
     pub head: HeadKind,
     pub output: Output,
     pub classes: Classes,
@@ -246,6 +251,12 @@ impl ModelSpec {
             return Err(format!("format {} (this McGurk reads format {SPEC_FORMAT})", self.format));
         }
         self.check_weight_parts()?;
+        if self.is_pair() {
+            return self.check_pair();
+        }
+        if self.projections.is_some() {
+            return Err("projections: for audio-visual models of other encoders than tian + resnet18".into());
+        }
         if self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18) {
             return self.check_video();
         }
@@ -254,27 +265,34 @@ impl ModelSpec {
             return self.check_tian();
         }
         if self.visual.is_some() || self.fusion.is_some() || self.concat_order.is_some() || self.keys.visual.is_some() || self.keys.fusion.is_some() {
-            return Err("visual / fusion: with a spectrogram encoder (cnn14, tal_trans) a spec describes an audio model; audio-visual specs use the tian encoder".into());
+            return Err("fusion / concat_order / keys.visual / keys.fusion: an audio model has no visual encoder (add \"visual\" for an audio-visual one)".into());
         }
+        self.check_spectrogram_audio(audio, true)?;
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        Ok(())
+    }
+
+    /// A spectrogram encoder's fields: its options, its head (when it brings one), the window
+    /// and the front end.
+    fn check_spectrogram_audio(&self, audio: &AudioSpec, own_head: bool) -> Result<(), String> {
         match audio.encoder {
             Encoder::Cnn14 => {
                 if !audio.options.is_empty() {
                     return Err(format!("audio.options: cnn14 takes none (got {})", audio.options.keys().cloned().collect::<Vec<_>>().join(", ")));
                 }
-                if self.head != HeadKind::Linear {
+                if own_head && self.head != HeadKind::Linear {
                     return Err("head: cnn14 has a linear head".into());
                 }
             }
             Encoder::TalTrans => {
                 self.tal_options()?;
-                if self.head != HeadKind::AttentionPooling || self.output != Output::Sigmoid {
+                if own_head && (self.head != HeadKind::AttentionPooling || self.output != Output::Sigmoid) {
                     return Err("head / output: tal_trans has an attention_pooling head with sigmoid output".into());
                 }
             }
-            Encoder::Tian => unreachable!("checked above"),
-        }
-        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
-            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+            Encoder::Tian => return Err("audio.encoder: tian reads the waveform, not a spectrogram".into()),
         }
         let max = crate::media::MAX_AUDIO_SECONDS as usize * audio.sample_rate as usize;
         if audio.samples == 0 || audio.samples > max {
@@ -345,9 +363,21 @@ impl ModelSpec {
     /// A video model: R(2+1)D-18 and its head, no audio for now.
     fn check_video(&self) -> Result<(), String> {
         let v = self.visual.as_ref().ok_or("visual: missing")?;
-        if self.audio.is_some() || self.fusion.is_some() {
-            return Err("audio / fusion: an r2plus1d_18 model is read as a video model (audio-visual ones are not built yet)".into());
+        if self.fusion.is_some() || self.concat_order.is_some() {
+            return Err("fusion: a video model without audio has none".into());
         }
+        Self::check_r2plus1d(v)?;
+        if self.head != HeadKind::Linear {
+            return Err("head: r2plus1d_18 has a linear head (fc)".into());
+        }
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        Ok(())
+    }
+
+    /// R(2+1)D-18's fields: frames, size, fps, normalisation.
+    fn check_r2plus1d(v: &VisualSpec) -> Result<(), String> {
         if !(1..=64).contains(&v.frames) {
             return Err(format!("visual.frames: {} (1 to 64)", v.frames));
         }
@@ -364,8 +394,50 @@ impl ModelSpec {
         {
             return Err(format!("visual.std: {s:?} (positive)"));
         }
+        Ok(())
+    }
+
+    /// An audio-visual model of any audio encoder and any visual encoder other than Tian &
+    /// Xu's own pair: each encoder's fields, the fusion, its projections, a linear head.
+    fn check_pair(&self) -> Result<(), String> {
+        let (Some(audio), Some(v)) = (&self.audio, &self.visual) else { return Err("audio / visual: an audio-visual model needs both".into()) };
+        if audio.encoder == Encoder::Tian {
+            if audio.frontend.is_some() || !audio.options.is_empty() {
+                return Err("audio.frontend / audio.options: tian reads the waveform itself and takes neither".into());
+            }
+            if audio.sample_rate != crate::media::MODEL_SAMPLE_RATE {
+                return Err(format!("audio.sample_rate: tian runs at {} Hz (got {})", crate::media::MODEL_SAMPLE_RATE, audio.sample_rate));
+            }
+            let size = crate::models::InputSize::new(audio.samples, crate::models::Size::Small.input().pixels);
+            super::file::check_input(size).map_err(|e| format!("audio.samples: {e}"))?;
+        } else {
+            self.check_spectrogram_audio(audio, false)?;
+        }
+        match v.encoder {
+            VisualEncoder::R2plus1d18 => Self::check_r2plus1d(v)?,
+            VisualEncoder::Resnet18 => {
+                if v.frames != 1 || v.fps.is_some() || v.mean.is_some() || v.std.is_some() {
+                    return Err("visual.frames / fps / mean / std: ResNet-18 reads one frame, normalised with ImageNet's statistics".into());
+                }
+                if !(32..=512).contains(&v.size) {
+                    return Err(format!("visual.size: {} (32 to 512)", v.size));
+                }
+            }
+        }
+        let kind = self.fusion_kind()?;
+        if let Some(order) = &self.concat_order {
+            let ok = order.len() == 2 && order.iter().any(|p| p == "audio") && order.iter().any(|p| p == "visual");
+            if !ok || kind != super::FusionKind::Concat {
+                return Err("concat_order: [\"audio\", \"visual\"] or [\"visual\", \"audio\"], with fusion concat".into());
+            }
+        }
+        if let Some(p) = &self.projections
+            && (p.is_empty() || p.len() > 2 || p.iter().any(|x| x != "audio" && x != "visual") || (p.len() == 2 && p[0] == p[1]))
+        {
+            return Err(format!("projections: {p:?} (\"audio\", \"visual\" or both)"));
+        }
         if self.head != HeadKind::Linear {
-            return Err("head: r2plus1d_18 has a linear head (fc)".into());
+            return Err("head: an audio-visual model has a linear classifier".into());
         }
         if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
             return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
@@ -373,9 +445,24 @@ impl ModelSpec {
         Ok(())
     }
 
-    /// Whether this spec describes a video model (R(2+1)D-18 on frame sequences).
+    /// Whether this spec describes a video model (R(2+1)D-18 on frame sequences, no audio).
     pub fn is_video(&self) -> bool {
-        self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18)
+        self.audio.is_none() && self.visual.as_ref().is_some_and(|v| v.encoder == VisualEncoder::R2plus1d18)
+    }
+
+    /// Whether this spec describes an audio-visual model of two encoders other than Tian &
+    /// Xu's own pair (the waveform net and ResNet-18 on one frame), for instance Cnn14 with
+    /// R(2+1)D-18.
+    pub fn is_pair(&self) -> bool {
+        match (&self.audio, &self.visual) {
+            (Some(a), Some(v)) => !(a.encoder == Encoder::Tian && v.encoder == VisualEncoder::Resnet18),
+            _ => false,
+        }
+    }
+
+    /// Whether the projection of `part` ("audio" or "visual") is in the model.
+    pub fn projects(&self, part: &str) -> bool {
+        self.projections.as_ref().is_some_and(|p| p.iter().any(|x| x == part))
     }
 
     /// The parts a spec's `weights` may name.

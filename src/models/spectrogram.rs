@@ -99,6 +99,9 @@ impl SpectrogramModel {
     /// The model `spec` describes, with the weights of `weights`.
     pub fn load(spec_path: &Path, weights: &Path, device: &Device) -> Result<Self, SpecError> {
         let spec = ModelSpec::load(spec_path)?;
+        if spec.visual.is_some() {
+            return Err(bad(spec_path, "visual: an audio-visual model (predict and attack read it; this reads audio models)"));
+        }
         let cfg = spec.frontend().map_err(|e| bad(spec_path, format!("audio.{e}")))?;
         let front = LogMel::new(cfg, device).map_err(|e| bad(spec_path, e))?;
         let st = read_weights(weights)?;
@@ -159,22 +162,7 @@ impl SpectrogramModel {
 
     /// The model's window of `clip` (its audio at the model's rate) centred at `time_s`.
     pub fn window(&self, clip: &Clip, time_s: f64) -> Result<(Vec<f32>, Vec<String>), String> {
-        let audio = clip.audio.as_ref().ok_or_else(|| format!("{} has no audio", clip.title()))?;
-        if audio.sample_rate != self.sample_rate() {
-            return Err(format!("the clip's audio is at {} Hz, the model reads {} Hz", audio.sample_rate, self.sample_rate()));
-        }
-        let n = self.samples();
-        let mut notes = Vec::new();
-        if audio.samples.len() < n {
-            let rate = f64::from(self.sample_rate());
-            notes.push(format!(
-                "the clip's {:.2} s are shorter than the model's {:.2} s: zero-padded",
-                audio.samples.len() as f64 / rate,
-                n as f64 / rate
-            ));
-        }
-        let start = crate::dsp::window::start(time_s, self.sample_rate(), n).clamp(0, audio.samples.len().saturating_sub(n) as i64);
-        Ok((crate::dsp::window::extract(&audio.samples, start, n), notes))
+        audio_window(clip, self.sample_rate(), self.samples(), time_s)
     }
 
     pub fn predict(&self, clip: &Clip, time_s: f64, device: &Device) -> Result<SpectrogramPrediction, String> {
@@ -189,4 +177,21 @@ impl SpectrogramModel {
         }
         Ok(SpectrogramPrediction { logits, probs, notes })
     }
+}
+
+/// `samples` of `clip`'s audio (at `rate`) centred at `time_s`, inside the clip; a shorter clip
+/// is zero-padded, with a note.
+pub fn audio_window(clip: &Clip, rate: u32, samples: usize, time_s: f64) -> Result<(Vec<f32>, Vec<String>), String> {
+    let audio = clip.audio.as_ref().ok_or_else(|| format!("{} has no audio", clip.title()))?;
+    if audio.sample_rate != rate {
+        return Err(format!("the clip's audio is at {} Hz, the model reads {rate} Hz", audio.sample_rate));
+    }
+    let n = samples;
+    let mut notes = Vec::new();
+    if audio.samples.len() < n {
+        let r = f64::from(rate);
+        notes.push(format!("the clip's {:.2} s are shorter than the model's {:.2} s: zero-padded", audio.samples.len() as f64 / r, n as f64 / r));
+    }
+    let start = crate::dsp::window::start(time_s, rate, n).clamp(0, audio.samples.len().saturating_sub(n) as i64);
+    Ok((crate::dsp::window::extract(&audio.samples, start, n), notes))
 }

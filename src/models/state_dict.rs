@@ -380,3 +380,23 @@ impl<'a> Reader<'a> {
         }
     }
 }
+
+/// One encoder of the reference layout from `st`, whose keys are the encoder's own (Tian's
+/// `N.*` Sequential for `AudioOnly`, torchvision's ResNet-18 names for `VisualOnly`), for an
+/// audio-visual model whose fusion and classifier are read elsewhere. Returns the encoder's
+/// network with a placeholder classifier.
+pub fn import_encoder(st: &SafeTensors, kind: FusionKind, device: &Device) -> Result<AvNet, LayoutError> {
+    let (part, last) = match kind {
+        FusionKind::AudioOnly => ("audio", format!("{}.weight", AUDIO_CONV_INDICES[7])),
+        FusionKind::VisualOnly => ("visual", "layer4.0.conv1.weight".to_string()),
+        _ => return Err(LayoutError::Keys(format!("{} is not one encoder", kind.name()))),
+    };
+    let width = dim0(st, &last).ok_or_else(|| LayoutError::Keys(format!("no '{last}': not the {part} encoder of the reference layout; the part holds: {}", list(st.tensors.keys()))))?;
+    let mut own = SafeTensors::default();
+    for (k, t) in &st.tensors {
+        own.tensors.insert(format!("{part}.{k}"), t.clone());
+    }
+    own.tensors.insert("classifier.weight".into(), StoredTensor { shape: vec![1, width], values: vec![0.0; width] });
+    own.tensors.insert("classifier.bias".into(), StoredTensor { shape: vec![1], values: vec![0.0] });
+    import(&own, kind, None, device)
+}

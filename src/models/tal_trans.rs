@@ -130,6 +130,14 @@ impl TalTrans {
         x
     }
 
+    /// The clip's embedding [B, E]: the frame embeddings averaged over time (what an
+    /// audio-visual model fuses; Li et al.'s attention head is the audio model's own).
+    pub fn embed(&self, features: Tensor<4>) -> Tensor<2> {
+        let x = self.frames(features);
+        let [b, _, e] = x.dims();
+        x.mean_dim(1).reshape([b, e])
+    }
+
     /// Per-frame attention weights [B, T', classes] (which moments the model listens to).
     pub fn attention_weights(&self, frames: Tensor<3>) -> Tensor<3> {
         softmax(self.fc_att.forward(frames), 1)
@@ -148,6 +156,16 @@ impl TalTrans {
 /// `prefix`): embedding, FFN width and classes from the shapes. A position-wise FFN stored as
 /// 1x1 Conv1d weights ([out, in, 1], the older attention code) is read as linear.
 pub fn import(st: &SafeTensors, prefix: &str, opts: Options, device: &Device) -> Result<TalTrans, LayoutError> {
+    import_parts(st, prefix, true, opts, device)
+}
+
+/// The encoder alone (to the transformer's frame embeddings), for an audio-visual model whose
+/// classifier is its own: `fc_prob` / `fc_att` stay placeholders that `embed` never reads.
+pub fn import_encoder(st: &SafeTensors, prefix: &str, opts: Options, device: &Device) -> Result<TalTrans, LayoutError> {
+    import_parts(st, prefix, false, opts, device)
+}
+
+fn import_parts(st: &SafeTensors, prefix: &str, with_head: bool, opts: Options, device: &Device) -> Result<TalTrans, LayoutError> {
     let mut st = st.clone();
     for w in ["w_1", "w_2"] {
         if let Some(t) = st.tensors.get_mut(&format!("{prefix}enc_layer.pos_ffn.{w}.weight"))
@@ -161,7 +179,7 @@ pub fn import(st: &SafeTensors, prefix: &str, opts: Options, device: &Device) ->
     let need = |k: String| reader.dim0(&k).ok_or_else(|| LayoutError::Keys(format!("no '{k}': not a TAL-trans state dict with this prefix")));
     let embedding = need(format!("{prefix}enc_layer.slf_attn.w_qs.weight"))?;
     let inner = need(format!("{prefix}enc_layer.pos_ffn.w_1.weight"))?;
-    let classes = need(format!("{prefix}fc_prob.weight"))?;
+    let classes = if with_head { need(format!("{prefix}fc_prob.weight"))? } else { 1 };
     let bound = super::state_dict::MAX_WIDTH;
     if !(32..=bound).contains(&embedding) || embedding % 32 != 0 || !(1..=bound).contains(&inner) {
         return Err(LayoutError::Keys(format!("embedding {embedding} (a multiple of 32 up to {bound}) or FFN width {inner}")));
@@ -186,8 +204,10 @@ pub fn import(st: &SafeTensors, prefix: &str, opts: Options, device: &Device) ->
     r.linear(&format!("{prefix}enc_layer.pos_ffn.w_1"), &mut net.pos_ffn.w_1);
     r.linear(&format!("{prefix}enc_layer.pos_ffn.w_2"), &mut net.pos_ffn.w_2);
     r.layer_norm(&format!("{prefix}enc_layer.pos_ffn.layer_norm"), &mut net.pos_ffn.layer_norm);
-    r.linear(&format!("{prefix}fc_prob"), &mut net.fc_prob);
-    r.linear(&format!("{prefix}fc_att"), &mut net.fc_att);
+    if with_head {
+        r.linear(&format!("{prefix}fc_prob"), &mut net.fc_prob);
+        r.linear(&format!("{prefix}fc_att"), &mut net.fc_att);
+    }
     r.finish(|_| false)?;
     Ok(net)
 }

@@ -30,7 +30,7 @@ fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
 impl VideoModel {
     pub fn load(spec_path: &Path, weights: &Path, device: &Device) -> Result<Self, SpecError> {
         let spec = ModelSpec::load(spec_path)?;
-        let v = spec.visual.clone().filter(|_| spec.is_video()).ok_or_else(|| bad(spec_path, "visual: not an r2plus1d_18 model"))?;
+        let v = spec.visual.clone().filter(|_| spec.is_video()).ok_or_else(|| bad(spec_path, "visual: not a video model (an r2plus1d_18 encoder without audio)"))?;
         let st = read_weights(weights)?;
         let prefix = spec.keys.visual.clone().unwrap_or_default();
         let mut net = r2plus1d::import(&st, &prefix, device).map_err(|e| bad(weights, e.to_string()))?;
@@ -56,6 +56,46 @@ impl VideoModel {
         Ok(Self { classes: spec.classes.names(), frames: v.frames, size: v.size, fps: v.fps, spec, net, head })
     }
 
+    /// How the model takes its T frames from a clip.
+    pub fn sampler(&self) -> FrameSampler {
+        FrameSampler { frames: self.frames, size: self.size, fps: self.fps }
+    }
+
+    pub fn span_s(&self, source_fps: f64) -> f64 {
+        self.sampler().span_s(source_fps)
+    }
+
+    pub fn open_around(&self, path: &Path, at: Option<f64>, job: &crate::media::Job<'_>) -> Result<(Clip, f64), crate::media::MediaError> {
+        self.sampler().open_around(path, at, job)
+    }
+
+    pub fn frame_indices(&self, clip: &Clip, time_s: f64) -> (Vec<usize>, Option<String>) {
+        self.sampler().frame_indices(clip, time_s)
+    }
+
+    pub fn input(&self, clip: &Clip, time_s: f64) -> (Vec<f32>, Option<String>) {
+        self.sampler().input(clip, time_s)
+    }
+
+    /// Logits for `clips` ([B, 3, T, S, S] flattened, B = len / (3*T*S*S)).
+    pub fn logits(&self, input: &[f32], device: &Device) -> Vec<f32> {
+        let per = 3 * self.frames * self.size * self.size;
+        let b = input.len() / per;
+        let x = Tensor::<5>::from_data(TensorData::new(input.to_vec(), [b, 3, self.frames, self.size, self.size]), device);
+        self.head.forward(self.net.forward(x)).into_data().try_to_vec::<f32>().unwrap_or_default()
+    }
+}
+
+/// T frames of S x S around a moment, `fps` apart (null: consecutive source frames): what a
+/// video encoder reads, alone or beside an audio encoder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FrameSampler {
+    pub frames: usize,
+    pub size: usize,
+    pub fps: Option<f64>,
+}
+
+impl FrameSampler {
     /// Seconds of a source at `source_fps` the model reads around one moment (a frame of slack
     /// on each side); for a source of unknown rate, as if at 1 fps.
     pub fn span_s(&self, source_fps: f64) -> f64 {
@@ -67,6 +107,11 @@ impl VideoModel {
     /// The video file at `path` around `at` (default: its middle) with only the frames of the
     /// model's span kept (the file is probed first for its duration and rate), and that moment.
     pub fn open_around(&self, path: &Path, at: Option<f64>, job: &crate::media::Job<'_>) -> Result<(Clip, f64), crate::media::MediaError> {
+        self.open_around_with(path, at, crate::media::LoadOptions::default(), job)
+    }
+
+    /// Like [`FrameSampler::open_around`], with `base`'s other options (the audio's rate).
+    pub fn open_around_with(&self, path: &Path, at: Option<f64>, base: crate::media::LoadOptions, job: &crate::media::Job<'_>) -> Result<(Clip, f64), crate::media::MediaError> {
         use crate::media::LoadOptions;
         let info = crate::media::probe(path, &LoadOptions::default())?;
         let t = at.unwrap_or(info.duration_s / 2.0);
@@ -74,7 +119,7 @@ impl VideoModel {
         // The window stays inside the clip, so a moment near or past either end keeps the frames
         // a full decode would give it (the model reads the T frames nearest that end).
         let centre = t.clamp(span / 2.0, (info.duration_s - span / 2.0).max(span / 2.0));
-        let opts = LoadOptions { window: Some((centre - span / 2.0, centre + span / 2.0)), ..LoadOptions::default() };
+        let opts = LoadOptions { window: Some((centre - span / 2.0, centre + span / 2.0)), ..base };
         Ok((crate::media::open(path, &opts, job)?, t))
     }
 
@@ -122,11 +167,4 @@ impl VideoModel {
         (out, note)
     }
 
-    /// Logits for `clips` ([B, 3, T, S, S] flattened, B = len / (3*T*S*S)).
-    pub fn logits(&self, input: &[f32], device: &Device) -> Vec<f32> {
-        let per = 3 * self.frames * self.size * self.size;
-        let b = input.len() / per;
-        let x = Tensor::<5>::from_data(TensorData::new(input.to_vec(), [b, 3, self.frames, self.size, self.size]), device);
-        self.head.forward(self.net.forward(x)).into_data().try_to_vec::<f32>().unwrap_or_default()
-    }
 }

@@ -948,3 +948,45 @@ fn a_video_model_shows_its_frame_strip() {
     let files = mcgurk::session::Session::load(&saved).unwrap().model_files;
     assert!(files.len() == 1 && files[0].path == path, "{files:?}");
 }
+
+/// File > Add model with an audio-visual spec of two encoders (Cnn14 + R(2+1)D-18): the
+/// frame-strip window, the sound attacked too, and Tian's localization map over the frames.
+#[test]
+fn an_audio_visual_pair_shows_its_frames_sound_and_localization() {
+    use mcgurk::app::command::Command;
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let path = root().join("tests/fixtures/torch/pair_gated_sum.spec.json");
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    // (the spec names its weights beside it)
+    settle(&mut h);
+    h.state_mut().set_attack(true, AttackConfig { method: Method::Fgsm, modality: Modality::Both, eps_a: 0.002, eps_v: 4.0 / 255.0, ..Default::default() });
+    settle(&mut h);
+    h.state_mut().command(Command::AddModel { path, fusion: None });
+    wait_until(&mut h, 120, "the audio-visual model never answered", |s| s.video_model_state() == (false, true));
+    for label in ["Audio-visual model: tiny-cnn14+r2plus1d-gated-sum", "perturbation x10", "cos(f_a, map)", "adversarial sound: SNR", "adversarial clip: PSNR"] {
+        assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
+    }
+    h.run_steps(5);
+    h.snapshot("pair_model");
+    // The session keeps it.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("with_pair.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(saved.clone())));
+    h.run_steps(2);
+    let files = mcgurk::session::Session::load(&saved).unwrap().model_files;
+    assert!(files.len() == 1 && files[0].path.ends_with("pair_gated_sum.spec.json"), "{files:?}");
+}
+
+/// File > Add demo video model: the video model shipped in McGurk opens its window on the demo
+/// clip with no file to pick, and looks at the cow.
+#[test]
+fn the_demo_video_model_opens_from_the_menu() {
+    use mcgurk::app::command::Command;
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().command(Command::AddDemoVideoModel);
+    wait_until(&mut h, 120, "the demo video model never answered", |s| s.video_model_state() == (false, true));
+    for label in ["Video model: demo-r2plus1d", "CAM: cow"] {
+        assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
+    }
+}

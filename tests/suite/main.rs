@@ -25,6 +25,7 @@ mod live;
 mod loader;
 mod models;
 mod packaging;
+mod pair_models;
 mod predict;
 mod pth;
 mod r2plus1d;

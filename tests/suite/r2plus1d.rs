@@ -362,7 +362,9 @@ fn what_a_video_model_sees_is_its_input_under_the_attack() {
     let clip = mcgurk::media::open(&demo("cow.mp4"), &LoadOptions::builtin_only(), &Job::detached()).unwrap();
     let eps = 4.0 / 255.0;
     let cfg = AttackConfig { method: Method::Pgd, modality: Modality::Video, eps_v: eps, steps: 3, ..Default::default() };
-    let s = mcgurk::models::seen::see(&model, &clip, 3.25, Some(&cfg), &device).unwrap();
+    let watched = mcgurk::models::seen::Watched::Video(VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap());
+    let s = mcgurk::models::seen::see(&watched, &clip, 3.25, Some(&cfg), &device).unwrap();
+    assert_eq!(s.map_kind, "CAM");
     let (input, _) = model.input(&clip, 3.25);
     assert_eq!(s.clean, input);
     assert_eq!(s.times.len(), 8);
@@ -437,4 +439,37 @@ fn eval_runs_a_video_model_over_a_folder_of_videos() {
         })
         .count();
     assert_eq!(doc["clean"].as_f64().unwrap(), right as f64 / 4.0);
+}
+
+/// The demo video model ships inside McGurk (`--spec demo:video`): written to the cache folder
+/// on first use, it loads as any spec does and recognises the cow of the demo clip (whose photo
+/// it was trained on, under camera moves).
+#[test]
+fn the_demo_video_model_ships_in_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = write(dir.path(), "cow.mp4", mcgurk::demo::DEMO_MP4);
+    let cache = dir.path().join("cache");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["predict", clip.to_str().unwrap(), "--spec", "demo:video", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let m = &doc["models"][0];
+    assert_eq!((m["name"].as_str(), m["classes"].as_array().map(Vec::len)), (Some("demo-r2plus1d"), Some(9)));
+    assert_eq!(m["top"][0]["class"], "cow", "{}", m["top"]);
+    let spec = cache.join("mcgurk/demo/video-model/r2plus1d_demo.json");
+    assert!(spec.is_file() && spec.with_file_name("r2plus1d_demo.safetensors").is_file());
+    // The attack perturbs all 8 frames of 112 px within the budget.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .env("XDG_CACHE_HOME", &cache)
+        .args(["attack", clip.to_str().unwrap(), "--spec", "demo:video", "--modality", "v", "--method", "fgsm", "--eps-v", "0.0157", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["frames"], 8);
+    let linf = doc["models"][0]["norms"]["video_linf"].as_f64().unwrap();
+    assert!(linf > 0.0 && linf <= 0.0157 + 1e-6, "{linf}");
 }

@@ -16,6 +16,10 @@ impl Workbench {
             Command::Open(source) => {
                 self.loader.open(source, self.settings.mel);
             }
+            Command::AddDemoVideoModel => match crate::demo::video_model_spec() {
+                Ok(path) => self.add_model_file(path, None),
+                Err(e) => self.set_status(Level::Error, format!("cannot write the demo video model to the cache folder: {e}")),
+            },
             Command::OpenDemo => match crate::demo::demo_clip_path() {
                 Ok(p) => self.loader.open(Source::File(p), self.settings.mel),
                 Err(e) => self.set_status(Level::Error, format!("cannot write the demo clip to the cache directory: {e}")),

@@ -21,6 +21,9 @@ impl Workbench {
                 if ui.button("Add model…").on_hover_text("a McGurk model or a PyTorch state dict in the reference layout (safetensors)").clicked() {
                     self.commands.push(Command::Dialog(DialogKind::AddModel));
                 }
+                if ui.button("Add demo video model").on_hover_text("an R(2+1)D-style model on 8 frames, trained on camera moves over the farm photos: its own window").clicked() {
+                    self.commands.push(Command::AddDemoVideoModel);
+                }
                 ui.separator();
                 if ui.button("Open session…").clicked() {
                     self.commands.push(Command::Dialog(DialogKind::OpenSession));

@@ -92,7 +92,7 @@ impl Workbench {
             match e {
                 Event::Failed(e) => self.set_status(Level::Error, e),
                 Event::Loaded(name) => {
-                    self.set_status(Level::Info, format!("video model {name} loaded"));
+                    self.set_status(Level::Info, format!("model {name} loaded (its window)"));
                     self.run_video_model();
                 }
             }
