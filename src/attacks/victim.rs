@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use burn::nn::Linear;
 
-use crate::models::AvNet;
+use crate::models::{AvNet, Features};
 use crate::models::pair::{PairModel, PairNet};
 use crate::models::r2plus1d::R2Plus1d;
 use crate::models::video::VideoModel;
@@ -49,7 +49,7 @@ impl Victim {
     }
 
     /// The device the weights live on.
-    pub(super) fn device(&self) -> Device {
+    pub fn device(&self) -> Device {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().device(),
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.device(),
@@ -58,7 +58,7 @@ impl Victim {
         }
     }
 
-    pub(super) fn classes(&self) -> usize {
+    pub fn classes(&self) -> usize {
         match self {
             Self::AudioVisual(n) => n.classifier.weight.val().dims()[1],
             Self::Spectrogram { net, .. } | Self::Features { net, .. } => net.classes(),
@@ -68,7 +68,7 @@ impl Victim {
     }
 
     /// Inference mode (running BatchNorm statistics), off autodiff.
-    pub(super) fn valid(&self) -> Self {
+    pub fn valid(&self) -> Self {
         match self {
             Self::AudioVisual(n) => Self::AudioVisual(n.valid()),
             Self::Spectrogram { front, net } => Self::Spectrogram { front: front.clone(), net: net.valid() },
@@ -107,6 +107,42 @@ impl Victim {
         }
     }
 
+    /// The features of one forward pass (inference mode): each encoder's for audio-visual
+    /// models, the one the head reads (`fused`: a spectrogram model's embedding, for TAL-trans
+    /// its frames averaged over time; a video model's pooled feature), and the logits.
+    pub fn forward_features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
+        match self {
+            Self::AudioVisual(n) => n.features(wave, pixels),
+            Self::Pair { front, net } => {
+                let (fa, fv) = (net.audio_feature(front.as_ref(), wave), net.visual_feature(pixels));
+                let fused = net.fusion.forward(Some(fa.clone()), Some(fv.clone()));
+                Features { logits: net.classifier.forward(fused.clone()), fa: Some(fa), fv: Some(fv), fused }
+            }
+            Self::Video { net, head, frames } => {
+                let [b, c, ts, s] = pixels.dims();
+                let fused = net.forward(pixels.reshape([b, c, *frames, ts / *frames, s]));
+                Features { logits: head.forward(fused.clone()), fa: None, fv: None, fused }
+            }
+            Self::Spectrogram { front, net } => spectrogram_features(net, front.forward(wave.squeeze_dim(1))),
+            Self::Features { net, frames, mels } => {
+                let b = wave.dims()[0];
+                spectrogram_features(net, wave.reshape([b, 1, *frames, *mels]))
+            }
+        }
+    }
+
+    /// The head on rows of the feature it reads ([k, dim] -> logits), where the head is a
+    /// function of that one feature (not TAL-trans' attention over frames).
+    pub fn head(&self, rows: Tensor<2>) -> Option<Tensor<2>> {
+        match self {
+            Self::AudioVisual(n) => Some(n.classifier.forward(rows)),
+            Self::Pair { net, .. } => Some(net.classifier.forward(rows)),
+            Self::Video { head, .. } => Some(head.forward(rows)),
+            Self::Spectrogram { net: SpectrogramNet::Cnn14(n), .. } | Self::Features { net: SpectrogramNet::Cnn14(n), .. } => Some(n.head.forward(rows)),
+            Self::Spectrogram { .. } | Self::Features { .. } => None,
+        }
+    }
+
     /// The range the attacked "audio" input is clipped to: a waveform's [-1, 1]; features
     /// have no natural bound (the eps ball alone holds them).
     pub(super) fn audio_range(&self) -> (f32, f32) {
@@ -115,4 +151,17 @@ impl Victim {
             _ => (-1.0, 1.0),
         }
     }
+}
+
+/// A spectrogram model's embedding (Cnn14's `fc1`; TAL-trans' frames averaged over time) and
+/// logits of log-mel features [B, 1, T, M].
+fn spectrogram_features(net: &SpectrogramNet, features: Tensor<4>) -> Features {
+    let (fused, logits) = match net {
+        SpectrogramNet::Cnn14(n) => {
+            let e = n.embed(features);
+            (e.clone(), n.head.forward(e))
+        }
+        SpectrogramNet::TalTrans(n) => (n.embed(features.clone()), n.forward(features)),
+    };
+    Features { fa: None, fv: None, fused, logits }
 }

@@ -96,14 +96,14 @@ pub fn class_map(dataset: &[String], model: &[String]) -> Result<Vec<usize>, Str
 }
 
 /// The model a spec describes: one that hears, one that sees, or one that does both.
-enum Subject {
+pub(super) enum Subject {
     Sound(SpectrogramModel),
     Video(VideoModel),
     Pair(PairModel),
 }
 
 impl Subject {
-    fn load(spec: &Path, weights: &[(Option<String>, PathBuf)], device: &burn::prelude::Device) -> anyhow::Result<Self> {
+    pub(super) fn load(spec: &Path, weights: &[(Option<String>, PathBuf)], device: &burn::prelude::Device) -> anyhow::Result<Self> {
         let s = crate::models::spec::ModelSpec::load(spec)?;
         if s.is_pair() {
             return Ok(Self::Pair(PairModel::load(spec, weights, device)?));
@@ -112,7 +112,7 @@ impl Subject {
         Ok(if s.is_video() { Self::Video(VideoModel::load(spec, weights, device)?) } else { Self::Sound(SpectrogramModel::load(spec, weights, device)?) })
     }
 
-    fn spec(&self) -> &crate::models::spec::ModelSpec {
+    pub(super) fn spec(&self) -> &crate::models::spec::ModelSpec {
         match self {
             Self::Sound(m) => &m.spec,
             Self::Video(m) => &m.spec,
@@ -120,7 +120,7 @@ impl Subject {
         }
     }
 
-    fn classes(&self) -> &[String] {
+    pub(super) fn classes(&self) -> &[String] {
         match self {
             Self::Sound(m) => &m.classes,
             Self::Video(m) => &m.classes,
@@ -128,47 +128,82 @@ impl Subject {
         }
     }
 
-    /// The clip's window (the sound's samples, or the frames around the moment) attacked:
-    /// the waveform through the front end, or every frame of the clip.
-    fn measure(&self, media: &Media, centre: Option<f64>, label: usize, cfg: &AttackConfig) -> Result<AttackResult, String> {
+    /// The model as an attack differentiates it.
+    pub(super) fn victim(&self) -> Victim {
+        match self {
+            Self::Sound(m) => Victim::spectrogram(m),
+            Self::Video(m) => Victim::video(m),
+            Self::Pair(m) => Victim::pair(m),
+        }
+    }
+
+    /// What kind of model it is, for reports.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Self::Sound(_) => "spectrogram",
+            Self::Video(_) => "video",
+            Self::Pair(_) => "audio-visual",
+        }
+    }
+
+    /// What this model attacks of a clip, whatever the panel asks: a spectrogram model its
+    /// sound, a video model its frames.
+    pub(super) fn modality(&self, asked: Modality) -> Modality {
+        match self {
+            Self::Sound(_) => Modality::Audio,
+            Self::Video(_) => Modality::Video,
+            Self::Pair(_) => asked,
+        }
+    }
+
+    /// The model's input from a clip around `centre` (default: its middle): the sound's
+    /// window at the model's rate, the frames it reads, or both.
+    pub(super) fn example(&self, media: &Media, centre: Option<f64>) -> Result<Example, String> {
         let path = match media {
             Media::File(p) => p,
             Media::Pair { audio, .. } => audio,
         };
         let fail = |e: String| format!("{}: {e}", path.display());
-        let (victim, example, cfg) = match self {
+        match self {
             Self::Pair(m) => {
                 let opts = LoadOptions { sample_rate: m.sample_rate, ..LoadOptions::default() };
                 let (clip, t) = match media {
-                    Media::File(p) => m.sampler.open_around_with(p, centre, opts, &Job::detached()).map_err(|e| e.to_string())?,
+                    Media::File(p) => m.sampler.open_around_with(p, centre, opts, &Job::detached()).map_err(|e| fail(e.to_string()))?,
                     Media::Pair { audio, image } => {
-                        let clip = crate::media::open_pair(audio, image, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                        let clip = crate::media::open_pair(audio, image, &opts, &Job::detached()).map_err(|e| fail(e.to_string()))?;
                         let t = centre.unwrap_or_else(|| Example::centre_time(&clip));
                         (clip, t)
                     }
                 };
                 let (wave, pixels, _) = m.input(&clip, t).map_err(fail)?;
                 let size = crate::models::InputSize { samples: m.samples, pixels: m.sampler.size, frames: m.sampler.frames };
-                (Victim::pair(m), Example { wave, pixels, size }, cfg.clone())
+                Ok(Example { wave, pixels, size })
             }
             Self::Sound(m) => {
                 let opts = LoadOptions { sample_rate: m.sample_rate(), ..LoadOptions::default() };
-                let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| e.to_string())?;
+                let clip = crate::media::load::open(path, &opts, &Job::detached()).map_err(|e| fail(e.to_string()))?;
                 let t = centre.unwrap_or_else(|| Example::centre_time(&clip));
                 let (wave, _) = m.window(&clip, t).map_err(fail)?;
-                (Victim::spectrogram(m), Example::audio_only(wave), AttackConfig { modality: Modality::Audio, ..cfg.clone() })
+                Ok(Example::audio_only(wave))
             }
             Self::Video(m) => {
-                let (clip, t) = m.open_around(path, centre, &Job::detached()).map_err(|e| e.to_string())?;
+                let (clip, t) = m.open_around(path, centre, &Job::detached()).map_err(|e| fail(e.to_string()))?;
                 if clip.frames.is_empty() {
                     return Err(fail("no pictures for a video model".into()));
                 }
                 let (pixels, _) = m.input(&clip, t);
                 let size = crate::models::InputSize { samples: 1, pixels: m.size, frames: m.frames };
-                (Victim::video(m), Example { wave: vec![0.0], pixels, size }, AttackConfig { modality: Modality::Video, ..cfg.clone() })
+                Ok(Example { wave: vec![0.0], pixels, size })
             }
-        };
-        let mut r = attack_victim(&victim, std::slice::from_ref(&example), &[vec![label]], &cfg).pop().ok_or_else(|| fail("the attack returned nothing".into()))?;
+        }
+    }
+
+    /// The clip's input attacked: the waveform through the front end, every frame of the
+    /// clip, or both.
+    fn measure(&self, media: &Media, centre: Option<f64>, label: usize, cfg: &AttackConfig) -> Result<AttackResult, String> {
+        let example = self.example(media, centre)?;
+        let cfg = AttackConfig { modality: self.modality(cfg.modality), ..cfg.clone() };
+        let mut r = attack_victim(&self.victim(), std::slice::from_ref(&example), &[vec![label]], &cfg).pop().ok_or("the attack returned nothing")?;
         if !matches!(self, Self::Sound(_)) {
             r.psnr_db = crate::attacks::lp::psnr_db(&example.pixels, &r.adversarial.pixels);
         }

@@ -95,9 +95,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if args.views == 0 {
         bail!("--views must be at least 1");
     }
-    let device = args.models.device()?;
-    let models = args.models.load(&device)?;
-    let ds = args.dataset.open()?;
     let splits: Vec<Split> = if args.split == "all" {
         vec![Split::Train, Split::Val, Split::Test]
     } else {
@@ -106,6 +103,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             None => bail!("unknown split '{}' (train, val, test or all)", args.split),
         }
     };
+    let opts = Options {
+        views: args.views,
+        seed: args.draw_seed,
+        taus: args.tau.clone(),
+        p,
+        pairs: args.pairs,
+        attack: args.attack.then(|| args.attack_args.config()),
+        batch: args.batch.max(1),
+    };
+    let spec = args.models.pair_spec()?.or(args.models.spectrogram_spec()?.map(|(s, w)| (s, vec![(None, w)]))).or(args.models.video_spec()?.map(|(s, w)| (s, vec![(None, w)])));
+    if let Some((spec, weights)) = spec {
+        let r = spec_report(args, &spec, &weights, &splits, opts)?;
+        return write_reports(args, vec![r]);
+    }
+    let device = args.models.device()?;
+    let models = args.models.load(&device)?;
+    let ds = args.dataset.open()?;
     for m in &models {
         if m.info.classes != ds.classes {
             bail!("model '{}' has classes {:?}, the dataset {:?}", m.info.name, m.info.classes, ds.classes);
@@ -121,15 +135,6 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if items.is_empty() {
         bail!("no usable clips in the {} split(s) of {}", args.split, args.dataset.data.display());
     }
-    let opts = Options {
-        views: args.views,
-        seed: args.draw_seed,
-        taus: args.tau.clone(),
-        p,
-        pairs: args.pairs,
-        attack: args.attack.then(|| args.attack_args.config()),
-        batch: args.batch.max(1),
-    };
     let mut reports = Vec::new();
     for m in &models {
         let name = &m.info.name;
@@ -146,6 +151,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         print_report(&r);
         reports.push(r);
     }
+    write_reports(args, reports)
+}
+
+/// The reports' JSON, CSV and figures, as the options ask.
+fn write_reports(args: &Args, reports: Vec<Report>) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         crate::files::write_atomic(path, serde_json::to_string_pretty(&reports)?.as_bytes())?;
     }
@@ -170,6 +180,67 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The report of a model from a spec (spectrogram, video or audio-visual pair) on the dataset's
+/// clips as they are, read at the model's own input: its classes found among the model's by
+/// name, rows for the classes the dataset has.
+fn spec_report(args: &Args, spec: &std::path::Path, weights: &[(Option<String>, PathBuf)], splits: &[Split], opts: Options) -> anyhow::Result<Report> {
+    use super::eval_spec::{Subject, class_map};
+    use crate::metrics::classwise::{SampleSource, report_of};
+    if args.views != 1 {
+        bail!("--views {}: a --spec model is measured on its clips as they are (augmented views are made at McGurk's own input sizes)", args.views);
+    }
+    let device = args.models.device()?;
+    let model = Subject::load(spec, weights, &device)?;
+    let ds = args.dataset.open_as(true)?;
+    for n in &ds.skipped {
+        eprintln!("skipped: {n}");
+    }
+    let map = class_map(&ds.classes, model.classes()).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", args.dataset.data.display(), spec.display()))?;
+    struct Clips<'a> {
+        model: &'a Subject,
+        items: Vec<(&'a crate::data::Media, Option<f64>, usize)>,
+    }
+    impl SampleSource for Clips<'_> {
+        fn len(&self) -> usize {
+            self.items.len()
+        }
+        fn label(&self, i: usize) -> usize {
+            self.items[i].2
+        }
+        fn example(&self, i: usize) -> Result<crate::models::input::Example, String> {
+            let (media, centre, _) = self.items[i];
+            self.model.example(media, centre).map_err(|e| format!("{e} (metrics read every clip: fix or remove it)"))
+        }
+    }
+    let items: Vec<_> = ds.items.iter().filter(|i| splits.contains(&i.split)).map(|i| (&i.media, i.centre_s, map[i.label])).collect();
+    if items.is_empty() {
+        bail!("no clips in the {} split(s) of {}", args.split, args.dataset.data.display());
+    }
+    let clips = Clips { model: &model, items };
+    let sigmoid = model.spec().output == crate::models::spec::Output::Sigmoid;
+    let opts = Options {
+        attack: opts.attack.map(|a| crate::attacks::AttackConfig {
+            modality: model.modality(a.modality),
+            loss: if sigmoid { crate::attacks::Loss::Bce } else { a.loss },
+            ..a
+        }),
+        ..opts
+    };
+    let name = model.spec().name.clone();
+    let subject = crate::metrics::classwise::Subject { victim: model.victim(), name: &name, kind: model.kind(), classes: model.classes() };
+    let r = report_of(&subject, &clips, &opts, super::interrupt::flag(), &mut |stage, done, total| {
+        super::progress::count(&format!("{name}: {stage:?}").to_lowercase(), done, total);
+    });
+    super::progress::end();
+    let mut r = r.with_context(|| format!("metrics of {name}"))?;
+    // A model of more classes than the dataset's (AudioSet's 527): the dataset's rows.
+    if model.classes().len() != ds.classes.len() {
+        r.rows.retain(|row| row.samples > 0);
+    }
+    print_report(&r);
+    Ok(r)
 }
 
 fn print_report(r: &Report) {

@@ -17,7 +17,7 @@ use super::convexity::{Convexity, class_convexity};
 use super::correlation::{pearson, spearman};
 use super::density::{Density, centroid_distances, density_of, distances_of};
 use super::pca::Pca;
-use crate::attacks::{AttackConfig, attack_batch};
+use crate::attacks::{AttackConfig, Victim, attack_victim};
 use crate::data::prepare::Prepared;
 use crate::data::rng::Rng;
 use crate::models::input::{Example, batch};
@@ -146,6 +146,9 @@ pub enum ClasswiseError {
     Empty,
     #[error("cancelled")]
     Cancelled,
+    /// A clip could not be read into the model's input.
+    #[error("{0}")]
+    Clip(String),
 }
 
 /// Features of a set of examples, row-major, on the host.
@@ -175,12 +178,12 @@ impl Embedded {
     }
 }
 
-/// One batch through `net` (inference mode, on `device`).
-fn embed_batch(net: &AvNet, chunk: &[Example], device: &Device) -> Embedded {
+/// One batch through `victim` (inference mode, on `device`).
+fn embed_batch(victim: &Victim, chunk: &[Example], device: &Device) -> Embedded {
     let mut out = Embedded::default();
     let refs: Vec<&Example> = chunk.iter().collect();
     let (w, px) = batch(&refs, device);
-    let f = net.features(w, px);
+    let f = victim.forward_features(w, px);
     for (slot, t) in [(&mut out.audio, f.fa), (&mut out.visual, f.fv)] {
         if let Some(t) = t {
             let dim = t.dims()[1];
@@ -192,6 +195,17 @@ fn embed_batch(net: &AvNet, chunk: &[Example], device: &Device) -> Embedded {
     let classes = f.logits.dims()[1];
     out.predictions = host(f.logits).chunks_exact(classes).map(argmax).collect();
     out
+}
+
+/// Where a report's samples come from: clips prepared at McGurk's input sizes (with augmented
+/// views), or clips read at a spec model's own input.
+pub trait SampleSource {
+    fn len(&self) -> usize;
+    fn label(&self, i: usize) -> usize;
+    fn example(&self, i: usize) -> Result<Example, String>;
+    fn labels(&self) -> Vec<usize> {
+        (0..self.len()).map(|i| self.label(i)).collect()
+    }
 }
 
 /// The samples a report measures: each clip, then `views - 1` augmented views of it (seeded),
@@ -228,9 +242,28 @@ impl Samples<'_> {
     }
 }
 
+impl SampleSource for Samples<'_> {
+    fn len(&self) -> usize {
+        Samples::len(self)
+    }
+
+    fn label(&self, i: usize) -> usize {
+        Samples::label(self, i)
+    }
+
+    fn example(&self, i: usize) -> Result<Example, String> {
+        Ok(Samples::example(self, i))
+    }
+}
+
 /// Runs `net` (inference mode, on `device`) over `samples` in batches; `tick(done)` after each.
 /// With `attack`, each batch is attacked first and the adversarial inputs are embedded.
 pub fn embed(net: &AvNet, samples: &Samples, attack: Option<&AttackConfig>, batch_size: usize, device: &Device, cancel: &AtomicBool, tick: &mut dyn FnMut(usize)) -> Result<Embedded, ClasswiseError> {
+    embed_victim(&Victim::AudioVisual(net.clone()), samples, attack, batch_size, device, cancel, tick)
+}
+
+/// [`embed`] for any model an attack can differentiate.
+pub fn embed_victim(victim: &Victim, samples: &dyn SampleSource, attack: Option<&AttackConfig>, batch_size: usize, device: &Device, cancel: &AtomicBool, tick: &mut dyn FnMut(usize)) -> Result<Embedded, ClasswiseError> {
     let mut out = Embedded::default();
     let n = samples.len();
     let step = batch_size.max(1);
@@ -239,12 +272,12 @@ pub fn embed(net: &AvNet, samples: &Samples, attack: Option<&AttackConfig>, batc
             return Err(ClasswiseError::Cancelled);
         }
         let end = (start + step).min(n);
-        let mut chunk: Vec<Example> = (start..end).map(|i| samples.example(i)).collect();
+        let mut chunk: Vec<Example> = (start..end).map(|i| samples.example(i)).collect::<Result<_, _>>().map_err(ClasswiseError::Clip)?;
         if let Some(cfg) = attack {
-            let labels: Vec<usize> = (start..end).map(|i| samples.label(i)).collect();
-            chunk = attack_batch(net, &chunk, &labels, cfg).into_iter().map(|r| r.adversarial).collect();
+            let labels: Vec<Vec<usize>> = (start..end).map(|i| vec![samples.label(i)]).collect();
+            chunk = attack_victim(victim, &chunk, &labels, cfg).into_iter().map(|r| r.adversarial).collect();
         }
-        out.append(embed_batch(net, &chunk, device));
+        out.append(embed_batch(victim, &chunk, device));
         tick(end);
     }
     Ok(out)
@@ -259,21 +292,36 @@ pub fn head_predictions(net: &AvNet, rows: &[f32], k: usize, device: &Device) ->
     host(logits).chunks_exact(classes).map(argmax).collect()
 }
 
+/// What a report is of: the network as an attack sees it, and what to call it.
+pub struct Subject<'a> {
+    pub victim: Victim,
+    pub name: &'a str,
+    /// The fusion's name, or the kind of model ("spectrogram", "video").
+    pub kind: &'a str,
+    pub classes: &'a [String],
+}
+
 /// Measures `model` on `items` as `opts` says.
 pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: &AtomicBool, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<Report, ClasswiseError> {
-    if items.is_empty() {
+    let samples = Samples { items, size: model.info.input, views: opts.views, seed: opts.seed };
+    let subject = Subject { victim: Victim::AudioVisual(model.net.clone()), name: &model.info.name, kind: model.info.fusion.name(), classes: &model.info.classes };
+    report_of(&subject, &samples, opts, cancel, progress)
+}
+
+/// Measures `subject` on `samples` as `opts` says (`opts.views` is the samples' business).
+pub fn report_of(subject: &Subject, samples: &dyn SampleSource, opts: &Options, cancel: &AtomicBool, progress: &mut dyn FnMut(Stage, usize, usize)) -> Result<Report, ClasswiseError> {
+    if samples.len() == 0 {
         return Err(ClasswiseError::Empty);
     }
-    let net = &model.net;
-    let device = net.classifier.weight.val().device();
-    let classes = model.info.classes.len();
-    let samples = Samples { items, size: model.info.input, views: opts.views, seed: opts.seed };
+    let victim = &subject.victim;
+    let device = victim.device();
+    let classes = subject.classes.len();
     let labels = samples.labels();
     let total = samples.len();
-    let clean = embed(net, &samples, None, opts.batch, &device, cancel, &mut |d| progress(Stage::Embedding, d, total))?;
+    let clean = embed_victim(victim, samples, None, opts.batch, &device, cancel, &mut |d| progress(Stage::Embedding, d, total))?;
     let attacked = match &opts.attack {
         None => None,
-        Some(cfg) => Some(embed(net, &samples, Some(cfg), opts.batch, &device, cancel, &mut |d| progress(Stage::Attacking, d, total))?),
+        Some(cfg) => Some(embed_victim(victim, samples, Some(cfg), opts.batch, &device, cancel, &mut |d| progress(Stage::Attacking, d, total))?),
     };
 
     let labels32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
@@ -299,7 +347,17 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
     if cancel.load(Ordering::Relaxed) {
         return Err(ClasswiseError::Cancelled);
     }
-    let kappa = class_convexity(&clean.fused, clean.fused_dim, &labels32, classes, opts.pairs, opts.seed, &mut |rows, k| head_predictions(net, rows, k, &device));
+    let kappa = if victim.head(Tensor::zeros([1, clean.fused_dim], &device)).is_some() {
+        class_convexity(&clean.fused, clean.fused_dim, &labels32, classes, opts.pairs, opts.seed, &mut |rows, k| {
+            let x = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [k, rows.len() / k.max(1)]), &device);
+            let logits = victim.head(x).expect("checked above");
+            let n = logits.dims()[1];
+            host(logits).chunks_exact(n).map(argmax).collect()
+        })
+    } else {
+        let why = "the head attends over frames: it is not a function of one embedding";
+        (0..classes).map(|c| Convexity::Undefined { n: labels.iter().filter(|&&l| l == c).count(), reason: why.into() }).collect()
+    };
     progress(Stage::Convexity, classes, classes);
 
     let rows: Vec<ClassRow> = cells
@@ -319,7 +377,7 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
                     (Some(frac(survived)), (!right.is_empty()).then(|| flipped as f64 / right.len() as f64))
                 }
             };
-            ClassRow { class: model.info.classes[c].clone(), samples: n, clean_acc: frac(right.len()), attacked_acc, drop_rate, kappa, density }
+            ClassRow { class: subject.classes[c].clone(), samples: n, clean_acc: frac(right.len()), attacked_acc, drop_rate, kappa, density }
         })
         .collect();
 
@@ -348,9 +406,9 @@ pub fn report(model: &LoadedModel, items: &[&Prepared], opts: &Options, cancel: 
         explained: if pca.total_variance > 0.0 { (pca.variance[0] + pca.variance[1]) / pca.total_variance } else { 0.0 },
     };
     Ok(Report {
-        model: model.info.name.clone(),
-        fusion: model.info.fusion.name().into(),
-        classes: model.info.classes.clone(),
+        model: subject.name.to_string(),
+        fusion: subject.kind.to_string(),
+        classes: subject.classes.to_vec(),
         options: opts.clone(),
         samples: total,
         rows,

@@ -106,6 +106,7 @@ pub fn batch(examples: &[&Example], device: &Device) -> (Tensor<3>, Tensor<4>) {
     let pixels: Vec<f32> = examples.iter().flat_map(|e| e.pixels.iter().copied()).collect();
     (
         Tensor::from_data(TensorData::new(wave, [b, 1, size.samples]), device),
-        Tensor::from_data(TensorData::new(pixels, [b, 3, size.pixels, size.pixels]), device),
+        // A clip's T frames stacked: [B, 3, T*S, S] (one frame: T = 1).
+        Tensor::from_data(TensorData::new(pixels, [b, 3, size.frames * size.pixels, size.pixels]), device),
     )
 }

@@ -187,23 +187,7 @@ fn eval_runs_a_pair_over_a_folder_of_videos_with_sound() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut clips = Vec::new();
-    for (class, sources) in [("dog", [("testsrc2", 440), ("rgbtestsrc", 880)]), ("Rain", [("smptebars", 220), ("testsrc", 1200)])] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for (s, hz) in sources {
-            let path = data.join(class).join(format!("{s}.mp4"));
-            let made = std::process::Command::new("ffmpeg")
-                .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("{s}=size=64x48:rate=10:duration=2")])
-                .args(["-f", "lavfi", "-i", &format!("sine=frequency={hz}:duration=2:sample_rate=32000")])
-                .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
-                .arg(&path)
-                .status()
-                .unwrap();
-            assert!(made.success());
-            clips.push((path, class.to_lowercase()));
-        }
-    }
+    let (data, clips) = videos_with_sound(dir.path());
     let spec = torch("pair_concat.spec.json");
     let run = |extra: &[&str]| -> serde_json::Value {
         let json = dir.path().join("t.json");
@@ -275,4 +259,54 @@ fn the_window_sees_a_pairs_frames_its_attack_and_its_localization_map() {
     let concat = Watched::load(&torch("pair_concat.spec.json"), &device).unwrap();
     let s = see(&concat, &clip, 0.5, None, &device).unwrap();
     assert!(s.cam.is_empty() && s.adversarial.is_none());
+}
+
+/// A folder dataset of two classes ("dog", "Rain") of two generated 2 s videos each, with a
+/// tone as their sound (H.264 + AAC, through ffmpeg).
+fn videos_with_sound(dir: &Path) -> (PathBuf, Vec<(PathBuf, String)>) {
+    let data = dir.join("data");
+    let mut clips = Vec::new();
+    for (class, sources) in [("dog", [("testsrc2", 440), ("rgbtestsrc", 880)]), ("Rain", [("smptebars", 220), ("testsrc", 1200)])] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for (s, hz) in sources {
+            let path = data.join(class).join(format!("{s}.mp4"));
+            let made = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("{s}=size=64x48:rate=10:duration=2")])
+                .args(["-f", "lavfi", "-i", &format!("sine=frequency={hz}:duration=2:sample_rate=32000")])
+                .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+                .arg(&path)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            clips.push((path, class.to_lowercase()));
+        }
+    }
+    (data, clips)
+}
+
+/// `metrics --spec` with a pair: densities of f_a, f_v and the fused feature, convexity through
+/// its linear classifier, drop rates under an attack on the sound and the frames.
+#[test]
+fn metrics_measure_a_pair_on_videos_with_sound() {
+    if crate::common::require_ffmpeg().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (data, _) = videos_with_sound(dir.path());
+    let json = dir.path().join("m.json");
+    let out = mcgurk(&[
+        "metrics".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), torch("pair_concat.spec.json").as_os_str(),
+        "--attack".as_ref(), "--method".as_ref(), "fgsm".as_ref(), "--pairs".as_ref(), "100".as_ref(), "--json".as_ref(), json.as_os_str(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &doc[0];
+    assert_eq!((r["fusion"].as_str(), r["samples"].as_u64()), (Some("audio-visual"), Some(4)));
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|row| row["class"].as_str().unwrap()).collect::<Vec<_>>(), ["dog", "rain"]);
+    let spaces: Vec<&str> = rows[0]["density"].as_array().unwrap().iter().map(|d| d["space"].as_str().unwrap()).collect();
+    for s in ["audio", "visual", "fused"] {
+        assert!(spaces.contains(&s), "{spaces:?}");
+    }
+    assert!(rows.iter().all(|row| row["kappa"]["status"] == "defined" && row["attacked_acc"].is_number()), "{rows:?}");
 }
