@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{Args as ClapArgs, ValueEnum};
 
 use crate::models::{FusionKind, Size};
@@ -41,8 +42,16 @@ impl From<FusionArg> for FusionKind {
 pub struct Args {
     #[command(flatten)]
     dataset: super::inputs::DataArgs,
-    #[arg(long, value_enum)]
-    fusion: FusionArg,
+    #[arg(long, value_enum, required_unless_present = "spec")]
+    fusion: Option<FusionArg>,
+    /// Fine-tune a model from a spec (PANNs' Cnn14) instead of training one of McGurk's: its
+    /// checkpoint (--weights, or the spec's own) is the start; --out receives the fine-tuned
+    /// weights in the checkpoint's key layout, a spec naming them and train_log.json.
+    #[arg(long, conflicts_with = "fusion")]
+    spec: Option<PathBuf>,
+    /// The checkpoint a --spec describes (default: the weights the spec names).
+    #[arg(long, requires = "spec")]
+    weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "small")]
     size: SizeArg,
     #[arg(long, default_value_t = 30)]
@@ -157,7 +166,10 @@ enum BackendArg {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    let fusion: FusionKind = args.fusion.into();
+    if let Some(spec) = &args.spec {
+        return fine_tune(args, spec);
+    }
+    let fusion: FusionKind = args.fusion.context("--fusion (or --spec)")?.into();
     let rho_above: Option<f64> = match args.mixup_rho.as_str() {
         "median" => None,
         v => Some(v.parse().map_err(|_| anyhow::anyhow!("--mixup-rho {v}: a number or 'median'"))?),
@@ -249,5 +261,80 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         log.val_items,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
+
+/// `train --spec`: a spectrogram model from a spec fine-tuned on the dataset's training split
+/// (its classes found among the model's by name), measured on the held-out split each epoch.
+fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
+    use crate::models::spectrogram::SpectrogramModel;
+    use crate::train::spec::{FineTune, Window};
+    let own = [
+        (args.resume, "--resume"),
+        (args.half, "--half"),
+        (args.dc_mixup, "--dc-mixup"),
+        (args.adversarial, "--adversarial"),
+        (args.similarity.is_some(), "--similarity"),
+        (args.average_last > 0, "--average-last"),
+        (args.mixup > 0.0, "--mixup"),
+        (args.modality_dropout > 0.0, "--modality-dropout"),
+        (args.samples_per_epoch > 0, "--samples-per-epoch"),
+        (matches!(args.backend, BackendArg::Wgpu), "--backend wgpu"),
+        (matches!(args.optimizer, OptArg::Sgd), "--optimizer sgd"),
+    ];
+    let asked: Vec<&str> = own.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
+    if !asked.is_empty() {
+        anyhow::bail!("train --spec fine-tunes with Adam on the clean clips: {} are for McGurk's own models", asked.join(", "));
+    }
+    let spec = crate::models::spec::ModelSpec::load(spec_path)?;
+    let weights = match &args.weights {
+        Some(w) => w.clone(),
+        None => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
+    };
+    if spec.visual.is_some() {
+        anyhow::bail!("train --spec fine-tunes audio models (Cnn14) for now: {} has a visual encoder", spec_path.display());
+    }
+    let device = burn::prelude::Device::flex();
+    let model = SpectrogramModel::load(spec_path, &weights, &device)?;
+    let ds = args.dataset.open_as(true)?;
+    for n in &ds.skipped {
+        eprintln!("skipped: {n}");
+    }
+    let map = super::eval_spec::class_map(&ds.classes, &model.classes).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", args.dataset.data.display(), spec_path.display()))?;
+    let subject = super::eval_spec::Subject::Sound(model);
+    let read = |split: crate::data::Split| -> Vec<Window> {
+        let items = ds.split(split);
+        let mut out = Vec::new();
+        for (k, item) in items.iter().enumerate() {
+            match subject.example(&item.media, item.centre_s) {
+                Ok(ex) => out.push(Window { wave: ex.wave, label: map[item.label] }),
+                Err(e) => eprintln!("skipped: {e}"),
+            }
+            super::progress::count(&format!("decoding {split:?} clips").to_lowercase(), k + 1, items.len());
+        }
+        super::progress::end();
+        out
+    };
+    let train = read(crate::data::Split::Train);
+    let val = ds.validation_split().map(read).unwrap_or_default();
+    let super::eval_spec::Subject::Sound(model) = subject else { unreachable!("built above") };
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let cfg = FineTune { epochs: args.epochs, lr: args.lr, batch: args.batch.max(1), seed: args.seed };
+    eprintln!("fine-tuning {} on {} clips ({} held out), {} epochs", model.spec.name, train.len(), val.len(), cfg.epochs);
+    let (st, log) = crate::train::spec::fine_tune(&model, &train, &val, &cfg, super::interrupt::flag(), &mut |e, epoch, of| {
+        let val = e.val_acc.map_or(String::new(), |v| format!(", held out {:.1}%", 100.0 * v));
+        println!("epoch {epoch}/{of}: loss {:.4}, train {:.1}%{val} ({:.0} s)", e.train_loss, 100.0 * e.train_acc, e.seconds);
+    })?;
+    let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model.spec.name));
+    let weights_out = args.out.join(format!("{name}.safetensors"));
+    crate::files::write_atomic(&weights_out, &st.to_bytes(crate::models::safetensors::StoreAs::F32))?;
+    let mut new_spec = model.spec.clone();
+    new_spec.name = name.clone();
+    new_spec.weights = Some(crate::models::spec::SpecWeights::One(PathBuf::from(format!("{name}.safetensors"))));
+    let spec_out = args.out.join(format!("{name}.spec.json"));
+    crate::files::write_atomic(&spec_out, serde_json::to_string_pretty(&new_spec)?.as_bytes())?;
+    let doc = serde_json::json!({ "spec": spec_path, "weights": weights, "config": cfg, "train_clips": train.len(), "held_out_clips": val.len(), "epochs": log });
+    crate::files::write_atomic(&args.out.join("train_log.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    println!("wrote {} and {}", weights_out.display(), spec_out.display());
     Ok(())
 }

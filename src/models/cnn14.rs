@@ -104,6 +104,23 @@ impl Keys {
     }
 }
 
+/// The state dict of `net` under `keys`, as PANNs names it (what `import` reads back).
+pub fn export(net: &Cnn14, keys: &Keys) -> SafeTensors {
+    let e = &keys.encoder;
+    let mut w = super::state_dict::Writer::default();
+    w.bn(&format!("{e}bn0"), &net.bn0);
+    for (i, b) in net.blocks.iter().enumerate() {
+        let p = format!("{e}conv_block{}", i + 1);
+        w.conv2d(&format!("{p}.conv1"), &b.conv1);
+        w.bn(&format!("{p}.bn1"), &b.bn1);
+        w.conv2d(&format!("{p}.conv2"), &b.conv2);
+        w.bn(&format!("{p}.bn2"), &b.bn2);
+    }
+    w.linear(&format!("{e}fc1"), &net.fc1);
+    w.linear(keys.head.trim_end_matches('.'), &net.head);
+    w.st
+}
+
 /// Builds a Cnn14 from a state dict: widths, embedding and classes from the tensors' shapes,
 /// every tensor checked; the front end's `spectrogram_extractor.*` / `logmel_extractor.*` are
 /// skipped. `n_mels` is the front end's (bn0 must match it).

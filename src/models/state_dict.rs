@@ -67,9 +67,10 @@ pub fn export(net: &AvNet) -> (SafeTensors, ParamIds) {
     (w.st, w.ids)
 }
 
+/// Writes a module's parameters into a state dict under PyTorch's names and shapes.
 #[derive(Default)]
-struct Writer {
-    st: SafeTensors,
+pub(crate) struct Writer {
+    pub(crate) st: SafeTensors,
     ids: ParamIds,
 }
 
@@ -85,20 +86,20 @@ impl Writer {
             self.param(format!("{key}.bias"), b);
         }
     }
-    fn conv2d(&mut self, key: &str, c: &Conv2d) {
+    pub(crate) fn conv2d(&mut self, key: &str, c: &Conv2d) {
         self.param(format!("{key}.weight"), &c.weight);
         if let Some(b) = &c.bias {
             self.param(format!("{key}.bias"), b);
         }
     }
-    fn bn(&mut self, key: &str, bn: &BatchNorm) {
+    pub(crate) fn bn(&mut self, key: &str, bn: &BatchNorm) {
         self.param(format!("{key}.weight"), &bn.gamma);
         self.param(format!("{key}.bias"), &bn.beta);
         let (m, v) = (bn.running_mean.value(), bn.running_var.value());
         self.st.insert(format!("{key}.running_mean"), m.dims().to_vec(), values(m));
         self.st.insert(format!("{key}.running_var"), v.dims().to_vec(), values(v));
     }
-    fn linear(&mut self, key: &str, l: &Linear) {
+    pub(crate) fn linear(&mut self, key: &str, l: &Linear) {
         let w = l.weight.val().transpose(); // burn [in, out] -> PyTorch [out, in]
         self.ids.insert(format!("{key}.weight"), l.weight.id.val());
         self.st.insert(format!("{key}.weight"), w.dims().to_vec(), values(w));

@@ -26,6 +26,7 @@ use crate::models::safetensors::StoreAs;
 use crate::models::{AvNet, FusionKind, InputSize, ModelInfo, Size};
 
 pub mod robust;
+pub mod spec;
 mod state;
 pub use state::SavedState;
 pub use robust::{DcMixup, FastAdversarial, MixupEpoch, MixupPlan, Similarity};

@@ -642,3 +642,62 @@ fn metrics_measure_a_spectrogram_model_on_a_folder_of_sounds() {
     let out = mcgurk(&["metrics".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--views".as_ref(), "3".as_ref()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--views 3"));
 }
+
+/// `train --spec`: a published Cnn14 fine-tuned on a folder of sounds. The loss falls, the
+/// weights come back in the checkpoint's own key layout (every key of the original but the
+/// front end's buffers, same shapes), with a spec naming them that `predict` reads, and the
+/// held-out clips are measured each epoch.
+#[test]
+fn train_fine_tunes_a_cnn14_from_its_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (class, base) in [("dog", 300.0f32), ("rain", 2500.0)] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for k in 0..4 {
+            let f = base * (1.0 + 0.15 * k as f32);
+            let wave: Vec<f32> = (0..32000).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / 32000.0).sin()).collect();
+            let name = if k == 3 { format!("held-{k}.wav") } else { format!("{k}.wav") };
+            std::fs::write(data.join(class).join(name), float_wav(&wave, 32000)).unwrap();
+        }
+    }
+    let out = dir.path().join("out");
+    let (spec, weights) = (fixture("cnn14_tiny.spec.json"), fixture("cnn14_tiny.safetensors"));
+    let run = mcgurk(&[
+        "train".as_ref(), "--data".as_ref(), data.as_os_str(), "--holdout".as_ref(), "held".as_ref(), "--spec".as_ref(), spec.as_os_str(),
+        "--weights".as_ref(), weights.as_os_str(), "--epochs".as_ref(), "12".as_ref(), "--batch".as_ref(), "3".as_ref(), "--lr".as_ref(), "0.003".as_ref(), "--out".as_ref(), out.as_os_str(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
+    let epochs = log["epochs"].as_array().unwrap();
+    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (12, Some(6), Some(2)));
+    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
+    assert!(loss(&epochs[11]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[11]));
+    assert!(epochs.iter().all(|e| e["val_acc"].is_number()));
+    // The checkpoint's own layout: every key of the original but the front end's, same shapes.
+    let original = SafeTensors::parse(&std::fs::read(&weights).unwrap()).unwrap();
+    let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-cnn14-fine-tuned.safetensors")).unwrap()).unwrap();
+    let keep = |k: &&String| !k.contains("extractor") && !k.ends_with("num_batches_tracked");
+    assert_eq!(original.tensors.keys().filter(keep).collect::<Vec<_>>(), tuned.tensors.keys().collect::<Vec<_>>());
+    assert!(original.tensors.iter().filter(|(k, _)| keep(k)).all(|(k, t)| tuned.tensors[k].shape == t.shape));
+    assert!(original.tensors["fc1.weight"].values != tuned.tensors["fc1.weight"].values, "the weights moved");
+    let clip = data.join("dog/held-3.wav");
+    let p = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), out.join("tiny-cnn14-fine-tuned.spec.json").as_os_str(), "--json".as_ref()]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    // Options of McGurk's own training are refused by name.
+    let run = mcgurk(&["train".as_ref(), "--data".as_ref(), data.as_os_str(), "--spec".as_ref(), spec.as_os_str(), "--weights".as_ref(), weights.as_os_str(), "--adversarial".as_ref(), "--out".as_ref(), out.as_os_str()]);
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("--adversarial"));
+}
+
+/// Cnn14 written back under PANNs' names gives the tensors it was read from, bit for bit.
+#[test]
+fn cnn14_exports_the_state_dict_it_imported() {
+    let device = Device::flex();
+    let st = SafeTensors::parse(&std::fs::read(fixture("cnn14_tiny.safetensors")).unwrap()).unwrap();
+    let net = cnn14::import(&st, &Keys::panns(), 64, &device).unwrap();
+    let back = cnn14::export(&net, &Keys::panns());
+    let kept: Vec<&String> = st.tensors.keys().filter(|k| !k.contains("extractor") && !k.ends_with("num_batches_tracked")).collect();
+    assert_eq!(kept, back.tensors.keys().collect::<Vec<_>>());
+    for k in kept {
+        assert!(st.tensors[k] == back.tensors[k], "{k} differs");
+    }
+}
