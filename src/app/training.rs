@@ -103,6 +103,7 @@ impl TrainingWindow {
             adversarial: self.adversarial.then_some(FastAdversarial { eps_a: 0.01, eps_v: 8.0 / 255.0 }),
             similarity: self.similarity.map(|s| (s, 1.0)),
             average_last: 0,
+            init: None,
         }
     }
 

@@ -139,13 +139,7 @@ impl ModelArgs {
 
     /// `--weights` as (part, file): `audio=a.pth` names a part, a plain path holds them all.
     pub fn weight_files(&self) -> Vec<(Option<String>, PathBuf)> {
-        self.weights
-            .iter()
-            .map(|w| match w.split_once('=') {
-                Some((part, file)) if crate::models::tian_spec::PARTS.contains(&part) => (Some(part.to_string()), PathBuf::from(file)),
-                _ => (None, PathBuf::from(w)),
-            })
-            .collect()
+        self.weights.iter().map(|w| part_and_file(w)).collect()
     }
 
     /// `--weights`, else the files the spec names.
@@ -267,5 +261,13 @@ impl DataArgs {
     /// `audio_only`: audio files without a picture are clips (models that only hear).
     pub fn open_as(&self, audio_only: bool) -> Result<crate::data::Dataset, crate::data::DataError> {
         crate::data::open(&self.data, &crate::data::DataOptions { holdout: self.holdout.clone(), audio_only })
+    }
+}
+
+/// One `--weights` value as (part, file): `audio=a.pth` names a part, a plain path holds them all.
+pub fn part_and_file(w: &str) -> (Option<String>, PathBuf) {
+    match w.split_once('=') {
+        Some((part, file)) if crate::models::tian_spec::PARTS.contains(&part) => (Some(part.to_string()), PathBuf::from(file)),
+        _ => (None, PathBuf::from(w)),
     }
 }

@@ -49,9 +49,10 @@ pub struct Args {
     /// weights in the checkpoint's key layout, a spec naming them and train_log.json.
     #[arg(long, conflicts_with = "fusion")]
     spec: Option<PathBuf>,
-    /// The checkpoint a --spec describes (default: the weights the spec names).
+    /// The checkpoint a --spec describes (default: the weights the spec names); PART=FILE
+    /// (audio, visual, fusion, head) for Tian & Xu's checkpoints. Repeatable.
     #[arg(long, requires = "spec")]
-    weights: Option<PathBuf>,
+    weights: Vec<String>,
     #[arg(long, value_enum, default_value = "small")]
     size: SizeArg,
     #[arg(long, default_value_t = 30)]
@@ -166,10 +167,18 @@ enum BackendArg {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if let Some(spec) = &args.spec {
-        return fine_tune(args, spec);
-    }
-    let fusion: FusionKind = args.fusion.context("--fusion (or --spec)")?.into();
+    // A Tian & Xu spec starts McGurk's own training from its weights; other specs have their own.
+    let init = match &args.spec {
+        Some(spec) => match tian_start(args, spec)? {
+            Some(start) => Some(start),
+            None => return fine_tune(args, spec),
+        },
+        None => None,
+    };
+    let (fusion, size): (FusionKind, Size) = match &init {
+        Some(s) => (s.fusion, s.size),
+        None => (args.fusion.context("--fusion (or --spec)")?.into(), args.size.into()),
+    };
     let rho_above: Option<f64> = match args.mixup_rho.as_str() {
         "median" => None,
         v => Some(v.parse().map_err(|_| anyhow::anyhow!("--mixup-rho {v}: a number or 'median'"))?),
@@ -178,7 +187,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         data: args.dataset.data.clone(),
         holdout: args.dataset.holdout.clone(),
         fusion,
-        size: args.size.into(),
+        size,
         epochs: args.epochs,
         batch: args.batch,
         samples_per_epoch: args.samples_per_epoch,
@@ -194,7 +203,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             BackendArg::Wgpu => Backend::Wgpu,
         },
         out: args.out.clone(),
-        name: args.name.clone().unwrap_or_else(|| fusion.name().to_string()),
+        name: args.name.clone().or_else(|| init.as_ref().map(|s| s.name.clone())).unwrap_or_else(|| fusion.name().to_string()),
         resume: args.resume,
         half: args.half,
         modality_dropout: args.modality_dropout.clamp(0.0, 1.0),
@@ -216,6 +225,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             (kind, args.similarity_weight)
         }),
         average_last: args.average_last.min(args.epochs),
+        init: init.map(|s| s.path),
     };
     if !(cfg.dc_mixup.as_ref().is_none_or(|d| d.tau > 0.0 && d.tau < 1.0)) {
         anyhow::bail!("--mixup-tau must lie strictly between 0 and 1");
@@ -287,9 +297,10 @@ fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
         anyhow::bail!("train --spec fine-tunes with Adam on the clean clips: {} are for McGurk's own models", asked.join(", "));
     }
     let spec = crate::models::spec::ModelSpec::load(spec_path)?;
-    let weights = match &args.weights {
-        Some(w) => w.clone(),
-        None => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
+    let weights = match &args.weights[..] {
+        [w] => PathBuf::from(w),
+        [] => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
+        _ => anyhow::bail!("--spec {}: a spectrogram model takes one --weights FILE", spec_path.display()),
     };
     if spec.visual.is_some() {
         anyhow::bail!("train --spec fine-tunes audio models (Cnn14) for now: {} has a visual encoder", spec_path.display());
@@ -337,4 +348,44 @@ fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
     crate::files::write_atomic(&args.out.join("train_log.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
     println!("wrote {} and {}", weights_out.display(), spec_out.display());
     Ok(())
+}
+
+/// Where a fine-tuning of one of Tian & Xu's models starts.
+struct Start {
+    path: PathBuf,
+    fusion: FusionKind,
+    size: Size,
+    name: String,
+}
+
+/// For a spec of Tian & Xu's models (audio encoder `tian`): the model read from its
+/// checkpoints, written to `--out` as a McGurk model file McGurk's training starts from. None
+/// for other specs. The dataset's classes must be the model's, in order.
+fn tian_start(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<Option<Start>> {
+    use crate::models::spec::{Encoder, ModelSpec};
+    let spec = ModelSpec::load(spec_path)?;
+    if spec.is_pair() || spec.audio.as_ref().is_none_or(|a| a.encoder != Encoder::Tian) {
+        return Ok(None);
+    }
+    let weights: Vec<(Option<String>, PathBuf)> = if args.weights.is_empty() {
+        spec.weight_files(spec_path)
+    } else {
+        args.weights.iter().map(|w| super::inputs::part_and_file(w)).collect()
+    };
+    if weights.is_empty() {
+        anyhow::bail!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display());
+    }
+    let model = crate::models::tian_spec::load(spec_path, &spec, &weights, &burn::prelude::Device::flex())?;
+    let size = [Size::Small, Size::Full].into_iter().find(|s| s.input() == model.info.input).with_context(|| {
+        format!("{}: McGurk trains at {:?} or {:?}; the spec's input is {:?}", spec_path.display(), Size::Small.input(), Size::Full.input(), model.info.input)
+    })?;
+    let ds = args.dataset.open()?;
+    let same = ds.classes.len() == model.info.classes.len() && ds.classes.iter().zip(&model.info.classes).all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if !same {
+        anyhow::bail!("the dataset's classes {:?} are not the model's {:?} (same names, same order)", ds.classes, model.info.classes);
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let path = args.out.join("start.safetensors");
+    crate::models::file::save(&path, &model.net, &model.info, crate::models::safetensors::StoreAs::F32, false)?;
+    Ok(Some(Start { path, fusion: model.info.fusion, size, name: format!("{}-fine-tuned", spec.name) }))
 }

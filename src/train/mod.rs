@@ -100,6 +100,10 @@ pub struct TrainConfig {
     /// statistics included) at the end of the last this-many epochs (0: the last epoch's).
     #[serde(default)]
     pub average_last: usize,
+    /// A McGurk model file to start from instead of a seeded initialisation (fine-tuning; its
+    /// fusion, size and class count must be the run's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
 }
 
 /// The averaged model's epochs and held-out score.
@@ -377,7 +381,25 @@ pub fn train(cfg: &TrainConfig, progress: &mut dyn FnMut(Progress), cancel: &Ato
     };
     // The running average of the weights and the epochs in it.
     let mut average: Option<(crate::models::safetensors::SafeTensors, Vec<usize>)> = None;
-    let mut net = seeded_init(AvNet::new(cfg.fusion, cfg.size, ds.classes.len(), &device), cfg.seed, &device);
+    let mut net = match &cfg.init {
+        None => seeded_init(AvNet::new(cfg.fusion, cfg.size, ds.classes.len(), &device), cfg.seed, &device),
+        Some(path) => {
+            // Read onto the autodiff device: every parameter trainable.
+            let bytes = crate::files::read_regular(path, file::MAX_MODEL_BYTES).map_err(|e| TrainError::Save { what: path.display().to_string(), detail: e.to_string() })?;
+            let (loaded, _) = file::from_bytes(&bytes, path, &cfg.name, Some(cfg.fusion), None, &device)?;
+            if loaded.info.classes.len() != ds.classes.len() || loaded.info.input != size {
+                return Err(TrainError::Invalid(format!(
+                    "{}: {} classes at input {:?}; the run has {} classes at {:?}",
+                    path.display(),
+                    loaded.info.classes.len(),
+                    loaded.info.input,
+                    ds.classes.len(),
+                    size
+                )));
+            }
+            loaded.net
+        }
+    };
     let previous: Option<TrainLog> = if cfg.resume { read_log(&cfg.out.join(LOG)) } else { None };
     // The state the log names; runs from before named states kept fixed names.
     let resume_from = previous.as_ref().and_then(|old| {

@@ -144,6 +144,7 @@ fn robust_options_run_through_train() {
         adversarial: Some(FastAdversarial { eps_a: 0.01, eps_v: 2.0 / 255.0 }),
         similarity: Some((Similarity::MinSim, 0.5)),
         average_last: 0,
+        init: None,
     };
     let log = mcgurk::train::train(&cfg, &mut |_| {}, &AtomicBool::new(false)).unwrap();
     for e in &log.epochs {

@@ -126,3 +126,41 @@ fn a_spec_that_names_its_weights_loads_alone_in_the_window_and_the_commands() {
     let e = ModelSpec::load(&path).unwrap_err().to_string();
     assert!(e.contains("unknown part 'picture'"), "{e}");
 }
+
+/// `train --spec` with Tian & Xu's checkpoints: McGurk's own training starts from their
+/// weights (not a fresh initialisation) at the spec's input size; a dataset of other classes is
+/// refused, naming both lists.
+#[test]
+fn train_fine_tunes_tians_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (k, class) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        let samples: Vec<u8> = (0..11025 * 2).flat_map(|i| ((0.3 * (i as f32 * 0.02 * (k + 1) as f32).sin() * 32767.0) as i16).to_le_bytes()).collect();
+        std::fs::write(data.join(class).join("clip.wav"), crate::hostile::wav_bytes(1, 1, 11025, 16, &samples)).unwrap();
+        image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, (k * 50) as u8])).save(data.join(class).join("clip.png")).unwrap();
+    }
+    let out = dir.path().join("out");
+    let mut args: Vec<String> = ["train", "--data", data.to_str().unwrap(), "--spec", torch("tian.spec.json").to_str().unwrap(), "--epochs", "1", "--batch", "5", "--no-augment", "--out", out.to_str().unwrap()].map(String::from).to_vec();
+    for (p, f) in parts() {
+        args.extend(["--weights".to_string(), format!("{}={}", p.unwrap(), f.display())]);
+    }
+    let run = Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(&args).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
+    assert_eq!(log["config"]["init"].as_str(), Some(out.join("start.safetensors").to_str().unwrap()));
+    assert_eq!(log["config"]["size"], "full");
+    // Started from their weights: the saved start is their model, and training moved it.
+    let device = Device::flex();
+    let theirs = tian_spec::load(&torch("tian.spec.json"), &ModelSpec::load(&torch("tian.spec.json")).unwrap(), &parts(), &device).unwrap();
+    let start = mcgurk::models::file::load(&out.join("start.safetensors"), None, &device).unwrap();
+    let (a, b) = (mcgurk::models::state_dict::export(&theirs.net).0, mcgurk::models::state_dict::export(&start.net).0);
+    assert!(a.tensors == b.tensors, "the start is not their model");
+    let tuned = mcgurk::models::file::load(&out.join("tian-concat-fine-tuned.safetensors"), None, &device).unwrap();
+    assert!(mcgurk::models::state_dict::export(&tuned.net).0.tensors["classifier.weight"] != a.tensors["classifier.weight"]);
+    // Other classes: refused.
+    std::fs::rename(data.join("e"), data.join("z")).unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_mcgurk")).args(&args).output().unwrap();
+    let e = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success() && e.contains("\"z\"") && e.contains("\"e\""), "{e}");
+}

@@ -45,6 +45,7 @@ fn config(data: std::path::PathBuf, out: std::path::PathBuf, epochs: usize) -> T
         adversarial: None,
         similarity: None,
         average_last: 0,
+        init: None,
     }
 }
 
