@@ -701,3 +701,35 @@ fn cnn14_exports_the_state_dict_it_imported() {
         assert!(st.tensors[k] == back.tensors[k], "{k} differs");
     }
 }
+
+/// Li et al.'s front end (n_fft 4096) runs its STFT through burn's FFT: the features and the
+/// gradient to the waveform equal the DFT product's (what an attack through it follows).
+#[test]
+fn the_fft_front_end_gives_the_dft_products_features_and_gradient() {
+    let base = Device::flex();
+    let device = base.clone().autodiff();
+    let fft = LogMel::new(li_front_end(), &device).unwrap();
+    assert!(fft.uses_fft());
+    let dft = fft.clone().dft_only();
+    let n = 32000;
+    // Tones over a noise floor (pure tones leave bins 90 dB down, float32 noise in either STFT).
+    let mut seed = 7u32;
+    let wave: Vec<f32> = (0..n)
+        .map(|i| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            0.3 * (i as f32 * 0.013).sin() + 0.1 * (i as f32 * 0.37).cos() + 0.05 * (seed as f32 / u32::MAX as f32 - 0.5)
+        })
+        .collect();
+    let weights = Tensor::<4>::random(fft.forward(Tensor::zeros([1, n], &device)).dims(), burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+    let run = |front: &LogMel| {
+        let x = Tensor::<2>::from_data(TensorData::new(wave.clone(), [1, n]), &device).require_grad();
+        let f = front.forward(x.clone());
+        let g = x.grad(&(f.clone() * weights.clone()).sum().backward()).unwrap();
+        (values(f), values(g))
+    };
+    let ((fa, ga), (fb, gb)) = (run(&fft), run(&dft));
+    assert!(max_abs(&fa, &fb) < 1e-3, "features differ by {}", max_abs(&fa, &fb));
+    let (rel, _) = relative_l2(&ga, &gb);
+    eprintln!("FFT vs DFT front end: features {:.1e}, waveform gradient {rel:.1e} relative", max_abs(&fa, &fb));
+    assert!(rel < 1e-4, "waveform gradients differ by {rel:.2e} relative");
+}

@@ -3,6 +3,7 @@
 //! state: the first run of each configuration is discarded.
 
 mod attacks;
+mod frontend;
 mod machine;
 mod pytorch;
 
@@ -24,7 +25,7 @@ pub struct Args {
     /// Also time the wgpu backend (lavapipe where there is no GPU; first calls compile kernels).
     #[arg(long)]
     wgpu: bool,
-    /// Run only these parts (forward, workbench, attacks, kernels); default all.
+    /// Run only these parts (forward, workbench, attacks, kernels, frontend); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run the attacks in PyTorch too, on the same weights and inputs, and print both times
@@ -55,9 +56,9 @@ fn time_forward(net: &AvNet, samples: usize, pixels: usize, reps: usize, device:
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    const PARTS: [&str; 4] = ["forward", "workbench", "attacks", "kernels"];
+    const PARTS: [&str; 5] = ["forward", "workbench", "attacks", "kernels", "frontend"];
     if let Some(bad) = args.only.iter().find(|p| !PARTS.contains(&p.as_str())) {
-        anyhow::bail!("--only: unknown part '{bad}' (forward, workbench, attacks, kernels)");
+        anyhow::bail!("--only: unknown part '{bad}' (forward, workbench, attacks, kernels, frontend)");
     }
     let part = |name: &str| args.only.is_empty() || args.only.iter().any(|p| p == name);
     if part("forward") {
@@ -83,6 +84,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     if part("kernels") {
         kernels(args.reps);
+    }
+    if part("frontend") {
+        frontend::run(args.reps.min(5));
     }
     Ok(())
 }
