@@ -164,3 +164,35 @@ fn train_fine_tunes_tians_checkpoints() {
     let e = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && e.contains("\"z\"") && e.contains("\"e\""), "{e}");
 }
+
+/// The backward pass of Tian & Xu's model read from their checkpoints, against autograd: the
+/// cross-entropy's gradient to the waveform and to the pixels at the full input size (what
+/// every attack on it follows), within 1e-3 relative.
+#[test]
+fn the_gradient_to_the_waveform_and_the_pixels_is_autograds() {
+    use burn::module::Module;
+    use burn::prelude::*;
+    use burn::tensor::activation::log_softmax;
+    let base = Device::flex();
+    let device = base.clone().autodiff();
+    let spec = ModelSpec::load(&torch("tian.spec.json")).unwrap();
+    let model = tian_spec::load(&torch("tian.spec.json"), &spec, &parts(), &base).unwrap();
+    let net = model.net.valid().fork(&device).no_grad();
+    let want = SafeTensors::parse(&std::fs::read(torch("tian.expected.safetensors")).unwrap()).unwrap();
+    let t = |name: &str| want.tensors[name].values.clone();
+    let w = Tensor::<3>::from_data(TensorData::new(t("wave"), [1, 1, 65535]), &device).require_grad();
+    let p = Tensor::<4>::from_data(TensorData::new(t("pixels"), [1, 3, 224, 224]), &device).require_grad();
+    let logp = log_softmax(net.forward(w.clone(), p.clone()).logits, 1);
+    let loss = logp.slice([0..1, 2..3]).sum().neg();
+    let grads = loss.backward();
+    let values = |g: Tensor<3>| g.into_data().try_to_vec::<f32>().unwrap();
+    let gw = values(w.grad(&grads).unwrap());
+    let gp: Vec<f32> = p.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+    let rel = |a: &[f32], b: &[f32]| {
+        let num: f64 = a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>().sqrt();
+        num / b.iter().map(|y| f64::from(*y).powi(2)).sum::<f64>().sqrt()
+    };
+    let (ew, ep) = (rel(&gw, &t("grad_wave")), rel(&gp, &t("grad_pixels")));
+    eprintln!("Tian & Xu's model: waveform gradient {ew:.1e}, pixel gradient {ep:.1e} relative");
+    assert!(ew < 1e-3 && ep < 1e-3, "gradients differ: waveform {ew:.2e}, pixels {ep:.2e}");
+}
