@@ -47,6 +47,8 @@ pub enum ModelError {
     Pth { path: PathBuf, error: super::pth::PthError },
     #[error("weights do not match the reference layout: {error}: {}", path.display())]
     Layout { path: PathBuf, error: LayoutError },
+    #[error("{} looks like {what}: McGurk reads it through a model spec. Save this as a .json file, check it, and give it with --spec (README, \"Spectrogram models\"):\n{spec}", path.display())]
+    Foreign { path: PathBuf, what: &'static str, spec: String },
     #[error(
         "cannot tell the fusion from the weights (sum, concat, gated_sum and gated_concat have the \
          same tensors); pass --fusion: {}",
@@ -110,7 +112,16 @@ pub fn from_bytes(
             detail: format!("format version {} is newer than this McGurk ({MODEL_FORMAT_VERSION}); update McGurk", info.format_version),
         });
     }
-    let shape = state_dict::infer_shape(&st).map_err(layout)?;
+    let shape = match state_dict::infer_shape(&st) {
+        Ok(s) => s,
+        // A checkpoint of a model McGurk reads through a spec: say what to write.
+        Err(e) => {
+            return Err(match super::spec_hint::suggest(&st) {
+                Some((what, spec)) => ModelError::Foreign { path: path.into(), what, spec },
+                None => layout(e),
+            });
+        }
+    };
     let kind = match (fusion, stored.as_ref().map(|i| i.fusion)) {
         (Some(asked), Some(stored)) if asked != stored => {
             return Err(ModelError::FusionMismatch { path: path.into(), stored: stored.name(), asked: asked.name() });

@@ -18,6 +18,7 @@ pub mod r2plus1d;
 pub mod safetensors;
 pub mod size;
 pub mod spec;
+pub mod spec_hint;
 pub mod spectrogram;
 pub mod state_dict;
 pub mod tal_trans;

@@ -733,3 +733,29 @@ fn the_fft_front_end_gives_the_dft_products_features_and_gradient() {
     eprintln!("FFT vs DFT front end: features {:.1e}, waveform gradient {rel:.1e} relative", max_abs(&fa, &fb));
     assert!(rel < 1e-4, "waveform gradients differ by {rel:.2e} relative");
 }
+
+/// A foreign checkpoint given without a spec: the error recognises its layout and prints a
+/// spec filled in from its shapes, which (saved as it is) loads the model.
+#[test]
+fn a_foreign_checkpoint_without_a_spec_says_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.wav");
+    let expected = load("cnn14_tiny.expected.safetensors");
+    std::fs::write(&clip, float_wav(&expected.tensors["wave"].values[..32000], 32000)).unwrap();
+    let video = crate::common::root().join("assets/demo/cow.mp4");
+    for (weights, what, input) in [
+        (fixture("cnn14_tiny.safetensors"), "PANNs' Cnn14", clip.clone()),
+        (fixture("cnn14_tiny.pth"), "PANNs' Cnn14", clip.clone()),
+        (fixture("r2plus1d_tiny.pth"), "R(2+1)D-18", video.clone()),
+        (fixture("tal_tiny.pth"), "TAL-trans", clip.clone()),
+    ] {
+        let out = mcgurk(&["predict".as_ref(), input.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && stderr.contains(what) && stderr.contains("--spec"), "{stderr}");
+        let spec = &stderr[stderr.find("\n{").unwrap() + 1..];
+        let path = dir.path().join("suggested.json");
+        std::fs::write(&path, spec).unwrap();
+        let out = mcgurk(&["predict".as_ref(), input.as_os_str(), "--spec".as_ref(), path.as_os_str(), "--weights".as_ref(), weights.as_os_str()]);
+        assert!(out.status.success(), "{what}: the suggested spec does not load: {}\n{spec}", String::from_utf8_lossy(&out.stderr));
+    }
+}
