@@ -110,7 +110,9 @@ impl VideoWindow {
             }
             let textures = self.textures.get_or_insert_with(|| textures(ctx, seen));
             let attacked_rows = if seen.adversarial.is_some() { vec!["attacked".to_string(), format!("perturbation x{GAIN}")] } else { Vec::new() };
-            let rows: Vec<String> = std::iter::once("clean".to_string()).chain(attacked_rows).chain((!seen.cam.is_empty()).then(|| if seen.map_kind == "CAM" { format!("CAM: {top_name}") } else { "cos(f_a, map)".to_string() })).collect();
+            let rows: Vec<String> = std::iter::once("clean".to_string()).chain(attacked_rows).chain((!seen.cam.is_empty()).then(|| if seen.map_kind == "CAM" { format!("CAM: {top_name}") } else { "cos(f_a, map)".to_string() }))
+                .chain((!seen.cam_mean.is_empty()).then(|| "mean over time".to_string()))
+                .collect();
             egui::ScrollArea::horizontal().show(ui, |ui| {
                 egui::Grid::new("video_strip").spacing([4.0, 4.0]).show(ui, |ui| {
                     ui.label("");
@@ -185,19 +187,25 @@ fn textures(ctx: &egui::Context, s: &Seen) -> Vec<Vec<TextureHandle>> {
     let mut rows = vec![row("clean", &s.clean)];
     // The heat of the class activation map over the clean frame.
     let n = side * side;
-    let heat: Vec<Vec<TextureHandle>> = vec![(0..s.frames)
-        .map(|k| {
-            let base = s.frame_rgb(&s.clean, k);
-            let mut rgb = Vec::with_capacity(n * 3);
-            for p in 0..n {
-                let hot = crate::dsp::colormap::Colormap::Magma.rgb(s.cam.get(k * n + p).copied().unwrap_or(0.0));
-                for c in 0..3 {
-                    rgb.push((0.45 * f32::from(base[p * 3 + c]) + 0.55 * f32::from(hot[c])) as u8);
-                }
+    let overlay = |k: usize, map: &[f32]| {
+        let base = s.frame_rgb(&s.clean, k);
+        let mut rgb = Vec::with_capacity(n * 3);
+        for p in 0..n {
+            let hot = crate::dsp::colormap::Colormap::Magma.rgb(map.get(p).copied().unwrap_or(0.0));
+            for c in 0..3 {
+                rgb.push((0.45 * f32::from(base[p * 3 + c]) + 0.55 * f32::from(hot[c])) as u8);
             }
-            load(format!("seen-cam-{k}"), rgb)
-        })
-        .collect()];
+        }
+        rgb
+    };
+    let mut heat: Vec<Vec<TextureHandle>> = Vec::new();
+    if !s.cam.is_empty() {
+        heat.push((0..s.frames).map(|k| load(format!("seen-cam-{k}"), overlay(k, &s.cam[k * n..(k + 1) * n]))).collect());
+    }
+    if !s.cam_mean.is_empty() {
+        // Over the middle frame.
+        heat.push(vec![load("seen-cam-mean".into(), overlay(s.frames / 2, &s.cam_mean))]);
+    }
     if let Some(adv) = &s.adversarial {
         rows.push(row("adv", adv));
         let delta: Vec<f32> = adv.iter().zip(&s.clean).map(|(a, c)| 0.5 + GAIN * (a - c)).collect();

@@ -34,6 +34,9 @@ pub struct Seen {
     /// audio-visual model's Tian localization map (the cosine of f_a with each position of the
     /// last visual map, negative values shown as 0).
     pub cam: Vec<f32>,
+    /// The same map averaged over the model's time steps, [S][S] in [0, 1] (the clip's one
+    /// picture of where the model looks).
+    pub cam_mean: Vec<f32>,
     /// What `cam` is ("CAM" or "cosine"); empty when the model has no such map.
     pub map_kind: &'static str,
 }
@@ -94,22 +97,22 @@ impl Watched {
 }
 
 /// A map [tm, h, w] spread over `t` model frames of `s` x `s` (each frame taking its time
-/// step's map, nearest neighbours), scaled so that its largest value is 1, negatives at 0.
-fn per_frame(values: &[f32], [tm, h, w]: [usize; 3], t: usize, s: usize) -> Vec<f32> {
+/// step's map, nearest neighbours), scaled so that its largest value is 1, negatives at 0; and
+/// its mean over the time steps, [s][s], scaled alike on its own.
+fn per_frame(values: &[f32], [tm, h, w]: [usize; 3], t: usize, s: usize) -> (Vec<f32>, Vec<f32>) {
+    let upsample = |at: &dyn Fn(usize, usize) -> f32, top: f32| -> Vec<f32> {
+        let scale = if top > 0.0 { 1.0 / top } else { 0.0 };
+        (0..s * s).map(|p| (at((p / s * h / s).min(h - 1), (p % s * w / s).min(w - 1)) * scale).max(0.0)).collect()
+    };
     let top = values.iter().copied().fold(0.0f32, f32::max);
-    let scale = if top > 0.0 { 1.0 / top } else { 0.0 };
-    let mut out = Vec::with_capacity(t * s * s);
+    let mut frames = Vec::with_capacity(t * s * s);
     for k in 0..t {
         let tk = (k * tm / t.max(1)).min(tm - 1);
-        for y in 0..s {
-            let yy = (y * h / s).min(h - 1);
-            for x in 0..s {
-                let xx = (x * w / s).min(w - 1);
-                out.push((values[(tk * h + yy) * w + xx] * scale).max(0.0));
-            }
-        }
+        frames.extend(upsample(&|y, x| values[(tk * h + y) * w + x], top));
     }
-    out
+    let mean: Vec<f32> = (0..h * w).map(|p| (0..tm).map(|k| values[k * h * w + p]).sum::<f32>() / tm.max(1) as f32).collect();
+    let top_mean = mean.iter().copied().fold(0.0f32, f32::max);
+    (frames, upsample(&|y, x| mean[y * w + x], top_mean))
 }
 
 impl Seen {
@@ -123,8 +126,9 @@ impl Seen {
     }
 }
 
-/// The class activation map of `class` for the clip `pixels` ([3, T, S, S]), [T][S][S] in [0, 1].
-pub fn cam(model: &VideoModel, pixels: &[f32], class: usize, device: &Device) -> Result<Vec<f32>, String> {
+/// The class activation map of `class` for the clip `pixels` ([3, T, S, S]), [T][S][S] in [0, 1],
+/// and its mean over time [S][S].
+pub fn cam(model: &VideoModel, pixels: &[f32], class: usize, device: &Device) -> Result<(Vec<f32>, Vec<f32>), String> {
     let (t, s) = (model.frames, model.size);
     let x = Tensor::<5>::from_data(TensorData::new(pixels.to_vec(), [1, 3, t, s, s]), device);
     let map = model.net.forward_map(x);
@@ -161,11 +165,11 @@ pub fn see(model: &Watched, clip: &Clip, time_s: f64, attack: Option<&AttackConf
     }
     let probs_clean = crate::models::predict::probabilities(&logits, multi_label);
     let top = crate::models::predict::argmax(&probs_clean);
-    let (cam, map_kind) = match model {
+    let ((cam, cam_mean), map_kind) = match model {
         Watched::Video(m) => (cam(m, &pixels, top, device)?, "CAM"),
         Watched::Pair(m) => match cosine(m, &wave, &pixels, device)? {
-            Some(map) => (map, "cosine"),
-            None => (Vec::new(), ""),
+            Some(maps) => (maps, "cosine"),
+            None => ((Vec::new(), Vec::new()), ""),
         },
     };
     let mut seen = Seen {
@@ -181,6 +185,7 @@ pub fn see(model: &Watched, clip: &Clip, time_s: f64, attack: Option<&AttackConf
         snr_db: None,
         notes,
         cam,
+        cam_mean,
         map_kind,
     };
     let pair = matches!(model, Watched::Pair(_));
@@ -205,7 +210,7 @@ pub fn see(model: &Watched, clip: &Clip, time_s: f64, attack: Option<&AttackConf
 
 /// Tian's localization map of an audio-visual model over its frames, when f_a and the visual
 /// map meet in one width (after the projections).
-fn cosine(m: &PairModel, wave: &[f32], pixels: &[f32], device: &Device) -> Result<Option<Vec<f32>>, String> {
+fn cosine(m: &PairModel, wave: &[f32], pixels: &[f32], device: &Device) -> Result<Option<(Vec<f32>, Vec<f32>)>, String> {
     let s = m.sampler.size;
     let w = Tensor::<3>::from_data(TensorData::new(wave.to_vec(), [1, 1, wave.len()]), device);
     let p = Tensor::<4>::from_data(TensorData::new(pixels.to_vec(), [1, 3, m.sampler.frames * s, s]), device);

@@ -963,7 +963,7 @@ fn an_audio_visual_pair_shows_its_frames_sound_and_localization() {
     settle(&mut h);
     h.state_mut().command(Command::AddModel { path, fusion: None });
     wait_until(&mut h, 120, "the audio-visual model never answered", |s| s.video_model_state() == (false, true));
-    for label in ["Audio-visual model: tiny-cnn14+r2plus1d-gated-sum", "perturbation x10", "cos(f_a, map)", "adversarial sound: SNR", "adversarial clip: PSNR"] {
+    for label in ["Audio-visual model: tiny-cnn14+r2plus1d-gated-sum", "perturbation x10", "cos(f_a, map)", "mean over time", "adversarial sound: SNR", "adversarial clip: PSNR"] {
         assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
     }
     h.run_steps(5);

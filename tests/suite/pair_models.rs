@@ -248,7 +248,7 @@ fn the_window_sees_a_pairs_frames_its_attack_and_its_localization_map() {
     let linf = adv.iter().zip(&pixels).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(linf <= eps_v + 1e-6 && linf > 0.0, "{linf}");
     assert!(s.snr_db.is_some_and(|v| v.is_finite()) && s.psnr_db.is_some(), "{:?} {:?}", s.snr_db, s.psnr_db);
-    assert_eq!((s.map_kind, s.cam.len()), ("cosine", 8 * 40 * 40));
+    assert_eq!((s.map_kind, s.cam.len(), s.cam_mean.len()), ("cosine", 8 * 40 * 40, 40 * 40));
     assert!(s.cam.iter().all(|v| (0.0..=1.0).contains(v)) && s.cam.iter().any(|v| *v > 0.99));
     // The map is the cosine of f_a with the visual map: in [-1, 1] before display.
     let s1 = model.sampler.size;

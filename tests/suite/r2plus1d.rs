@@ -365,6 +365,8 @@ fn what_a_video_model_sees_is_its_input_under_the_attack() {
     let watched = mcgurk::models::seen::Watched::Video(VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap());
     let s = mcgurk::models::seen::see(&watched, &clip, 3.25, Some(&cfg), &device).unwrap();
     assert_eq!(s.map_kind, "CAM");
+    assert_eq!(s.cam_mean.len(), s.size * s.size);
+    assert!((s.cam_mean.iter().copied().fold(0.0f32, f32::max) - 1.0).abs() < 1e-6);
     let (input, _) = model.input(&clip, 3.25);
     assert_eq!(s.clean, input);
     assert_eq!(s.times.len(), 8);
