@@ -186,7 +186,7 @@ fn write_reports(args: &Args, reports: Vec<Report>) -> anyhow::Result<()> {
 /// clips as they are, read at the model's own input: its classes found among the model's by
 /// name, rows for the classes the dataset has.
 fn spec_report(args: &Args, spec: &std::path::Path, weights: &[(Option<String>, PathBuf)], splits: &[Split], opts: Options) -> anyhow::Result<Report> {
-    use super::eval_spec::{Subject, class_map};
+    use super::spec_models::{Subject, class_map};
     use crate::metrics::classwise::{SampleSource, report_of};
     if args.views != 1 {
         bail!("--views {}: a --spec model is measured on its clips as they are (augmented views are made at McGurk's own input sizes)", args.views);

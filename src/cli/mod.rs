@@ -13,6 +13,7 @@ mod attack_video;
 mod eval;
 mod eval_report;
 mod eval_spec;
+mod spec_models;
 mod interrupt;
 pub mod progress;
 mod bench;

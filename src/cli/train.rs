@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::{Args as ClapArgs, ValueEnum};
 
 use crate::models::{FusionKind, Size};
+mod spec;
+
 use crate::train::{Backend, DcMixup, FastAdversarial, OptimizerKind, Progress, Similarity, TrainConfig, train};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -169,9 +171,9 @@ enum BackendArg {
 pub fn run(args: &Args) -> anyhow::Result<()> {
     // A Tian & Xu spec starts McGurk's own training from its weights; other specs have their own.
     let init = match &args.spec {
-        Some(spec) => match tian_start(args, spec)? {
+        Some(spec) => match spec::tian_start(args, spec)? {
             Some(start) => Some(start),
-            None => return fine_tune(args, spec),
+            None => return spec::fine_tune(args, spec),
         },
         None => None,
     };
@@ -272,120 +274,4 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// `train --spec`: a spectrogram model from a spec fine-tuned on the dataset's training split
-/// (its classes found among the model's by name), measured on the held-out split each epoch.
-fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
-    use crate::models::spectrogram::SpectrogramModel;
-    use crate::train::spec::{FineTune, Window};
-    let own = [
-        (args.resume, "--resume"),
-        (args.half, "--half"),
-        (args.dc_mixup, "--dc-mixup"),
-        (args.adversarial, "--adversarial"),
-        (args.similarity.is_some(), "--similarity"),
-        (args.average_last > 0, "--average-last"),
-        (args.mixup > 0.0, "--mixup"),
-        (args.modality_dropout > 0.0, "--modality-dropout"),
-        (args.samples_per_epoch > 0, "--samples-per-epoch"),
-        (matches!(args.backend, BackendArg::Wgpu), "--backend wgpu"),
-        (matches!(args.optimizer, OptArg::Sgd), "--optimizer sgd"),
-    ];
-    let asked: Vec<&str> = own.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect();
-    if !asked.is_empty() {
-        anyhow::bail!("train --spec fine-tunes with Adam on the clean clips: {} are for McGurk's own models", asked.join(", "));
-    }
-    let spec = crate::models::spec::ModelSpec::load(spec_path)?;
-    let weights = match &args.weights[..] {
-        [w] => PathBuf::from(w),
-        [] => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
-        _ => anyhow::bail!("--spec {}: a spectrogram model takes one --weights FILE", spec_path.display()),
-    };
-    if spec.visual.is_some() {
-        anyhow::bail!("train --spec fine-tunes audio models (Cnn14) for now: {} has a visual encoder", spec_path.display());
-    }
-    let device = burn::prelude::Device::flex();
-    let model = SpectrogramModel::load(spec_path, &weights, &device)?;
-    let ds = args.dataset.open_as(true)?;
-    for n in &ds.skipped {
-        eprintln!("skipped: {n}");
-    }
-    let map = super::eval_spec::class_map(&ds.classes, &model.classes).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", args.dataset.data.display(), spec_path.display()))?;
-    let subject = super::eval_spec::Subject::Sound(model);
-    let read = |split: crate::data::Split| -> Vec<Window> {
-        let items = ds.split(split);
-        let mut out = Vec::new();
-        for (k, item) in items.iter().enumerate() {
-            match subject.example(&item.media, item.centre_s) {
-                Ok(ex) => out.push(Window { wave: ex.wave, label: map[item.label] }),
-                Err(e) => eprintln!("skipped: {e}"),
-            }
-            super::progress::count(&format!("decoding {split:?} clips").to_lowercase(), k + 1, items.len());
-        }
-        super::progress::end();
-        out
-    };
-    let train = read(crate::data::Split::Train);
-    let val = ds.validation_split().map(read).unwrap_or_default();
-    let super::eval_spec::Subject::Sound(model) = subject else { unreachable!("built above") };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let cfg = FineTune { epochs: args.epochs, lr: args.lr, batch: args.batch.max(1), seed: args.seed };
-    eprintln!("fine-tuning {} on {} clips ({} held out), {} epochs", model.spec.name, train.len(), val.len(), cfg.epochs);
-    let (st, log) = crate::train::spec::fine_tune(&model, &train, &val, &cfg, super::interrupt::flag(), &mut |e, epoch, of| {
-        let val = e.val_acc.map_or(String::new(), |v| format!(", held out {:.1}%", 100.0 * v));
-        println!("epoch {epoch}/{of}: loss {:.4}, train {:.1}%{val} ({:.0} s)", e.train_loss, 100.0 * e.train_acc, e.seconds);
-    })?;
-    let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model.spec.name));
-    let weights_out = args.out.join(format!("{name}.safetensors"));
-    crate::files::write_atomic(&weights_out, &st.to_bytes(crate::models::safetensors::StoreAs::F32))?;
-    let mut new_spec = model.spec.clone();
-    new_spec.name = name.clone();
-    new_spec.weights = Some(crate::models::spec::SpecWeights::One(PathBuf::from(format!("{name}.safetensors"))));
-    let spec_out = args.out.join(format!("{name}.spec.json"));
-    crate::files::write_atomic(&spec_out, serde_json::to_string_pretty(&new_spec)?.as_bytes())?;
-    let doc = serde_json::json!({ "spec": spec_path, "weights": weights, "config": cfg, "train_clips": train.len(), "held_out_clips": val.len(), "epochs": log });
-    crate::files::write_atomic(&args.out.join("train_log.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
-    println!("wrote {} and {}", weights_out.display(), spec_out.display());
-    Ok(())
-}
-
-/// Where a fine-tuning of one of Tian & Xu's models starts.
-struct Start {
-    path: PathBuf,
-    fusion: FusionKind,
-    size: Size,
-    name: String,
-}
-
-/// For a spec of Tian & Xu's models (audio encoder `tian`): the model read from its
-/// checkpoints, written to `--out` as a McGurk model file McGurk's training starts from. None
-/// for other specs. The dataset's classes must be the model's, in order.
-fn tian_start(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<Option<Start>> {
-    use crate::models::spec::{Encoder, ModelSpec};
-    let spec = ModelSpec::load(spec_path)?;
-    if spec.is_pair() || spec.audio.as_ref().is_none_or(|a| a.encoder != Encoder::Tian) {
-        return Ok(None);
-    }
-    let weights: Vec<(Option<String>, PathBuf)> = if args.weights.is_empty() {
-        spec.weight_files(spec_path)
-    } else {
-        args.weights.iter().map(|w| super::inputs::part_and_file(w)).collect()
-    };
-    if weights.is_empty() {
-        anyhow::bail!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display());
-    }
-    let model = crate::models::tian_spec::load(spec_path, &spec, &weights, &burn::prelude::Device::flex())?;
-    let size = [Size::Small, Size::Full].into_iter().find(|s| s.input() == model.info.input).with_context(|| {
-        format!("{}: McGurk trains at {:?} or {:?}; the spec's input is {:?}", spec_path.display(), Size::Small.input(), Size::Full.input(), model.info.input)
-    })?;
-    let ds = args.dataset.open()?;
-    let same = ds.classes.len() == model.info.classes.len() && ds.classes.iter().zip(&model.info.classes).all(|(a, b)| a.eq_ignore_ascii_case(b));
-    if !same {
-        anyhow::bail!("the dataset's classes {:?} are not the model's {:?} (same names, same order)", ds.classes, model.info.classes);
-    }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let path = args.out.join("start.safetensors");
-    crate::models::file::save(&path, &model.net, &model.info, crate::models::safetensors::StoreAs::F32, false)?;
-    Ok(Some(Start { path, fusion: model.info.fusion, size, name: format!("{}-fine-tuned", spec.name) }))
 }
