@@ -77,28 +77,26 @@ impl PairNet {
     /// channels differ in width.
     pub fn localization(&self, front: Option<&LogMel>, wave: Tensor<3>, pixels: Tensor<4>) -> Option<Tensor<4>> {
         let fa = self.audio_feature(front, wave);
-        // [B, T', h, w, C]
+        // [B, C, T', h, w]
         let map: Tensor<5> = match (&self.resnet, &self.r2plus1d) {
-            (Some(n), _) => n.forward_map(pixels).unsqueeze_dim::<5>(2).permute([0, 2, 3, 4, 1]),
+            (Some(n), _) => n.forward_map(pixels).unsqueeze_dim::<5>(2),
             (_, Some(n)) => {
                 let [b, c, ts, s] = pixels.dims();
-                n.forward_map(pixels.reshape([b, c, self.frames, ts / self.frames, s])).permute([0, 2, 3, 4, 1])
+                n.forward_map(pixels.reshape([b, c, self.frames, ts / self.frames, s]))
             }
             _ => return None,
         };
+        // Projected position by position, as f_v is: the linear acts on the channels.
         let map = match &self.proj_v {
-            Some(p) => p.forward(map),
+            Some(p) => p.forward(map.permute([0, 2, 3, 4, 1])).permute([0, 4, 1, 2, 3]),
             None => map,
         };
-        let [b, t, h, w, c] = map.dims();
+        let [b, c, t, h, w] = map.dims();
         if fa.dims()[1] != c {
             return None;
         }
-        let eps = 1e-8;
-        let a = fa.clone() / (fa.powf_scalar(2.0).sum_dim(1).sqrt() + eps); // [B, C]
-        let m = map.reshape([b, t * h * w, c]);
-        let m = m.clone() / (m.powf_scalar(2.0).sum_dim(2).sqrt() + eps);
-        Some((m * a.unsqueeze_dim::<3>(1)).sum_dim(2).reshape([b, t, h, w]))
+        // The time steps stacked over the height: one map for Tian's cosine.
+        Some(super::cosine_map(fa, map.reshape([b, c, t * h, w])).reshape([b, t, h, w]))
     }
 
     /// Logits [B, classes].

@@ -326,12 +326,7 @@ impl ModelSpec {
     /// fusion, the input sizes the networks can run.
     fn check_tian(&self) -> Result<(), String> {
         let audio = self.audio.as_ref().ok_or("audio: missing")?;
-        if audio.frontend.is_some() || !audio.options.is_empty() {
-            return Err("audio.frontend / audio.options: tian reads the waveform itself and takes neither".into());
-        }
-        if audio.sample_rate != crate::media::MODEL_SAMPLE_RATE {
-            return Err(format!("audio.sample_rate: tian runs at {} Hz (got {})", crate::media::MODEL_SAMPLE_RATE, audio.sample_rate));
-        }
+        Self::check_tian_audio(audio)?;
         if self.head != HeadKind::Linear || self.output != Output::Softmax {
             return Err("head / output: tian models have a linear classifier with softmax output".into());
         }
@@ -347,15 +342,32 @@ impl ModelSpec {
         {
             return Err("visual.fps / mean / std: for r2plus1d_18 (ResNet-18 normalises with ImageNet's)".into());
         }
+        self.check_concat_order()?;
+        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
+            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
+        }
+        Ok(())
+    }
+
+    /// Tian's raw-waveform net: no front end or options, McGurk's rate.
+    fn check_tian_audio(audio: &AudioSpec) -> Result<(), String> {
+        if audio.frontend.is_some() || !audio.options.is_empty() {
+            return Err("audio.frontend / audio.options: tian reads the waveform itself and takes neither".into());
+        }
+        if audio.sample_rate != crate::media::MODEL_SAMPLE_RATE {
+            return Err(format!("audio.sample_rate: tian runs at {} Hz (got {})", crate::media::MODEL_SAMPLE_RATE, audio.sample_rate));
+        }
+        Ok(())
+    }
+
+    /// The fusion and, with Concat, the order its classifier reads the features in.
+    fn check_concat_order(&self) -> Result<(), String> {
         let kind = self.fusion_kind()?;
         if let Some(order) = &self.concat_order {
             let ok = order.len() == 2 && order.iter().any(|p| p == "audio") && order.iter().any(|p| p == "visual");
             if !ok || kind != super::FusionKind::Concat {
                 return Err("concat_order: [\"audio\", \"visual\"] or [\"visual\", \"audio\"], with fusion concat".into());
             }
-        }
-        if !(1..=super::state_dict::MAX_CLASSES).contains(&self.classes.len()) {
-            return Err(format!("classes: {} (1 to {})", self.classes.len(), super::state_dict::MAX_CLASSES));
         }
         Ok(())
     }
@@ -402,12 +414,7 @@ impl ModelSpec {
     fn check_pair(&self) -> Result<(), String> {
         let (Some(audio), Some(v)) = (&self.audio, &self.visual) else { return Err("audio / visual: an audio-visual model needs both".into()) };
         if audio.encoder == Encoder::Tian {
-            if audio.frontend.is_some() || !audio.options.is_empty() {
-                return Err("audio.frontend / audio.options: tian reads the waveform itself and takes neither".into());
-            }
-            if audio.sample_rate != crate::media::MODEL_SAMPLE_RATE {
-                return Err(format!("audio.sample_rate: tian runs at {} Hz (got {})", crate::media::MODEL_SAMPLE_RATE, audio.sample_rate));
-            }
+            Self::check_tian_audio(audio)?;
             let size = crate::models::InputSize::new(audio.samples, crate::models::Size::Small.input().pixels);
             super::file::check_input(size).map_err(|e| format!("audio.samples: {e}"))?;
         } else {
@@ -424,13 +431,7 @@ impl ModelSpec {
                 }
             }
         }
-        let kind = self.fusion_kind()?;
-        if let Some(order) = &self.concat_order {
-            let ok = order.len() == 2 && order.iter().any(|p| p == "audio") && order.iter().any(|p| p == "visual");
-            if !ok || kind != super::FusionKind::Concat {
-                return Err("concat_order: [\"audio\", \"visual\"] or [\"visual\", \"audio\"], with fusion concat".into());
-            }
-        }
+        self.check_concat_order()?;
         if let Some(p) = &self.projections
             && (p.is_empty() || p.len() > 2 || p.iter().any(|x| x != "audio" && x != "visual") || (p.len() == 2 && p[0] == p[1]))
         {
