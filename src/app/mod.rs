@@ -15,6 +15,7 @@ pub mod training;
 mod spectrogram_window;
 mod video_window;
 mod views;
+mod window_cell;
 pub mod workbench;
 
 use std::path::PathBuf;

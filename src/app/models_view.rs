@@ -4,7 +4,6 @@ use egui::{Color32, ColorImage, Rect, RichText, Sense, Ui, vec2};
 
 use super::predictor::ModelResult;
 use super::settings::Overlay;
-use crate::dsp::Colormap;
 use crate::models::predict::Heatmap;
 
 const BAR: Color32 = Color32::from_rgb(90, 150, 230);
@@ -79,17 +78,5 @@ pub fn heatmap_image(result: &ModelResult, overlay: Overlay) -> Option<ColorImag
         Overlay::AvSimilarity => p.av_map.as_ref()?,
         Overlay::Cam => p.cam.as_ref()?,
     };
-    // Min-max scaling: the pattern matters, not the absolute similarity.
-    let (lo, hi) = map.values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-    let span = (hi - lo).max(1e-6);
-    let pixels = map
-        .values
-        .iter()
-        .map(|&v| {
-            let t = (v - lo) / span;
-            let [r, g, b] = Colormap::Magma.rgb(t);
-            Color32::from_rgba_unmultiplied(r, g, b, (90.0 + 120.0 * t) as u8)
-        })
-        .collect();
-    Some(ColorImage { size: [map.w, map.h], pixels, source_size: vec2(map.w as f32, map.h as f32) })
+    Some(super::window_cell::translucent(&map.values, map.w, map.h))
 }

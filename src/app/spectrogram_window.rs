@@ -12,6 +12,7 @@ use egui::{TextureHandle, TextureOptions};
 use egui_plot::{Line, Plot, PlotPoints};
 
 use super::job::{Reporter, Slot, Waker};
+use super::window_cell::{Cell, Moment, top};
 use crate::attacks::AttackConfig;
 use crate::dsp::colormap::Colormap;
 use crate::media::{Job, LoadOptions, RgbImage};
@@ -56,6 +57,10 @@ pub struct SpectrogramWindow {
     pub spec_path: Option<PathBuf>,
     /// Specs waiting for the thread (a session may name several).
     pending: std::collections::VecDeque<(PathBuf, Waker)>,
+    /// What the last run was asked to hear.
+    ran_for: Option<Moment>,
+    /// The fusion comparison's tile: the input it heard (attacked when it was), in this map.
+    cell_tex: Option<(Colormap, TextureHandle)>,
 }
 
 impl SpectrogramWindow {
@@ -73,12 +78,45 @@ impl SpectrogramWindow {
     /// `attack` when given. Without a loaded model nothing happens.
     pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
         let Some(model) = self.model.clone() else { return Ok(()) };
+        self.ran_for = Some(Moment { source: source.clone(), time_s, attack: attack.clone() });
         self.job.start("spectrogram-model", 4, waker, move |r| listen(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    /// Whether a loaded model, idle now, last heard something other than `moment`.
+    pub fn behind(&self, moment: &Moment) -> bool {
+        self.model.is_some() && !self.job.running() && self.pending.is_empty() && self.ran_for.as_ref() != Some(moment)
+    }
+
+    /// The model's tile in the fusion comparison, once it has heard something.
+    pub fn cell(&mut self, ctx: &egui::Context, colormap: Colormap) -> Option<Cell<'_>> {
+        let (heard, what) = self.heard.as_ref()?;
+        let model = self.model.as_ref()?;
+        if self.cell_tex.as_ref().is_none_or(|(m, _)| *m != colormap) {
+            let finite = heard.clean.iter().copied().filter(|x| x.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), x| (a.min(x), b.max(x)));
+            let img = picture(heard.adversarial.as_deref().unwrap_or(&heard.clean), heard.frames, heard.mels, finite.0, finite.1, colormap);
+            let tex = ctx.load_texture("cell-spectrogram", egui::ColorImage::from_rgb([img.width as usize, img.height as usize], &img.pixels), TextureOptions::NEAREST);
+            self.cell_tex = Some((colormap, tex));
+        }
+        let (_, view) = self.cell_tex.as_ref()?;
+        Some(Cell {
+            title: format!("{} (log-mel)", model.spec.name),
+            view,
+            heat: None,
+            clean: top(&model.classes, &heard.probs_clean),
+            attacked: heard.probs_adversarial.as_deref().map(|p| top(&model.classes, p)),
+            what,
+            running: self.job.running(),
+        })
     }
 
     /// Whether a result is on show (for tests).
     pub fn has_heard(&self) -> bool {
         self.heard.is_some()
+    }
+
+    /// The clip, moment and attack of the result on show.
+    pub fn shown(&self) -> Option<&str> {
+        self.heard.as_ref().map(|(_, what)| what.as_str())
     }
 
     pub fn running(&self) -> bool {
@@ -97,10 +135,13 @@ impl SpectrogramWindow {
                     self.model = Some(model);
                     self.heard = None;
                     self.textures = None;
+                    self.cell_tex = None;
+                    self.ran_for = None;
                 }
                 Msg::Heard(h, what) => {
                     self.heard = Some((*h, what));
                     self.textures = None;
+                    self.cell_tex = None;
                 }
                 Msg::NotSpectrogram(p) => events.push(Event::NotSpectrogram(p)),
                 Msg::VideoSpec(p) => events.push(Event::VideoSpec(p)),

@@ -10,6 +10,7 @@ use burn::prelude::Device;
 use egui::{TextureHandle, TextureOptions};
 
 use super::job::{Reporter, Slot, Waker};
+use super::window_cell::{Cell, Moment, top, translucent};
 use crate::attacks::AttackConfig;
 use crate::media::Job;
 use crate::models::seen::{Seen, Watched, see};
@@ -40,6 +41,10 @@ pub struct VideoWindow {
     textures: Option<Vec<Vec<TextureHandle>>>,
     /// The spec of the loaded model (a session remembers it).
     pub spec_path: Option<PathBuf>,
+    /// What the last look was asked to see.
+    ran_for: Option<Moment>,
+    /// The fusion comparison's tile: the middle frame (attacked when it was) and its map.
+    cell_tex: Option<(TextureHandle, Option<TextureHandle>)>,
 }
 
 impl VideoWindow {
@@ -51,7 +56,37 @@ impl VideoWindow {
     /// Runs the model on `source` at `time_s` (only the frames it reads are kept).
     pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
         let Some(model) = self.model.clone() else { return Ok(()) };
+        self.ran_for = Some(Moment { source: source.clone(), time_s, attack: attack.clone() });
         self.job.start("video-model", 4, waker, move |r| look(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    /// Whether a loaded model, idle now, last looked at something other than `moment`.
+    pub fn behind(&self, moment: &Moment) -> bool {
+        self.model.is_some() && !self.job.running() && self.ran_for.as_ref() != Some(moment)
+    }
+
+    /// The model's tile in the fusion comparison, once it has looked at something.
+    pub fn cell(&mut self, ctx: &egui::Context) -> Option<Cell<'_>> {
+        let (seen, what) = self.seen.as_ref()?;
+        let model = self.model.as_ref()?;
+        let (view, heat) = self.cell_tex.get_or_insert_with(|| {
+            let k = seen.frames / 2;
+            let rgb = seen.frame_rgb(seen.adversarial.as_deref().unwrap_or(&seen.clean), k);
+            let view = ctx.load_texture("cell-video", egui::ColorImage::from_rgb([seen.size, seen.size], &rgb), TextureOptions::LINEAR);
+            let heat = (!seen.cam_mean.is_empty()).then(|| ctx.load_texture("cell-video-heat", translucent(&seen.cam_mean, seen.size, seen.size), TextureOptions::LINEAR));
+            (view, heat)
+        });
+        let names = model.classes();
+        let kind = if matches!(**model, Watched::Pair(_)) { "audio-visual" } else { "video" };
+        Some(Cell {
+            title: format!("{} ({kind}, {} frames)", model.spec().name, seen.frames),
+            view,
+            heat: heat.as_ref(),
+            clean: top(names, &seen.probs_clean),
+            attacked: seen.probs_adversarial.as_deref().map(|p| top(names, p)),
+            what,
+            running: self.job.running(),
+        })
     }
 
     pub fn running(&self) -> bool {
@@ -61,6 +96,11 @@ impl VideoWindow {
     /// Whether a result is on show (for tests).
     pub fn has_seen(&self) -> bool {
         self.seen.is_some()
+    }
+
+    /// The clip, moment and attack of the result on show.
+    pub fn shown(&self) -> Option<&str> {
+        self.seen.as_ref().map(|(_, what)| what.as_str())
     }
 
     pub fn poll(&mut self) -> Vec<Event> {
@@ -74,10 +114,13 @@ impl VideoWindow {
                     self.model = Some(model);
                     self.seen = None;
                     self.textures = None;
+                    self.cell_tex = None;
+                    self.ran_for = None;
                 }
                 Msg::Seen(s, what) => {
                     self.seen = Some((*s, what));
                     self.textures = None;
+                    self.cell_tex = None;
                 }
                 Msg::Failed(e) => events.push(Event::Failed(e)),
             }

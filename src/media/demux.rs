@@ -50,13 +50,32 @@ pub struct Budget {
     /// Decoded RGB frames kept at most this many bytes; beyond it every n-th frame is kept.
     pub frame_bytes: usize,
     /// Only frames from..to seconds are kept (a video model reads a few frames around one
-    /// moment: a long video must not hold all of its pictures). Every packet is still decoded.
+    /// moment: a long video must not hold all of its pictures). Decoding starts at the last
+    /// IDR picture before the window and stops after it; every packet is still read.
     pub window: Option<(f64, f64)>,
 }
 
-/// Frames kept beyond a window on each side while decoding, before exact times are known
-/// (a picture's time comes from the sorted packet times at the end).
+/// Decoding starts this long before a window and ends this long after it (pictures come out
+/// in presentation order, packets in decode order: B-frames reorder by a few frames).
 const WINDOW_MARGIN_S: f64 = 1.0;
+
+/// Pictures kept beyond a window on each side while decoding, before every time is final
+/// (the exact cut, half a frame either side, comes at the end).
+const KEEP_MARGIN_S: f64 = 0.25;
+
+/// Compressed packets held from the last IDR picture while waiting for a window; beyond this
+/// (a stream without IDR pictures after its first) decoding starts from what is held.
+const HELD_BYTES: usize = 64 << 20;
+
+/// Where decoding of a windowed video stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Before the window: packets since the last IDR picture are held, not decoded.
+    Waiting,
+    Decoding,
+    /// Past the window: nothing more is decoded.
+    Past,
+}
 
 pub fn read(path: &Path, container: &'static str, mode: Mode, budget: Budget, job: &Job<'_>) -> Result<Demuxed, MediaError> {
     let file = File::open(path).map_err(|e| MediaError::io(path, e))?;
@@ -227,6 +246,12 @@ struct VideoState {
     window: Option<(f64, f64)>,
     /// Pictures left out because they fell outside the window.
     outside: usize,
+    phase: Phase,
+    /// Packets from the last IDR picture on, while `Waiting`, and their bytes.
+    held: Vec<Vec<u8>>,
+    held_bytes: usize,
+    /// Packets never decoded (before the held ones, or past the window).
+    undecoded: usize,
     errors: u64,
     first_error: Option<String>,
     info: VideoInfo,
@@ -289,6 +314,10 @@ impl VideoState {
             frame_budget: budget.frame_bytes.max(1),
             window: budget.window,
             outside: 0,
+            phase: if budget.window.is_some() { Phase::Waiting } else { Phase::Decoding },
+            held: Vec::new(),
+            held_bytes: 0,
+            undecoded: 0,
             errors: 0,
             first_error: None,
             info,
@@ -302,7 +331,44 @@ impl VideoState {
     fn push(&mut self, data: &[u8], pts: i64) {
         self.packets += 1;
         self.last_pts = pts;
-        self.pts.push(pts);
+        // Sorted as they come: a picture's presentation index finds its time (every packet
+        // before it in presentation order was decoded before it came out).
+        let at = self.pts.partition_point(|&p| p <= pts);
+        self.pts.insert(at, pts);
+        let Some(decoder) = self.decoder.as_ref() else { return };
+        let t = seconds(self.time_base, pts);
+        match (self.phase, self.window) {
+            (Phase::Waiting, Some((from, _))) if t < from - WINDOW_MARGIN_S && self.held_bytes < HELD_BYTES => {
+                if decoder.is_idr(data) {
+                    self.undecoded += self.held.len();
+                    self.held.clear();
+                    self.held_bytes = 0;
+                }
+                self.held.push(data.to_vec());
+                self.held_bytes += data.len();
+                return;
+            }
+            (Phase::Waiting, _) => {
+                // Pictures come out in presentation order: those of the packets before the
+                // held IDR picture all come before it.
+                self.phase = Phase::Decoding;
+                self.decoded = self.undecoded;
+                for held in std::mem::take(&mut self.held) {
+                    self.decode(&held);
+                }
+                self.held_bytes = 0;
+            }
+            (Phase::Decoding, Some((_, to))) if t > to + WINDOW_MARGIN_S => self.phase = Phase::Past,
+            _ => {}
+        }
+        if self.phase == Phase::Past {
+            self.undecoded += 1;
+            return;
+        }
+        self.decode(data);
+    }
+
+    fn decode(&mut self, data: &[u8]) {
         let Some(decoder) = self.decoder.as_mut() else { return };
         match decoder.decode(data) {
             Ok(Some(img)) => self.keep(img),
@@ -319,12 +385,14 @@ impl VideoState {
     fn keep(&mut self, img: super::clip::RgbImage) {
         let index = self.decoded;
         self.decoded += 1;
-        // While decoding, a picture's time is estimated from its index and the declared rate.
-        if let Some((from, to)) = self.window
-            && self.info.fps > 0.0
-        {
-            let t = index as f64 / self.info.fps;
-            if t < from - WINDOW_MARGIN_S || t > to + WINDOW_MARGIN_S {
+        // A picture's time from the packet times so far (from its index and the declared rate
+        // in a stream without a time base).
+        let t = match (self.time_base, self.pts.get(index)) {
+            (Some(tb), Some(&p)) => Some(seconds(Some(tb), p)),
+            _ => (self.info.fps > 0.0).then(|| index as f64 / self.info.fps),
+        };
+        if let (Some((from, to)), Some(t)) = (self.window, t) {
+            if t < from - KEEP_MARGIN_S || t > to + KEEP_MARGIN_S {
                 self.outside += 1;
                 return;
             }
@@ -372,8 +440,9 @@ impl VideoState {
                 let before = out.frames.len();
                 out.frames.retain(|f| f.time_s >= from - slack && f.time_s <= to + slack);
                 self.outside += before - out.frames.len();
-                if self.outside > 0 {
-                    out.notes.push(format!("kept the {} frames from {from:.2} s to {to:.2} s of {} decoded", out.frames.len(), self.decoded));
+                if self.outside > 0 || self.undecoded > 0 {
+                    let decoded = (self.packets as usize).saturating_sub(self.undecoded + self.held.len());
+                    out.notes.push(format!("kept the {} frames from {from:.2} s to {to:.2} s; decoded {decoded} of {} pictures", out.frames.len(), self.packets));
                 }
             }
             if self.keep_every > 1 {

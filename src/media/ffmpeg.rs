@@ -143,11 +143,22 @@ impl Ffmpeg {
             return Err(fail(path, "video stream has no size"));
         }
         let frame_len = w as usize * h as usize * 3;
-        let args = ["-v", "error", "-i"];
+        let fps = if info.fps > 0.0 { info.fps } else { 25.0 };
+        // With a window ffmpeg seeks (to the keyframe before, decoding from there) to half a
+        // frame before the first frame wanted, so that frame comes first, and stops after it.
+        let first = window.map_or(0, |(from, _)| ((from - 1.0) * fps).floor().max(0.0) as u64);
+        let mut args: Vec<String> = vec!["-v".into(), "error".into()];
+        if first > 0 {
+            args.extend(["-ss".into(), format!("{:.6}", (first as f64 - 0.5) / fps)]);
+        }
+        if let Some((_, to)) = window {
+            args.extend(["-t".into(), format!("{:.6}", (to - first as f64 / fps + 1.0).max(0.0))]);
+        }
+        args.push("-i".into());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let tail = ["-an", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"].map(str::to_string);
         let mut frames = Vec::new();
-        let mut index = 0u64;
-        let fps = if info.fps > 0.0 { info.fps } else { 25.0 };
+        let mut index = first;
         let total = info.frame_count.max(1);
         self.run(path, &args, &tail, job, |buf: &mut Vec<u8>| {
             while buf.len() >= frame_len {

@@ -55,8 +55,28 @@ impl AvcConfig {
     /// Convert one MP4 sample to Annex-B, putting SPS/PPS in front of IDR slices.
     pub fn to_annex_b(&self, sample: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
         out.clear();
-        let mut rest = sample;
         let mut prefixed = false;
+        self.each_nal(sample, |nal| {
+            if nal_type(nal) == Some(IDR) && !prefixed {
+                out.extend_from_slice(&self.parameter_sets);
+                prefixed = true;
+            }
+            out.extend_from_slice(&START_CODE);
+            out.extend_from_slice(nal);
+        })
+    }
+
+    /// Whether the sample holds an IDR slice: decoding may start there (nothing after it
+    /// refers to a picture before it).
+    pub fn is_idr(&self, sample: &[u8]) -> bool {
+        let mut idr = false;
+        let parsed = self.each_nal(sample, |nal| idr |= nal_type(nal) == Some(IDR));
+        parsed.is_ok() && idr
+    }
+
+    /// The sample's NAL units, in order.
+    fn each_nal(&self, sample: &[u8], mut f: impl FnMut(&[u8])) -> Result<(), String> {
+        let mut rest = sample;
         while !rest.is_empty() {
             if rest.len() < self.length_size {
                 return Err("NAL length prefix cut short".into());
@@ -68,17 +88,19 @@ impl AvcConfig {
             }
             let (nal, tail) = rest.split_at(len);
             rest = tail;
-            let Some(&header) = nal.first() else { continue };
-            let is_idr = header & 0x1F == 5;
-            if is_idr && !prefixed {
-                out.extend_from_slice(&self.parameter_sets);
-                prefixed = true;
+            if !nal.is_empty() {
+                f(nal);
             }
-            out.extend_from_slice(&START_CODE);
-            out.extend_from_slice(nal);
         }
         Ok(())
     }
+}
+
+/// `nal_unit_type` of an IDR picture's slice.
+const IDR: u8 = 5;
+
+fn nal_type(nal: &[u8]) -> Option<u8> {
+    nal.first().map(|h| h & 0x1F)
 }
 
 struct Reader<'a> {
@@ -120,6 +142,11 @@ impl H264Decoder {
         let decoder_config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
         let decoder = Decoder::with_api_config(OpenH264API::from_source(), decoder_config).map_err(|e| format!("openh264 init: {e}"))?;
         Ok(Self { config, decoder, scratch: Vec::new() })
+    }
+
+    /// Whether decoding may start at this sample (see [`AvcConfig::is_idr`]).
+    pub fn is_idr(&self, sample: &[u8]) -> bool {
+        self.config.is_idr(sample)
     }
 
     /// Decode one MP4 sample; returns a picture when the decoder has one ready.
@@ -174,6 +201,10 @@ mod tests {
         // A P-slice alone gets no parameter sets.
         cfg.to_annex_b(&[0, 0, 0, 1, 0x41], &mut out).unwrap();
         assert_eq!(out, [0, 0, 0, 1, 0x41]);
+        // Decoding may start at the first sample, not at the second; a broken one is no start.
+        assert!(cfg.is_idr(&sample));
+        assert!(!cfg.is_idr(&[0, 0, 0, 1, 0x41]));
+        assert!(!cfg.is_idr(&[0, 0, 0, 9, 0x65]));
     }
 
     #[test]

@@ -432,6 +432,41 @@ fn the_fusion_grid_shows_every_model_with_its_map_under_attack() {
     h.snapshot("fusion_grid");
 }
 
+/// Models with windows of their own (a spectrogram model, the demo video model) get tiles in
+/// the comparison too, and look again when the attack changes while it is open.
+#[test]
+fn the_fusion_grid_takes_in_the_window_models() {
+    use mcgurk::app::command::Command;
+    use mcgurk::attacks::{AttackConfig, Method, Modality};
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/torch/tal_tiny.spec.json")).unwrap()).unwrap();
+    spec["weights"] = root().join("tests/fixtures/torch/tal_tiny.safetensors").display().to_string().into();
+    let tal = write(dir.path(), "tal.spec.json", spec.to_string().as_bytes());
+    let mut h = harness(Launch::File(demo("cow.mp4")));
+    settle(&mut h);
+    h.state_mut().command(Command::AddDemoVideoModel);
+    h.state_mut().command(Command::AddModel { path: tal, fusion: None });
+    wait_until(&mut h, 120, "the window models never answered", |s| matches!(s.window_models_show(), (Some(_), Some(_))));
+    h.state_mut().set_grid_open(true);
+    let attack = AttackConfig { method: Method::Fgsm, modality: Modality::Both, eps_a: 0.004, eps_v: 8.0 / 255.0, ..Default::default() };
+    h.state_mut().set_attack(true, attack);
+    // No click on either window's Run: the comparison asks for the new attack.
+    wait_until(&mut h, 120, "the window models never looked again under the attack", |s| {
+        matches!(s.window_models_show(), (Some(a), Some(v)) if a.contains("FGSM eps 0.0040") && v.contains("FGSM eps 0.0314 per pixel"))
+    });
+    settle(&mut h);
+    h.run_steps(3);
+    assert_eq!(h.state().grid_views(), 7);
+    for label in ["demo-r2plus1d (video, 8 frames)", "tiny-tal-trans (log-mel)"] {
+        assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
+    }
+    // Nine tiles under the attack: the seven models of the model thread and the two windows'.
+    assert_eq!(h.query_all_by_label_contains("attacked: ").count(), 9);
+    // The tile states the moment and attack it shows, as the window does.
+    assert!(h.query_all_by_label_contains("FGSM eps 0.0314 per pixel").count() >= 2);
+    h.snapshot("fusion_grid_windows");
+}
+
 #[test]
 fn a_model_file_can_be_added_from_the_window() {
     use mcgurk::app::command::Command;

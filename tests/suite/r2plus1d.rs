@@ -312,12 +312,15 @@ fn a_long_video_keeps_only_the_frames_the_model_reads() {
     let span = model.span_s(25.0);
     let windowed = mcgurk::media::open(&long, &LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..opts.clone() }, &Job::detached()).unwrap();
     assert!((8..=12).contains(&windowed.frames.len()), "{} frames kept", windowed.frames.len());
-    assert!(windowed.notes.iter().any(|n| n.contains("of 500 decoded")), "{:?}", windowed.notes);
+    // Decoded from the IDR picture before the window (every 2 s here) to a second past it.
+    let decoded = windowed.notes.iter().find_map(|n| n.split("decoded ").nth(1)?.strip_suffix(" of 500 pictures")?.parse::<usize>().ok());
+    assert!(decoded.is_some_and(|d| (20..=120).contains(&d)), "{:?}", windowed.notes);
     let (a, _) = model.input(&full, t);
     let (b, _) = model.input(&windowed, t);
     assert!(a == b, "the model's input differs between the full and the windowed decode");
-    // Near and past either end too: the window stays inside the clip.
-    for at in [0.0, 0.1, 19.95, 100.0, -3.0] {
+    // Near and past either end too (the window stays inside the clip), and at every IDR
+    // picture's edge: the pictures equal the full decode's.
+    for at in [0.0, 0.1, 19.95, 100.0, -3.0, 2.98, 3.0, 3.02, 7.5] {
         let (clip, _) = model.open_around(&long, Some(at), &Job::detached()).unwrap();
         assert!(clip.frames.len() <= 12, "{at}: {} frames kept", clip.frames.len());
         assert!(model.input(&full, at) == model.input(&clip, at), "at {at} s the windowed decode changes the model's input");
@@ -348,6 +351,16 @@ fn a_long_video_keeps_only_the_frames_the_model_reads() {
     let windowed = mcgurk::media::open(&webm, &LoadOptions { window: Some((t - span / 2.0, t + span / 2.0)), ..with_ffmpeg }, &Job::detached()).unwrap();
     assert!((8..=12).contains(&windowed.frames.len()), "{} frames kept through ffmpeg", windowed.frames.len());
     assert!(model.input(&full, t).0 == model.input(&windowed, t).0, "the windowed ffmpeg decode changes the model's input");
+    // ffmpeg seeks: the frames and their times equal the full decode's wherever the window is.
+    for at in [0.3, 1.0, 4.02, 10.0, 19.9] {
+        let opts = LoadOptions { window: Some((at - span / 2.0, at + span / 2.0)), ..LoadOptions::default() };
+        let windowed = mcgurk::media::open(&webm, &opts, &Job::detached()).unwrap();
+        assert!(!windowed.frames.is_empty(), "at {at} s");
+        for f in &windowed.frames {
+            let same = full.frames.iter().find(|g| (g.time_s - f.time_s).abs() < 1e-9).unwrap_or_else(|| panic!("no frame at {} s in the full decode", f.time_s));
+            assert!(same.image.pixels == f.image.pixels, "at {at} s the frame at {} s differs", f.time_s);
+        }
+    }
 }
 
 /// What the window's frame strip shows: the T frames the model reads (the same input as

@@ -3,11 +3,12 @@
 //! setting), its clean and attacked top class, and flips in red. While the window is open the
 //! model thread computes maps for every model (one more forward pass each).
 
-use egui::{Color32, RichText, TextureOptions};
+use egui::{Color32, RichText, TextureHandle, TextureOptions};
 
 use super::Workbench;
 use super::textures::model_view_image;
 use crate::app::models_view;
+use crate::app::window_cell::{Cell, Moment};
 use crate::app::settings::Overlay;
 
 const FLIPPED: Color32 = Color32::from_rgb(240, 90, 80);
@@ -49,50 +50,58 @@ impl Workbench {
             .collect();
     }
 
+    /// The moment and attack the window's models should show: the clip and time on screen
+    /// under the panel's attack.
+    fn wanted_moment(&self) -> Option<Moment> {
+        let source = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone())?;
+        Some(Moment { source, time_s: self.centre_s, attack: self.settings.attack.enabled.then(|| self.settings.attack.config.clone()) })
+    }
+
+    /// Models with windows of their own look again when what the comparison shows moved on.
+    fn keep_window_models_current(&mut self) {
+        let Some(moment) = self.wanted_moment() else { return };
+        if self.spectro.behind(&moment) {
+            self.run_spectrogram_model();
+        }
+        if self.video.behind(&moment) {
+            self.run_video_model();
+        }
+    }
+
     pub(super) fn grid_window(&mut self, ctx: &egui::Context) {
         if !self.grid_open {
             return;
         }
+        self.keep_window_models_current();
         let mut open = true;
+        let colormap = self.settings.colormap;
+        let spectro = &mut self.spectro;
+        let video = &mut self.video;
         egui::Window::new("Fusion comparison").open(&mut open).default_pos([330.0, 40.0]).default_width(4.0 * (SIDE + 24.0)).show(ctx, |ui| {
             let overlay = if self.settings.overlay == Overlay::Off { Overlay::Cam } else { self.settings.overlay };
             let what = if self.settings.attack.enabled { "under the panel's attack" } else { "clean (turn the attack on to compare under attack)" };
             ui.weak(format!("every model {what}; map: {}", overlay.name()));
+            let cells: Vec<Cell<'_>> = spectro.cell(ctx, colormap).into_iter().chain(video.cell(ctx)).collect();
             egui::Grid::new("fusion_grid").spacing([12.0, 12.0]).show(ui, |ui| {
-                for (i, r) in self.results.iter().enumerate() {
-                    ui.vertical(|ui| {
-                        ui.set_width(SIDE);
-                        ui.label(RichText::new(r.info.fusion.label()).strong());
-                        match self.grid_tex.get(i) {
-                            Some((Some(view), heat)) => {
-                                let resp = ui.add(egui::Image::new((view.id(), egui::vec2(SIDE, SIDE))));
-                                if let Some(h) = heat {
-                                    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-                                    ui.painter().image(h.id(), resp.rect, uv, Color32::WHITE);
-                                }
-                                if heat.is_none() {
-                                    ui.weak("no such map for this model");
-                                }
-                            }
-                            _ => {
-                                ui.add_space(SIDE);
-                            }
-                        }
-                        let c = r.view.clean.best();
-                        ui.label(format!("clean: {} {:.0}%", r.info.classes[c], 100.0 * r.view.clean.probs[c]));
-                        if let Some(a) = &r.view.attacked {
-                            let t = a.prediction.best();
-                            let text = format!("attacked: {} {:.0}%", r.info.classes[t], 100.0 * a.prediction.probs[t]);
-                            if t != c {
-                                ui.colored_label(FLIPPED, format!("{text} (flipped)"));
-                            } else {
-                                ui.label(text);
-                            }
-                        }
-                    });
-                    if i % 4 == 3 {
+                let mut n = 0;
+                let mut end_row = |ui: &mut egui::Ui| {
+                    n += 1;
+                    if n % 4 == 0 {
                         ui.end_row();
                     }
+                };
+                for (i, r) in self.results.iter().enumerate() {
+                    let (view, heat) = self.grid_tex.get(i).map_or((None, None), |(v, h)| (v.as_ref(), h.as_ref()));
+                    let c = r.view.clean.best();
+                    let attacked = r.view.attacked.as_ref().map(|a| (r.info.classes[a.prediction.best()].clone(), a.prediction.probs[a.prediction.best()]));
+                    tile(ui, r.info.fusion.label(), view, heat, (&r.info.classes[c], r.view.clean.probs[c]), attacked, None);
+                    end_row(ui);
+                }
+                // Models with windows of their own, as of their last look.
+                for cell in &cells {
+                    let note = if cell.running { format!("{} (looking again…)", cell.what) } else { cell.what.to_string() };
+                    tile(ui, &cell.title, Some(cell.view), cell.heat, (&cell.clean.0, cell.clean.1), cell.attacked.clone(), Some(&note));
+                    end_row(ui);
                 }
             });
         });
@@ -100,4 +109,42 @@ impl Workbench {
             self.set_grid_open(false);
         }
     }
+}
+
+/// One model's tile: its name, what it was given with its map over it, its clean and attacked
+/// top class (a flip in red), and for a window's model the moment it shows.
+fn tile(ui: &mut egui::Ui, title: &str, view: Option<&TextureHandle>, heat: Option<&TextureHandle>, clean: (&str, f32), attacked: Option<(String, f32)>, note: Option<&str>) {
+    ui.vertical(|ui| {
+        ui.set_width(SIDE);
+        ui.label(RichText::new(title).strong());
+        match view {
+            Some(view) => {
+                let resp = ui.add(egui::Image::new((view.id(), egui::vec2(SIDE, SIDE))));
+                match heat {
+                    Some(h) => {
+                        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                        ui.painter().image(h.id(), resp.rect, uv, Color32::WHITE);
+                    }
+                    None => {
+                        ui.weak("no such map for this model");
+                    }
+                }
+            }
+            None => {
+                ui.add_space(SIDE);
+            }
+        }
+        ui.label(format!("clean: {} {:.0}%", clean.0, 100.0 * clean.1));
+        if let Some((name, p)) = attacked {
+            let text = format!("attacked: {name} {:.0}%", 100.0 * p);
+            if name != clean.0 {
+                ui.colored_label(FLIPPED, format!("{text} (flipped)"));
+            } else {
+                ui.label(text);
+            }
+        }
+        if let Some(note) = note {
+            ui.add(egui::Label::new(RichText::new(note).weak().small()).wrap());
+        }
+    });
 }

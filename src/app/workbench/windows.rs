@@ -69,6 +69,12 @@ impl Workbench {
         (self.video.running(), self.video.has_seen())
     }
 
+    /// What the windows' models show: the clip, moment and attack of their last results
+    /// (spectrogram model, video or audio-visual model).
+    pub fn window_models_show(&self) -> (Option<&str>, Option<&str>) {
+        (self.spectro.shown(), self.video.shown())
+    }
+
     /// The spectrogram model's spec, when one is loaded.
     pub fn spectrogram_model_spec(&self) -> Option<&std::path::Path> {
         self.spectro.spec_path.as_deref()
