@@ -80,6 +80,12 @@ pub fn show(ui: &mut Ui, s: &mut AttackSettings, shown: &Shown) -> bool {
             let per = if c.norm == Norm::L2 { c.eps_v / n.1.sqrt() } else { c.eps_v };
             let psnr = shown.psnr_db.map_or("–".to_string(), |v| format!("{v:.1} dB"));
             ui.weak(format!("{:.2}/255 per pixel · PSNR {psnr}", 255.0 * per));
+            if c.norm == Norm::L2 {
+                changed |= ui
+                    .checkbox(&mut c.per_frame, "per frame (models of several frames)")
+                    .on_hover_text("for a video model: eps video bounds each frame's L2 instead of the whole clip's")
+                    .changed();
+            }
         });
         ui.add_space(4.0);
         ui.horizontal(|ui| {

@@ -210,10 +210,16 @@ fn look(model: &Watched, source: &Path, time_s: f64, attack: Option<&AttackConfi
     let name = source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned());
     match result {
         Ok(s) => {
+            // An L2 budget bounds the whole clip, or each frame.
+            let pixels = |c: &AttackConfig| match (c.norm, c.per_frame) {
+                (crate::attacks::Norm::Linf, _) => format!("{:.4} per pixel", c.eps_v),
+                (_, false) => format!("L2 {:.4} over the clip", c.eps_v),
+                (_, true) => format!("L2 {:.4} per frame", c.eps_v),
+            };
             let attacked = match (attack, model) {
                 (None, _) => "clean only".to_string(),
-                (Some(c), Watched::Pair(_)) => format!("{} on {}, eps {:.4} audio, {:.4} per pixel", c.method.label(), c.modality.label(), c.eps_a, c.eps_v),
-                (Some(c), Watched::Video(_)) => format!("{} eps {:.4} per pixel", c.method.label(), c.eps_v),
+                (Some(c), Watched::Pair(_)) => format!("{} on {}, eps {:.4} audio, {}", c.method.label(), c.modality.label(), c.eps_a, pixels(c)),
+                (Some(c), Watched::Video(_)) => format!("{} eps {}", c.method.label(), pixels(c)),
             };
             r.send(Msg::Seen(Box::new(s), format!("{name} at {time_s:.2} s, {attacked}")));
         }

@@ -8,6 +8,7 @@
 //! ([`crate::kernels::shared`]), else in their CPU references (`lp`).
 
 mod describe;
+mod frames;
 pub mod lp;
 mod vector;
 mod victim;
@@ -17,6 +18,9 @@ pub use vector::VectorPath;
 pub use victim::Victim;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use frames::FrameRows;
+pub use frames::frame_l2;
 
 use burn::module::Module;
 use burn::prelude::*;
@@ -99,6 +103,11 @@ pub struct AttackConfig {
     /// example keeps its best run (misclassified first, then the highest objective).
     #[serde(default = "one")]
     pub restarts: usize,
+    /// For a clip of several frames under an L2 budget: `eps_v` bounds each frame's
+    /// perturbation (steps normalised per frame) instead of the whole clip's. L-inf bounds
+    /// every pixel either way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub per_frame: bool,
 }
 
 fn one() -> usize {
@@ -122,6 +131,7 @@ impl Default for AttackConfig {
             target: None,
             loss: Loss::CrossEntropy,
             restarts: 1,
+            per_frame: false,
         }
     }
 }
@@ -393,6 +403,12 @@ fn iterate(
     };
     let (step_a, step_v) = (step_of(cfg.eps_a, cfg.step_a), step_of(cfg.eps_v, cfg.step_v));
     let mut x = clean.clone();
+    // A budget per frame: the picture's values frame-major, one frame per row.
+    let rows = FrameRows { frames: oracle.size.frames.max(1), plane: oracle.size.pixels * oracle.size.pixels };
+    let per_frame = cfg.per_frame && cfg.norm == Norm::L2 && rows.frames > 1;
+    let (row_v, clean_v) = if per_frame { (rows.row(), rows.to_frame_major(&clean.pixels)) } else { (nv, clean.pixels.clone()) };
+    let to_rows = |v: &[f32]| if per_frame { rows.to_frame_major(v) } else { v.to_vec() };
+    let from_rows = |v: Vec<f32>| if per_frame { rows.from_frame_major(&v) } else { v };
     if random_start {
         let mut rng = Rng::new(seed);
         let mut jitter = |v: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, range: (f32, f32)| {
@@ -412,9 +428,12 @@ fn iterate(
             jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
-            jitter(&mut x.pixels, &clean.pixels, nv, cfg.eps_v, PIXEL_RANGE);
+            let mut v = to_rows(&x.pixels);
+            jitter(&mut v, &clean_v, row_v, cfg.eps_v, PIXEL_RANGE);
+            x.pixels = from_rows(v);
         }
     }
+    // (MIM's momentum is kept in the rows' layout; its normalisation is per example either way.)
     let (mut mom_a, mut mom_v) = (vec![0.0; x.wave.len()], vec![0.0; x.pixels.len()]);
     for step in 0..steps {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -429,7 +448,8 @@ fn iterate(
             fresh = oracle.eval(&x, true);
             (&fresh.ga, &fresh.gv)
         };
-        let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, step: f32, range| {
+        // `n` values per example, rows of `row` values under one budget each.
+        let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], (n, row): (usize, usize), eps: f32, step: f32, range| {
             let g = if cfg.method == Method::Mim {
                 // Momentum on the per-sample L1-normalised gradient (Dong et al.).
                 let l1 = vector.direction(g, n, 1);
@@ -438,15 +458,17 @@ fn iterate(
             } else {
                 g.to_vec()
             };
-            let d = vector.direction(&g, n, if cfg.norm == Norm::Linf { 0 } else { 2 });
+            let d = vector.direction(&g, row, if cfg.norm == Norm::Linf { 0 } else { 2 });
             v.iter_mut().zip(&d).for_each(|(x, d)| *x += dir * step * d);
-            vector.project(v, clean, n, eps, cfg.norm, range);
+            vector.project(v, clean, row, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
-            update(&mut x.wave, ga, &mut mom_a, &clean.wave, na, cfg.eps_a, step_a, oracle.net.audio_range());
+            update(&mut x.wave, ga, &mut mom_a, &clean.wave, (na, na), cfg.eps_a, step_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
-            update(&mut x.pixels, gv, &mut mom_v, &clean.pixels, nv, cfg.eps_v, step_v, PIXEL_RANGE);
+            let mut v = to_rows(&x.pixels);
+            update(&mut v, &to_rows(gv), &mut mom_v, &clean_v, (nv, row_v), cfg.eps_v, step_v, PIXEL_RANGE);
+            x.pixels = from_rows(v);
         }
     }
     x

@@ -83,6 +83,10 @@ pub struct AttackArgs {
     /// The objective: cross-entropy, or binary cross-entropy for multi-label models.
     #[arg(long, value_enum, default_value = "ce")]
     loss: LossArg,
+    /// With --norm l2 on a model of several frames: --eps-v bounds each frame's perturbation
+    /// instead of the whole clip's (L-inf bounds every pixel either way).
+    #[arg(long)]
+    per_frame: bool,
 }
 
 impl AttackArgs {
@@ -113,6 +117,7 @@ impl AttackArgs {
                 LossArg::Bce => Loss::Bce,
             },
             restarts: self.restarts as usize,
+            per_frame: self.per_frame,
         }
     }
 }

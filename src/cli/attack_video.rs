@@ -78,19 +78,21 @@ pub(super) fn report(args: &Args, s: &Shown, cfg: &crate::attacks::AttackConfig,
     let (bc, ba) = (crate::models::predict::argmax(&pc), crate::models::predict::argmax(&pa));
     let psnr = crate::attacks::lp::psnr_db(&ex.pixels, &r.adversarial.pixels);
     let snr = r.snr_db.filter(|_| s.sound);
+    let frame_l2 = crate::attacks::frame_l2(&ex.pixels, &r.adversarial.pixels, s.frames);
+    let largest = frame_l2.iter().copied().fold(0.0f32, f32::max);
     if args.json {
         let doc = json!({
             "clip": s.clip, "time_s": s.time_s, "config": cfg, "frames": s.frames,
             "models": [{ "name": s.name, "clean": { "logits": r.logits_clean, "probs": pc, "top": s.classes[bc] },
                          "adversarial": { "logits": r.logits_adv, "probs": pa, "top": s.classes[ba] },
-                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "psnr_db": psnr, "snr_db": snr }],
+                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "frame_l2": frame_l2, "psnr_db": psnr, "snr_db": snr }],
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
     let sound = if s.sound { format!("  audio L-inf {:.4} SNR {}", r.norms.audio_linf, snr.map_or("-".into(), |v| format!("{v:.1} dB"))) } else { String::new() };
     println!(
-        "{}: {} ({} frames): {} {:.1}% -> {} {:.1}%  loss {:.3} -> {:.3}{sound}  L-inf {} L2 {:.3}  PSNR over the clip {}",
+        "{}: {} ({} frames): {} {:.1}% -> {} {:.1}%  loss {:.3} -> {:.3}{sound}  L-inf {} L2 {:.3} (largest frame {largest:.3})  PSNR over the clip {}",
         s.name,
         cfg.name(),
         s.frames,

@@ -217,6 +217,55 @@ fn a_video_attack_covers_every_frame_within_its_bound() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("sees pictures only"));
 }
 
+/// An L2 budget per frame: every frame's perturbation within eps (and so the clip's within
+/// sqrt(T) eps, more than eps), against the default budget over the whole clip; the command
+/// reports each frame's L2.
+#[test]
+fn an_l2_budget_can_bound_each_frame() {
+    use mcgurk::attacks::{AttackConfig, Method, Modality, Norm, Victim, attack_victim, frame_l2};
+    use mcgurk::models::InputSize;
+    use mcgurk::models::input::Example;
+    use mcgurk::models::video::VideoModel;
+    let device = Device::flex();
+    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
+    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
+    let clip = &want.tensors["clip"];
+    let one = clip.values.len() / 2;
+    let ex = Example { wave: vec![0.0], pixels: clip.values[..one].to_vec(), size: InputSize { samples: 1, pixels: 40, frames: 8 } };
+    let label = mcgurk::models::predict::argmax(&model.logits(&ex.pixels, &device));
+    let eps = 0.1;
+    for (method, random_start) in [(Method::Pgd, false), (Method::Pgd, true), (Method::Mim, false)] {
+        let run = |per_frame: bool| {
+            let cfg = AttackConfig { method, norm: Norm::L2, modality: Modality::Video, eps_v: eps, steps: 5, random_start, per_frame, ..AttackConfig::default() };
+            attack_victim(&Victim::video(&model), std::slice::from_ref(&ex), &[vec![label]], &cfg).remove(0)
+        };
+        let (whole, each) = (run(false), run(true));
+        let frames = frame_l2(&ex.pixels, &each.adversarial.pixels, 8);
+        assert_eq!(frames.len(), 8);
+        assert!(frames.iter().all(|&l| l <= eps * (1.0 + 1e-5) && l > 0.5 * eps), "{method:?}: frame L2 {frames:?}");
+        assert!(each.norms.video_l2 > 2.0 * eps, "{method:?}: the clip's L2 {} under per-frame budgets", each.norms.video_l2);
+        assert!(whole.norms.video_l2 <= eps * (1.0 + 1e-5), "{method:?}: the clip's L2 {} over its budget", whole.norms.video_l2);
+        assert!(each.adversarial.pixels.iter().all(|a| (0.0..=1.0).contains(a)));
+        assert!(each.loss_adv > each.loss_clean, "{method:?}: loss {} -> {}", each.loss_clean, each.loss_adv);
+    }
+    // The command: --per-frame with --norm l2, each frame's L2 in the report.
+    let dir = tempfile::tempdir().unwrap();
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    frame_folder(&frames, 8);
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["attack", "--frames", frames.to_str().unwrap(), "--spec", torch("r2plus1d_tiny.spec.json").to_str().unwrap()])
+        .args(["--weights", torch("r2plus1d_tiny.pth").to_str().unwrap(), "--modality", "v", "--norm", "l2", "--eps-v", "0.1", "--per-frame", "--json"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(doc["config"]["per_frame"], true);
+    let l2: Vec<f64> = doc["models"][0]["frame_l2"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert!(l2.len() == 8 && l2.iter().all(|&l| l <= 0.1 * (1.0 + 1e-5)), "{l2:?}");
+    assert!(doc["models"][0]["norms"]["video_l2"].as_f64().unwrap() > 0.2);
+}
+
 /// The real r2plus1d_18's every parameter and buffer (names and shapes, listed by the fixture
 /// script from torchvision) fits McGurk's encoder at full width, with nothing left over but fc.
 #[test]
