@@ -2,6 +2,8 @@
 //! audio formats (WAV, FLAC, MP3, OGG Vorbis). Streams the built-in path cannot decode are
 //! reported in [`Demuxed::unsupported`] so the loader can hand them to ffmpeg.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fs::File;
 use std::path::Path;
 
@@ -247,6 +249,8 @@ struct VideoState {
     /// Pictures left out because they fell outside the window.
     outside: usize,
     phase: Phase,
+    /// Packet times not yet given to a decoded picture, earliest first.
+    unassigned: BinaryHeap<Reverse<i64>>,
     /// Packets from the last IDR picture on, while `Waiting`, and their bytes.
     held: Vec<Vec<u8>>,
     held_bytes: usize,
@@ -315,6 +319,7 @@ impl VideoState {
             window: budget.window,
             outside: 0,
             phase: if budget.window.is_some() { Phase::Waiting } else { Phase::Decoding },
+            unassigned: BinaryHeap::new(),
             held: Vec::new(),
             held_bytes: 0,
             undecoded: 0,
@@ -331,10 +336,10 @@ impl VideoState {
     fn push(&mut self, data: &[u8], pts: i64) {
         self.packets += 1;
         self.last_pts = pts;
-        // Sorted as they come: a picture's presentation index finds its time (every packet
-        // before it in presentation order was decoded before it came out).
-        let at = self.pts.partition_point(|&p| p <= pts);
-        self.pts.insert(at, pts);
+        self.pts.push(pts);
+        if self.window.is_some() {
+            self.unassigned.push(Reverse(pts));
+        }
         let Some(decoder) = self.decoder.as_ref() else { return };
         let t = seconds(self.time_base, pts);
         match (self.phase, self.window) {
@@ -353,6 +358,9 @@ impl VideoState {
                 // held IDR picture all come before it.
                 self.phase = Phase::Decoding;
                 self.decoded = self.undecoded;
+                for _ in 0..self.undecoded {
+                    self.unassigned.pop();
+                }
                 for held in std::mem::take(&mut self.held) {
                     self.decode(&held);
                 }
@@ -385,10 +393,11 @@ impl VideoState {
     fn keep(&mut self, img: super::clip::RgbImage) {
         let index = self.decoded;
         self.decoded += 1;
-        // A picture's time from the packet times so far (from its index and the declared rate
-        // in a stream without a time base).
-        let t = match (self.time_base, self.pts.get(index)) {
-            (Some(tb), Some(&p)) => Some(seconds(Some(tb), p)),
+        // A picture's time: the earliest packet time not yet given to a picture (every packet
+        // before it in presentation order was decoded before it came out); from its index and
+        // the declared rate in a stream without a time base.
+        let t = match (self.time_base, self.unassigned.pop()) {
+            (Some(tb), Some(Reverse(p))) => Some(seconds(Some(tb), p)),
             _ => (self.info.fps > 0.0).then(|| index as f64 / self.info.fps),
         };
         if let (Some((from, to)), Some(t)) = (self.window, t) {

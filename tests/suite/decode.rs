@@ -8,6 +8,31 @@ fn builtin() -> LoadOptions {
     LoadOptions::builtin_only()
 }
 
+/// A time window decodes only from the IDR picture before it (every second here, B-frames
+/// between) and stops after it; what it keeps equals the full decode's frames there, times and
+/// pixels, wherever the window falls.
+#[test]
+fn a_window_keeps_exactly_the_full_decodes_frames() {
+    let path = fixture("rgb_tone.mp4");
+    let full = open(&path, &builtin(), &Job::detached()).unwrap();
+    // (Edges 0.03 s from a frame: half a frame's slack either side keeps the same frames.)
+    for (from, to) in [(0.0, 0.23), (0.97, 1.03), (0.97, 1.33), (2.07, 2.43), (2.77, 3.5), (5.0, 6.0)] {
+        let windowed = open(&path, &LoadOptions { window: Some((from, to)), ..builtin() }, &Job::detached()).unwrap();
+        let expected: Vec<_> = full.frames.iter().filter(|f| f.time_s >= from && f.time_s <= to).collect();
+        assert_eq!(windowed.frames.len(), expected.len(), "{from}..{to}: {:?}", windowed.frames.iter().map(|f| f.time_s).collect::<Vec<_>>());
+        for (w, f) in windowed.frames.iter().zip(expected) {
+            assert!((w.time_s - f.time_s).abs() < 1e-9 && w.image.pixels == f.image.pixels, "{from}..{to}: the frame at {} s", f.time_s);
+        }
+        // The sound is whole either way.
+        assert_eq!(windowed.audio.as_ref().map(|a| a.samples.len()), full.audio.as_ref().map(|a| a.samples.len()));
+    }
+    // From 2.07 s the first two seconds' pictures are never decoded (the IDR picture at 1 s is
+    // more than a second before).
+    let late = open(&path, &LoadOptions { window: Some((2.07, 2.43)), ..builtin() }, &Job::detached()).unwrap();
+    let decoded = late.notes.iter().find_map(|n| n.split("decoded ").nth(1)?.strip_suffix(" of 30 pictures")?.parse::<usize>().ok());
+    assert_eq!(decoded, Some(20), "{:?}", late.notes);
+}
+
 #[test]
 fn h264_aac_mp4_frames_and_audio() {
     let clip = open(&fixture("rgb_tone.mp4"), &builtin(), &Job::detached()).unwrap();
