@@ -12,6 +12,7 @@ mod models_view;
 mod predictor;
 pub mod settings;
 pub mod training;
+mod spec_windows;
 mod spectrogram_window;
 mod video_window;
 mod views;

@@ -55,8 +55,12 @@ pub struct SpectrogramWindow {
     textures: Option<[Option<TextureHandle>; 3]>,
     /// The spec of the loaded model (a session remembers it).
     pub spec_path: Option<PathBuf>,
-    /// Specs waiting for the thread (a session may name several).
-    pending: std::collections::VecDeque<(PathBuf, Waker)>,
+    /// The spec being read.
+    reading: Option<PathBuf>,
+    /// The window's number among the model windows (its egui id).
+    pub id: u64,
+    /// How many model windows were open before it (each opens a little lower and further right).
+    place: usize,
     /// What the last run was asked to hear.
     ran_for: Option<Moment>,
     /// The fusion comparison's tile: the input it heard (attacked when it was), in this map.
@@ -64,27 +68,49 @@ pub struct SpectrogramWindow {
 }
 
 impl SpectrogramWindow {
-    /// Reads the spec at `path` and loads the model its `weights` names (on the window's thread);
-    /// the window opens when the model is there.
+    /// An empty window with this number, after `place` others.
+    pub fn numbered(id: u64, place: usize) -> Self {
+        Self { id, place, ..Self::default() }
+    }
+
+    /// Reads the spec at `path` and loads the model its `weights` names (on the window's
+    /// thread); the window opens when the model is there.
     pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
-        if self.job.running() {
-            self.pending.push_back((path, waker));
-            return Ok(());
-        }
+        self.reading = Some(path.clone());
         self.job.start("spectrogram-model", 4, waker, move |r| load(&path, r)).map(|_| ())
     }
 
-    /// Runs the model on `source` (decoded again at the model's rate) at `time_s`, under
-    /// `attack` when given. Without a loaded model nothing happens.
-    pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
+    /// Runs the model on `moment`'s source (decoded again at the model's rate) at its time,
+    /// under its attack when given. Without a loaded model nothing happens.
+    pub fn run(&mut self, moment: Moment, waker: Waker) -> Result<(), String> {
         let Some(model) = self.model.clone() else { return Ok(()) };
-        self.ran_for = Some(Moment { source: source.clone(), time_s, attack: attack.clone() });
+        self.ran_for = Some(moment.clone());
+        let Moment { source, time_s, attack } = moment;
         self.job.start("spectrogram-model", 4, waker, move |r| listen(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    /// Whether the window is reading the spec at `path`.
+    pub fn reading(&self, path: &Path) -> bool {
+        self.reading.as_deref() == Some(path)
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// The loaded model's name.
+    pub fn name(&self) -> String {
+        self.model.as_ref().map_or_else(String::new, |m| m.spec.name.clone())
+    }
+
+    /// Whether a loaded model has not run yet (it loaded before a clip was open).
+    pub fn waiting(&self) -> bool {
+        self.model.is_some() && !self.job.running() && self.ran_for.is_none()
     }
 
     /// Whether a loaded model, idle now, last heard something other than `moment`.
     pub fn behind(&self, moment: &Moment) -> bool {
-        self.model.is_some() && !self.job.running() && self.pending.is_empty() && self.ran_for.as_ref() != Some(moment)
+        self.model.is_some() && !self.job.running() && self.ran_for.as_ref() != Some(moment)
     }
 
     /// The model's tile in the fusion comparison, once it has heard something.
@@ -109,11 +135,6 @@ impl SpectrogramWindow {
         })
     }
 
-    /// Whether a result is on show (for tests).
-    pub fn has_heard(&self) -> bool {
-        self.heard.is_some()
-    }
-
     /// The clip, moment and attack of the result on show.
     pub fn shown(&self) -> Option<&str> {
         self.heard.as_ref().map(|(_, what)| what.as_str())
@@ -127,6 +148,9 @@ impl SpectrogramWindow {
     pub fn poll(&mut self) -> Vec<Event> {
         let mut events = Vec::new();
         for m in self.job.poll() {
+            if !matches!(m, Msg::Heard(..)) {
+                self.reading = None;
+            }
             match m {
                 Msg::Loaded(model, path) => {
                     events.push(Event::Loaded(model.spec.name.clone()));
@@ -148,12 +172,6 @@ impl SpectrogramWindow {
                 Msg::Failed(e) => events.push(Event::Failed(e)),
             }
         }
-        if !self.job.running()
-            && let Some((path, waker)) = self.pending.pop_front()
-            && let Err(e) = self.load(path, waker)
-        {
-            events.push(Event::Failed(e));
-        }
         events
     }
 
@@ -165,7 +183,8 @@ impl SpectrogramWindow {
         let mut action = None;
         let mut open = true;
         let title = self.model.as_ref().map_or("Spectrogram model".to_string(), |m| format!("Spectrogram model: {}", m.spec.name));
-        egui::Window::new(title).open(&mut open).default_pos([330.0, 40.0]).default_width(860.0).show(ctx, |ui| {
+        let offset = 24.0 * (self.place % 8) as f32;
+        egui::Window::new(title).id(egui::Id::unique(("spectrogram-window", self.id))).open(&mut open).default_pos([330.0 + offset, 40.0 + offset]).default_width(860.0).show(ctx, |ui| {
             ui.horizontal_wrapped(|ui| {
                 if ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked() {
                     action = Some(Action::Run);

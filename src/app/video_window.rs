@@ -43,21 +43,45 @@ pub struct VideoWindow {
     pub spec_path: Option<PathBuf>,
     /// What the last look was asked to see.
     ran_for: Option<Moment>,
+    /// The window's number among the model windows (its egui id).
+    pub id: u64,
+    /// How many model windows were open before it (each opens a little lower and further right).
+    place: usize,
     /// The fusion comparison's tile: the middle frame (attacked when it was) and its map.
     cell_tex: Option<(TextureHandle, Option<TextureHandle>)>,
 }
 
 impl VideoWindow {
+    /// An empty window with this number, after `place` others.
+    pub fn numbered(id: u64, place: usize) -> Self {
+        Self { id, place, ..Self::default() }
+    }
+
     /// Loads the model the spec at `path` describes (its `weights` named in it).
     pub fn load(&mut self, path: PathBuf, waker: Waker) -> Result<(), String> {
         self.job.start("video-model", 4, waker, move |r| load(&path, r)).map(|_| ())
     }
 
-    /// Runs the model on `source` at `time_s` (only the frames it reads are kept).
-    pub fn run(&mut self, source: PathBuf, time_s: f64, attack: Option<AttackConfig>, waker: Waker) -> Result<(), String> {
+    /// Runs the model on `moment`'s source at its time (only the frames it reads are kept).
+    pub fn run(&mut self, moment: Moment, waker: Waker) -> Result<(), String> {
         let Some(model) = self.model.clone() else { return Ok(()) };
-        self.ran_for = Some(Moment { source: source.clone(), time_s, attack: attack.clone() });
+        self.ran_for = Some(moment.clone());
+        let Moment { source, time_s, attack } = moment;
         self.job.start("video-model", 4, waker, move |r| look(&model, &source, time_s, attack.as_ref(), r)).map(|_| ())
+    }
+
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// The loaded model's name.
+    pub fn name(&self) -> String {
+        self.model.as_ref().map_or_else(String::new, |m| m.spec().name.clone())
+    }
+
+    /// Whether a loaded model has not run yet (it loaded before a clip was open).
+    pub fn waiting(&self) -> bool {
+        self.model.is_some() && !self.job.running() && self.ran_for.is_none()
     }
 
     /// Whether a loaded model, idle now, last looked at something other than `moment`.
@@ -91,11 +115,6 @@ impl VideoWindow {
 
     pub fn running(&self) -> bool {
         self.job.running()
-    }
-
-    /// Whether a result is on show (for tests).
-    pub fn has_seen(&self) -> bool {
-        self.seen.is_some()
     }
 
     /// The clip, moment and attack of the result on show.
@@ -136,7 +155,8 @@ impl VideoWindow {
         let mut run = false;
         let mut open = true;
         let title = self.model.as_ref().map_or("Video model".to_string(), |m| format!("{}: {}", if matches!(**m, Watched::Pair(_)) { "Audio-visual model" } else { "Video model" }, m.spec().name));
-        egui::Window::new(title).open(&mut open).default_pos([330.0, 60.0]).default_width(760.0).show(ctx, |ui| {
+        let offset = 24.0 * (self.place % 8) as f32;
+        egui::Window::new(title).id(egui::Id::unique(("video-window", self.id))).open(&mut open).default_pos([330.0 + offset, 60.0 + offset]).default_width(760.0).show(ctx, |ui| {
             ui.horizontal_wrapped(|ui| {
                 run = ui.add_enabled(self.model.is_some() && !self.job.running(), egui::Button::new("Run on this clip")).on_hover_text("the clip and moment on screen, under the attack panel's settings").clicked();
                 if self.job.running() {

@@ -79,10 +79,8 @@ pub struct Workbench {
     frame_ms: (f64, f64, Option<std::time::Instant>),
     /// The per-clip robustness curve window (its own worker thread).
     curve: super::curve::CurveWindow,
-    /// A spectrogram model from a spec (File > Add model with a Cnn14 or TAL-trans spec).
-    spectro: super::spectrogram_window::SpectrogramWindow,
-    /// A video model from a spec (R(2+1)D-18): its frame strip.
-    video: super::video_window::VideoWindow,
+    /// Models from specs, a window each (spectrogram, video and audio-visual models).
+    windows: super::spec_windows::SpecWindows,
     /// The class-wise robustness window (dataset metrics, its own worker thread).
     pub classwise: super::classwise::ClasswiseWindow,
     /// The training panel (its own worker thread).
@@ -145,8 +143,7 @@ impl Workbench {
             frame_started: None,
             frame_ms: (0.0, 0.0, None),
             curve: Default::default(),
-            spectro: Default::default(),
-            video: Default::default(),
+            windows: Default::default(),
             classwise: Default::default(),
             training: Default::default(),
             playback: None,
@@ -341,8 +338,7 @@ impl eframe::App for Workbench {
         self.intercept_close(ctx);
         self.poll_models();
         self.poll_curve();
-        self.poll_spectrogram_model();
-        self.poll_video_model();
+        self.poll_window_models();
         self.update_textures(ctx);
         self.autosave();
     }
@@ -355,10 +351,7 @@ impl eframe::App for Workbench {
         let ctx = ui.ctx().clone();
         self.locate_window(&ctx);
         self.curve_window(&ctx);
-        self.spectrogram_model_window(&ctx);
-        if self.video.show(&ctx) {
-            self.run_video_model();
-        }
+        self.model_windows(&ctx);
         self.classwise_window(&ctx);
         self.training_window(&ctx);
         self.grid_window(&ctx);

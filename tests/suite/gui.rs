@@ -432,8 +432,9 @@ fn the_fusion_grid_shows_every_model_with_its_map_under_attack() {
     h.snapshot("fusion_grid");
 }
 
-/// Models with windows of their own (a spectrogram model, the demo video model) get tiles in
-/// the comparison too, and look again when the attack changes while it is open.
+/// Models with windows of their own, several at once (a spectrogram model, the demo video
+/// model, an audio-visual pair), each in its own window, get tiles in the comparison too and
+/// look again when the attack changes while it is open; a session keeps them all.
 #[test]
 fn the_fusion_grid_takes_in_the_window_models() {
     use mcgurk::app::command::Command;
@@ -442,29 +443,57 @@ fn the_fusion_grid_takes_in_the_window_models() {
     let mut spec: serde_json::Value = serde_json::from_slice(&std::fs::read(root().join("tests/fixtures/torch/tal_tiny.spec.json")).unwrap()).unwrap();
     spec["weights"] = root().join("tests/fixtures/torch/tal_tiny.safetensors").display().to_string().into();
     let tal = write(dir.path(), "tal.spec.json", spec.to_string().as_bytes());
+    let pair = root().join("tests/fixtures/torch/pair_gated_sum.spec.json");
     let mut h = harness(Launch::File(demo("cow.mp4")));
     settle(&mut h);
     h.state_mut().command(Command::AddDemoVideoModel);
-    h.state_mut().command(Command::AddModel { path: tal, fusion: None });
-    wait_until(&mut h, 120, "the window models never answered", |s| matches!(s.window_models_show(), (Some(_), Some(_))));
+    h.state_mut().command(Command::AddModel { path: tal.clone(), fusion: None });
+    h.state_mut().command(Command::AddModel { path: pair.clone(), fusion: None });
+    let all_show = |s: &Workbench, n_spectro: usize, n_video: usize, what: &dyn Fn(&str) -> bool| {
+        let (running, a, v) = s.window_models_state();
+        !running && a.len() == n_spectro && v.len() == n_video && a.iter().chain(&v).all(|x| x.is_some_and(what))
+    };
+    wait_until(&mut h, 120, "the window models never answered", |s| all_show(s, 1, 2, &|_| true));
+    // Adding a spec that is loaded already opens its window again: no second model.
+    h.state_mut().command(Command::AddModel { path: pair.clone(), fusion: None });
+    h.run_steps(3);
+    assert_eq!(h.state().window_model_specs().len(), 3);
     h.state_mut().set_grid_open(true);
     let attack = AttackConfig { method: Method::Fgsm, modality: Modality::Both, eps_a: 0.004, eps_v: 8.0 / 255.0, ..Default::default() };
     h.state_mut().set_attack(true, attack);
-    // No click on either window's Run: the comparison asks for the new attack.
-    wait_until(&mut h, 120, "the window models never looked again under the attack", |s| {
-        matches!(s.window_models_show(), (Some(a), Some(v)) if a.contains("FGSM eps 0.0040") && v.contains("FGSM eps 0.0314 per pixel"))
-    });
+    // No click on any window's Run: the comparison asks for the new attack.
+    wait_until(&mut h, 120, "the window models never looked again under the attack", |s| all_show(s, 1, 2, &|w| w.contains("FGSM") && w.contains("0.0040") || w.contains("0.0314 per pixel")));
     settle(&mut h);
-    h.run_steps(3);
+    // Windows size themselves to what arrived over a few frames.
+    h.run_steps(12);
     assert_eq!(h.state().grid_views(), 7);
-    for label in ["demo-r2plus1d (video, 8 frames)", "tiny-tal-trans (log-mel)"] {
+    for label in ["demo-r2plus1d (video, 8 frames)", "tiny-tal-trans (log-mel)", "tiny-cnn14+r2plus1d-gated-sum (audio-visual, 8 frames)", "Audio-visual model: tiny-cnn14+r2plus1d-gated-sum", "Video model: demo-r2plus1d"] {
         assert!(h.query_by_label_contains(label).is_some(), "no '{label}'");
     }
-    // Nine tiles under the attack: the seven models of the model thread and the two windows'.
-    assert_eq!(h.query_all_by_label_contains("attacked: ").count(), 9);
+    // Ten tiles under the attack: the seven models of the model thread and the three windows'.
+    assert_eq!(h.query_all_by_label_contains("attacked: ").count(), 10);
     // The tile states the moment and attack it shows, as the window does.
     assert!(h.query_all_by_label_contains("FGSM eps 0.0314 per pixel").count() >= 2);
-    h.snapshot("fusion_grid_windows");
+    // The comparison window only: the model windows behind it size themselves to what arrived
+    // first, which varies run to run.
+    let shot = h.render().unwrap();
+    egui_kittest::image_snapshot(&image::imageops::crop_imm(&shot, 330, 0, 700, 795).to_image(), "fusion_grid_windows");
+    // A session keeps the three specs and opens their windows again.
+    let saved = dir.path().join("three.mcgurk.json");
+    h.state_mut().command(Command::SaveSession(Some(saved.clone())));
+    h.run_steps(2);
+    let mut h2 = harness(Launch::Empty);
+    h2.run_steps(2);
+    h2.state_mut().command(Command::OpenSession(saved));
+    wait_until(&mut h2, 120, "the session's windows were not loaded", |s| s.window_model_specs().len() == 3 && all_show(s, 1, 2, &|_| true));
+    assert!(h2.state().window_model_specs().contains(&tal));
+    // Closing a model's window drops the model (the comparison was not open here).
+    let closes = h2.query_all_by_label("Close window").count();
+    assert_eq!(closes, 3, "one close button per model window");
+    h2.query_all_by_label("Close window").next().unwrap().click();
+    h2.run_steps(3);
+    assert_eq!(h2.state().window_model_specs().len(), 2);
+    assert!(h2.state().status.as_ref().unwrap().text.contains("closed"));
 }
 
 #[test]
@@ -949,8 +978,8 @@ fn a_spectrogram_model_shows_what_it_hears() {
     let mut h2 = harness(Launch::Empty);
     h2.run_steps(2);
     h2.state_mut().command(Command::OpenSession(saved));
-    wait_until(&mut h2, 120, "the session's models were not loaded", |s| s.models.len() >= 8 && s.spectrogram_model_spec().is_some());
-    assert!(h2.state().spectrogram_model_spec().unwrap().ends_with("tal.spec.json"));
+    wait_until(&mut h2, 120, "the session's models were not loaded", |s| s.models.len() >= 8 && !s.window_model_specs().is_empty());
+    assert!(h2.state().window_model_specs()[0].ends_with("tal.spec.json"));
 }
 
 /// File > Add model with a video model's spec: its window shows the strip of the T frames the

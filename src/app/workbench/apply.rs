@@ -235,14 +235,15 @@ impl Workbench {
         }
     }
 
-    /// File > Add model: one more model on the model thread, or a spectrogram model's window.
+    /// File > Add model: one more model on the model thread, or a model's own window.
     pub(crate) fn add_model_file(&mut self, path: PathBuf, fusion: Option<crate::models::FusionKind>) {
-        // A spec may describe a spectrogram model, which has its own window: its thread reads
-        // the spec and hands anything else back (`poll_spectrogram_model`).
+        // A spec may describe a model with a window of its own: a window's thread reads the
+        // spec and hands McGurk's own models back (`poll_window_models`).
         if fusion.is_none() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            match self.spectro.load(path, super::waker(&self.ctx)) {
-                Ok(()) => self.set_status(Level::Info, format!("reading the model spec {name}…")),
+            match self.windows.add(path, super::waker(&self.ctx)) {
+                Ok(true) => self.set_status(Level::Info, format!("reading the model spec {name}…")),
+                Ok(false) => self.set_status(Level::Info, format!("{name} is loaded already: its window is open")),
                 Err(e) => self.set_status(Level::Error, e),
             }
             return;
@@ -250,20 +251,16 @@ impl Workbench {
         self.add_av_model_file(path, fusion);
     }
 
-    /// The spectrogram model on the clip and moment on screen, under the panel's attack.
-    pub(super) fn run_spectrogram_model(&mut self) {
-        let Some(source) = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone()) else { return };
-        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
-        if let Err(e) = self.spectro.run(source, self.centre_s, attack, super::waker(&self.ctx)) {
-            self.set_status(Level::Error, e);
-        }
+    /// The clip and time on screen under the panel's attack: what the windows' models look at.
+    pub(super) fn wanted_moment(&self) -> Option<crate::app::window_cell::Moment> {
+        let source = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone())?;
+        Some(crate::app::window_cell::Moment { source, time_s: self.centre_s, attack: self.settings.attack.enabled.then(|| self.settings.attack.config.clone()) })
     }
 
-    /// The video model on the clip and moment on screen, under the panel's attack.
-    pub(super) fn run_video_model(&mut self) {
-        let Some(source) = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone()) else { return };
-        let attack = self.settings.attack.enabled.then(|| self.settings.attack.config.clone());
-        if let Err(e) = self.video.run(source, self.centre_s, attack, super::waker(&self.ctx)) {
+    /// The model of window `id` (every window's when None) on the clip and moment on screen.
+    pub(super) fn run_window_models(&mut self, id: Option<u64>) {
+        let Some(moment) = self.wanted_moment() else { return };
+        if let Err(e) = self.windows.run(id, &moment, &super::waker(&self.ctx)) {
             self.set_status(Level::Error, e);
         }
     }

@@ -8,7 +8,7 @@ use egui::{Color32, RichText, TextureHandle, TextureOptions};
 use super::Workbench;
 use super::textures::model_view_image;
 use crate::app::models_view;
-use crate::app::window_cell::{Cell, Moment};
+use crate::app::window_cell::Cell;
 use crate::app::settings::Overlay;
 
 const FLIPPED: Color32 = Color32::from_rgb(240, 90, 80);
@@ -50,21 +50,11 @@ impl Workbench {
             .collect();
     }
 
-    /// The moment and attack the window's models should show: the clip and time on screen
-    /// under the panel's attack.
-    fn wanted_moment(&self) -> Option<Moment> {
-        let source = self.clip.as_ref().and_then(|c| c.sources.first()).map(|s| s.path.clone())?;
-        Some(Moment { source, time_s: self.centre_s, attack: self.settings.attack.enabled.then(|| self.settings.attack.config.clone()) })
-    }
-
     /// Models with windows of their own look again when what the comparison shows moved on.
     fn keep_window_models_current(&mut self) {
         let Some(moment) = self.wanted_moment() else { return };
-        if self.spectro.behind(&moment) {
-            self.run_spectrogram_model();
-        }
-        if self.video.behind(&moment) {
-            self.run_video_model();
+        if let Err(e) = self.windows.run_behind(&moment, &super::waker(&self.ctx)) {
+            self.set_status(super::Level::Error, e);
         }
     }
 
@@ -75,13 +65,12 @@ impl Workbench {
         self.keep_window_models_current();
         let mut open = true;
         let colormap = self.settings.colormap;
-        let spectro = &mut self.spectro;
-        let video = &mut self.video;
+        let windows = &mut self.windows;
         egui::Window::new("Fusion comparison").open(&mut open).default_pos([330.0, 40.0]).default_width(4.0 * (SIDE + 24.0)).show(ctx, |ui| {
             let overlay = if self.settings.overlay == Overlay::Off { Overlay::Cam } else { self.settings.overlay };
             let what = if self.settings.attack.enabled { "under the panel's attack" } else { "clean (turn the attack on to compare under attack)" };
             ui.weak(format!("every model {what}; map: {}", overlay.name()));
-            let cells: Vec<Cell<'_>> = spectro.cell(ctx, colormap).into_iter().chain(video.cell(ctx)).collect();
+            let cells: Vec<Cell<'_>> = windows.cells(ctx, colormap);
             egui::Grid::new("fusion_grid").spacing([12.0, 12.0]).show(ui, |ui| {
                 let mut n = 0;
                 let mut end_row = |ui: &mut egui::Ui| {

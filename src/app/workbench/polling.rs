@@ -67,35 +67,23 @@ impl Workbench {
     }
 
 
-    pub(super) fn poll_spectrogram_model(&mut self) {
-        use crate::app::spectrogram_window::Event;
-        for e in self.spectro.poll() {
+    pub(super) fn poll_window_models(&mut self) {
+        use crate::app::spec_windows::Event;
+        for e in self.windows.poll(&super::waker(&self.ctx)) {
             match e {
                 Event::NotSpectrogram(path) => self.add_av_model_file(path, None),
-                Event::VideoSpec(path) => {
-                    if let Err(e) = self.video.load(path, super::waker(&self.ctx)) {
-                        self.set_status(Level::Error, e);
-                    }
-                }
                 Event::Failed(e) => self.set_status(Level::Error, e),
-                Event::Loaded(name) => {
-                    self.set_status(Level::Info, format!("spectrogram model {name} loaded"));
-                    self.run_spectrogram_model();
+                Event::Loaded(name, id) => {
+                    self.set_status(Level::Info, format!("model {name} loaded (its window)"));
+                    self.run_window_models(Some(id));
                 }
             }
         }
-    }
-
-    pub(super) fn poll_video_model(&mut self) {
-        use crate::app::video_window::Event;
-        for e in self.video.poll() {
-            match e {
-                Event::Failed(e) => self.set_status(Level::Error, e),
-                Event::Loaded(name) => {
-                    self.set_status(Level::Info, format!("model {name} loaded (its window)"));
-                    self.run_video_model();
-                }
-            }
+        // Models that loaded before a clip was open (a session's) look at it once it is.
+        if let Some(moment) = self.wanted_moment().filter(|_| self.loader.busy().is_none())
+            && let Err(e) = self.windows.run_waiting(&moment, &super::waker(&self.ctx))
+        {
+            self.set_status(Level::Error, e);
         }
     }
 

@@ -15,7 +15,7 @@ impl Workbench {
             "notes": self.session.notes,
             "attack_enabled": self.settings.attack.enabled,
             "attack": self.settings.attack.config,
-            "models": format!("{:?} {:?} {:?}", self.model_files, self.spectro.spec_path, self.video.spec_path),
+            "models": format!("{:?} {:?}", self.model_files, self.windows.spec_paths()),
             "classwise": self.classwise.report.is_some(),
         })
         .to_string()

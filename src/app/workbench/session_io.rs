@@ -98,7 +98,7 @@ impl Workbench {
                 .model_files
                 .iter()
                 .map(|(path, fusion)| crate::session::ModelFile { path: path.clone(), fusion: fusion.map(|f| f.name().to_string()) })
-                .chain(self.spectro.spec_path.iter().chain(&self.video.spec_path).map(|path| crate::session::ModelFile { path: path.clone(), fusion: None }))
+                .chain(self.windows.spec_paths().into_iter().map(|path| crate::session::ModelFile { path, fusion: None }))
                 .collect(),
             attack_enabled: self.settings.attack.enabled,
             attack: self.settings.attack.config.clone(),
@@ -252,10 +252,10 @@ impl Workbench {
         self.classwise.restore(session.classwise.as_ref());
         // Model files of the session that are not loaded yet.
         for f in &session.model_files {
-            if !self.model_files.iter().any(|(p, _)| *p == f.path) && self.spectro.spec_path.as_ref() != Some(&f.path) && self.video.spec_path.as_ref() != Some(&f.path) {
+            if !self.model_files.iter().any(|(p, _)| *p == f.path) && !self.windows.holds(&f.path) {
                 let fusion = f.fusion.as_deref().and_then(crate::models::FusionKind::from_name);
-                // A spec goes through the spectrogram window's thread, which hands back the
-                // specs of audio-visual models.
+                // A spec goes through a model window's thread, which hands back the specs of
+                // McGurk's own audio-visual models.
                 self.add_model_file(f.path.clone(), fusion);
             }
         }

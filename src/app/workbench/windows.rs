@@ -2,7 +2,7 @@
 //! class-wise and training windows (each owns its state and drawing; what they ask for comes
 //! back here as commands).
 
-use super::Workbench;
+use super::{Level, Workbench};
 use crate::app::command::{Command, DialogKind};
 
 impl Workbench {
@@ -64,33 +64,42 @@ impl Workbench {
     }
 
 
-    /// Whether the video model's window is working, and whether it shows a result.
+    /// Whether a model window is working, and what each shows (the clip, moment and attack of
+    /// its last result): spectrogram windows, then video and audio-visual ones.
+    pub fn window_models_state(&self) -> (bool, Vec<Option<&str>>, Vec<Option<&str>>) {
+        self.windows.state()
+    }
+
+    /// Whether the video windows are working, and whether every one (at least one) shows a
+    /// result.
     pub fn video_model_state(&self) -> (bool, bool) {
-        (self.video.running(), self.video.has_seen())
+        let (running, _, video) = self.windows.state();
+        (running, !video.is_empty() && video.iter().all(Option::is_some))
     }
 
-    /// What the windows' models show: the clip, moment and attack of their last results
-    /// (spectrogram model, video or audio-visual model).
-    pub fn window_models_show(&self) -> (Option<&str>, Option<&str>) {
-        (self.spectro.shown(), self.video.shown())
-    }
-
-    /// The spectrogram model's spec, when one is loaded.
-    pub fn spectrogram_model_spec(&self) -> Option<&std::path::Path> {
-        self.spectro.spec_path.as_deref()
-    }
-
-    /// Whether the spectrogram model's window is working, and whether it shows a result.
+    /// Whether the spectrogram windows are working, and whether every one (at least one) shows
+    /// a result.
     pub fn spectrogram_model_state(&self) -> (bool, bool) {
-        (self.spectro.running(), self.spectro.has_heard())
+        let (running, spectro, _) = self.windows.state();
+        (running, !spectro.is_empty() && spectro.iter().all(Option::is_some))
     }
 
-    pub(super) fn spectrogram_model_window(&mut self, ctx: &egui::Context) {
-        use crate::app::spectrogram_window::Action;
-        match self.spectro.show(ctx, self.settings.colormap) {
-            Some(Action::Run) => self.run_spectrogram_model(),
-            Some(Action::Listen(wave, rate)) => self.play_wave(wave, rate),
-            None => {}
+    /// The specs of the models with windows of their own.
+    pub fn window_model_specs(&self) -> Vec<std::path::PathBuf> {
+        self.windows.spec_paths()
+    }
+
+    pub(super) fn model_windows(&mut self, ctx: &egui::Context) {
+        use crate::app::spec_windows::Action;
+        let (actions, closed) = self.windows.show(ctx, self.settings.colormap);
+        for a in actions {
+            match a {
+                Action::Run(id) => self.run_window_models(Some(id)),
+                Action::Listen(wave, rate) => self.play_wave(wave, rate),
+            }
+        }
+        for name in closed {
+            self.set_status(Level::Info, format!("model {name} closed"));
         }
     }
 
