@@ -94,15 +94,20 @@ pub fn probe(data: &[u8]) {
 /// decoding, H.264 frames, stills, and resampling to the model rate.
 pub fn open(data: &[u8]) {
     let path = as_file("open.bin", data);
-    match crate::media::load::open(&path, &builtin(), &Job::detached()) {
-        Ok(clip) => {
-            if let Some(a) = &clip.audio {
-                assert!(a.samples.iter().all(|s| s.is_finite() && s.abs() <= 1.0), "samples outside [-1, 1]");
+    // The whole clip, and a video model's window (from a second to a second and a half in:
+    // decoding starts at an IDR picture before it and stops after it).
+    let window = (1.0, 1.5);
+    for opts in [builtin(), crate::media::LoadOptions { window: Some(window), ..builtin() }] {
+        match crate::media::load::open(&path, &opts, &Job::detached()) {
+            Ok(clip) => {
+                if let Some(a) = &clip.audio {
+                    assert!(a.samples.iter().all(|s| s.is_finite() && s.abs() <= 1.0), "samples outside [-1, 1]");
+                }
             }
-        }
-        Err(e) => {
-            note_contained(&e, data);
-            names_file(&e.to_string(), &path);
+            Err(e) => {
+                note_contained(&e, data);
+                names_file(&e.to_string(), &path);
+            }
         }
     }
 }
@@ -114,6 +119,7 @@ pub fn h264(data: &[u8]) {
     let (avcc, sample) = rest.split_at(usize::from(split).min(rest.len()));
     if let Ok(config) = crate::media::h264::AvcConfig::parse(avcc) {
         let mut out = Vec::new();
+        let _ = config.is_idr(sample);
         if config.to_annex_b(sample, &mut out).is_ok() {
             assert!(out.len() <= sample.len() * 3 + config.parameter_sets.len(), "Annex-B output grew past its input");
         }
