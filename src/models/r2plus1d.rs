@@ -160,6 +160,28 @@ impl R2Plus1d {
     }
 }
 
+/// Writes the encoder under `prefix` in torchvision's layout (what `import` reads back).
+pub(crate) fn export(net: &R2Plus1d, prefix: &str, w: &mut super::state_dict::Writer) {
+    let p = prefix;
+    w.conv3d(&format!("{p}stem.0"), &net.stem_spatial);
+    w.bn(&format!("{p}stem.1"), &net.stem_bn1);
+    w.conv3d(&format!("{p}stem.3"), &net.stem_temporal);
+    w.bn(&format!("{p}stem.4"), &net.stem_bn2);
+    for (i, b) in net.blocks.iter().enumerate() {
+        let k = format!("{p}layer{}.{}", i / 2 + 1, i % 2);
+        for (c, conv, norm) in [("conv1", &b.conv1, &b.bn1), ("conv2", &b.conv2, &b.bn2)] {
+            w.conv3d(&format!("{k}.{c}.0.0"), &conv.spatial);
+            w.bn(&format!("{k}.{c}.0.1"), &conv.bn);
+            w.conv3d(&format!("{k}.{c}.0.3"), &conv.temporal);
+            w.bn(&format!("{k}.{c}.1"), norm);
+        }
+        if let Some(d) = &b.downsample {
+            w.conv3d(&format!("{k}.downsample.0"), &d.conv);
+            w.bn(&format!("{k}.downsample.1"), &d.bn);
+        }
+    }
+}
+
 /// The encoder under `prefix` in a torchvision-layout state dict (`""` for a checkpoint as
 /// torchvision saves it); widths read from the shapes. Returns the head (`fc` under
 /// `head_prefix`) too when there is one: (weight [classes, C] as stored, bias).

@@ -92,6 +92,12 @@ impl Writer {
             self.param(format!("{key}.bias"), b);
         }
     }
+    pub(crate) fn conv3d(&mut self, key: &str, c: &burn::nn::conv::Conv3d) {
+        self.param(format!("{key}.weight"), &c.weight);
+        if let Some(b) = &c.bias {
+            self.param(format!("{key}.bias"), b);
+        }
+    }
     pub(crate) fn bn(&mut self, key: &str, bn: &BatchNorm) {
         self.param(format!("{key}.weight"), &bn.gamma);
         self.param(format!("{key}.bias"), &bn.beta);

@@ -10,6 +10,7 @@ use burn::prelude::*;
 use super::input::{chw, resize_crop};
 use super::r2plus1d::{self, R2Plus1d};
 use super::spec::{ModelSpec, SpecError};
+use super::safetensors::SafeTensors;
 use super::spectrogram::read_weights;
 use crate::media::Clip;
 
@@ -23,6 +24,36 @@ pub struct VideoModel {
     pub fps: Option<f64>,
 }
 
+/// The encoder and its `fc` head from a state dict in torchvision's layout, under the spec's
+/// keys (`keys.visual`, `keys.head`); the head's shape checked against the classes.
+pub fn import(st: &SafeTensors, spec: &ModelSpec, device: &Device) -> Result<(R2Plus1d, Linear), String> {
+    let prefix = spec.keys.visual.clone().unwrap_or_default();
+    let net = r2plus1d::import(st, &prefix, device).map_err(|e| e.to_string())?;
+    let (w, b) = (st.tensors.get(&format!("{}weight", spec.keys.head)), st.tensors.get(&format!("{}bias", spec.keys.head)));
+    let (Some(w), Some(b)) = (w, b) else {
+        return Err(format!("no '{}weight' / '{}bias' for the head (keys.head)", spec.keys.head, spec.keys.head));
+    };
+    let width = net.width();
+    if w.shape != [spec.classes.len(), width] || b.shape != [spec.classes.len()] {
+        return Err(format!("head {:?}: expected [{}, {width}] for {} classes on a {width}-wide feature", w.shape, spec.classes.len(), spec.classes.len()));
+    }
+    let mut head = LinearConfig::new(width, spec.classes.len()).init(device);
+    // PyTorch stores [out, in]; burn's Linear holds [in, out].
+    let weight = Tensor::<2>::from_data(TensorData::new(w.values.clone(), [w.shape[0], w.shape[1]]), device).transpose();
+    head.weight = burn::module::Param::from_tensor(weight);
+    head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(TensorData::new(b.values.clone(), [b.shape[0]]), device)));
+    Ok((net, head))
+}
+
+/// The encoder and head as a state dict in torchvision's layout under `keys` (what `import`
+/// reads back; a model loaded and not changed writes its checkpoint's tensors).
+pub fn export(net: &R2Plus1d, head: &Linear, keys: &super::spec::SpecKeys) -> SafeTensors {
+    let mut w = super::state_dict::Writer::default();
+    r2plus1d::export(net, keys.visual.as_deref().unwrap_or_default(), &mut w);
+    w.linear(keys.head.trim_end_matches('.'), head);
+    w.st
+}
+
 fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
     SpecError { path: path.to_path_buf(), detail: detail.into() }
 }
@@ -32,27 +63,13 @@ impl VideoModel {
         let spec = ModelSpec::load(spec_path)?;
         let v = spec.visual.clone().filter(|_| spec.is_video()).ok_or_else(|| bad(spec_path, "visual: not a video model (an r2plus1d_18 encoder without audio)"))?;
         let st = read_weights(weights)?;
-        let prefix = spec.keys.visual.clone().unwrap_or_default();
-        let mut net = r2plus1d::import(&st, &prefix, device).map_err(|e| bad(weights, e.to_string()))?;
+        let (mut net, head) = import(&st, &spec, device).map_err(|e| bad(weights, e))?;
         if let Some(m) = v.mean {
             net.mean = m;
         }
         if let Some(s) = v.std {
             net.std = s;
         }
-        let (w, b) = (st.tensors.get(&format!("{}weight", spec.keys.head)), st.tensors.get(&format!("{}bias", spec.keys.head)));
-        let (Some(w), Some(b)) = (w, b) else {
-            return Err(bad(weights, format!("no '{}weight' / '{}bias' for the head (keys.head)", spec.keys.head, spec.keys.head)));
-        };
-        let width = net.width();
-        if w.shape != [spec.classes.len(), width] || b.shape != [spec.classes.len()] {
-            return Err(bad(weights, format!("head {:?}: expected [{}, {width}] for {} classes on a {width}-wide feature", w.shape, spec.classes.len(), spec.classes.len())));
-        }
-        let mut head = LinearConfig::new(width, spec.classes.len()).init(device);
-        // PyTorch stores [out, in]; burn's Linear holds [in, out].
-        let weight = Tensor::<2>::from_data(TensorData::new(w.values.clone(), [w.shape[0], w.shape[1]]), device).transpose();
-        head.weight = burn::module::Param::from_tensor(weight);
-        head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::from_data(TensorData::new(b.values.clone(), [b.shape[0]]), device)));
         Ok(Self { classes: spec.classes.names(), frames: v.frames, size: v.size, fps: v.fps, spec, net, head })
     }
 

@@ -537,3 +537,84 @@ fn the_demo_video_model_ships_in_the_binary() {
     let linf = doc["models"][0]["norms"]["video_linf"].as_f64().unwrap();
     assert!(linf > 0.0 && linf <= 0.0157 + 1e-6, "{linf}");
 }
+
+/// R(2+1)D-18 and its head written back in torchvision's layout give the tensors they were
+/// read from, bit for bit (BatchNorm counters aside).
+#[test]
+fn r2plus1d_exports_the_state_dict_it_imported() {
+    let device = Device::flex();
+    let st = read(&std::fs::read(torch("r2plus1d_tiny.pth")).unwrap()).unwrap();
+    let spec = mcgurk::models::spec::ModelSpec::load(&torch("r2plus1d_tiny.spec.json")).unwrap();
+    let (net, head) = mcgurk::models::video::import(&st, &spec, &device).unwrap();
+    let back = mcgurk::models::video::export(&net, &head, &spec.keys);
+    let kept: Vec<&String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
+    let mut written: Vec<&String> = back.tensors.keys().collect();
+    let mut expected = kept.clone();
+    written.sort();
+    expected.sort();
+    assert_eq!(expected, written);
+    for k in kept {
+        assert!(st.tensors[k] == back.tensors[k], "{k} differs");
+    }
+}
+
+/// `train --spec` on a video model: the tiny R(2+1)D fine-tuned on a folder of videos per
+/// class. The loss falls, the weights come back in torchvision's layout with a spec naming them
+/// that `predict` reads, the held-out clips are measured each epoch.
+#[test]
+fn train_fine_tunes_an_r2plus1d_from_its_spec() {
+    if crate::common::require_ffmpeg().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (class, colour) in [("archery", "0xC83C28"), ("baking", "0x2850D2")] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for k in 0..4 {
+            let name = if k == 3 { format!("held-{k}.mp4") } else { format!("{k}.mp4") };
+            let made = std::process::Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i", &format!("color=c={colour}:s=48x48:r=8:d=1.5,noise=alls={}:allf=t", 10 + 8 * k)])
+                .args(["-c:v", "libx264", "-pix_fmt", "yuv420p"])
+                .arg(data.join(class).join(name))
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+    }
+    let out = dir.path().join("out");
+    let (spec, weights) = (torch("r2plus1d_tiny.spec.json"), torch("r2plus1d_tiny.pth"));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["train", "--data", data.to_str().unwrap(), "--holdout", "held", "--spec", spec.to_str().unwrap(), "--weights", weights.to_str().unwrap()])
+        .args(["--epochs", "12", "--batch", "6", "--lr", "0.003", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
+    let epochs = log["epochs"].as_array().unwrap();
+    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (12, Some(6), Some(2)));
+    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
+    assert!(loss(&epochs[11]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[11]));
+    assert!(epochs.iter().all(|e| e["val_acc"].is_number()));
+    // torchvision's layout: every key of the original but BatchNorm's counters, same shapes.
+    let original = read(&std::fs::read(&weights).unwrap()).unwrap();
+    let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-r2plus1d-fine-tuned.safetensors")).unwrap()).unwrap();
+    let mut keys: Vec<&String> = original.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
+    let mut written: Vec<&String> = tuned.tensors.keys().collect();
+    keys.sort();
+    written.sort();
+    assert_eq!(keys, written);
+    assert!(original.tensors.iter().filter(|(k, _)| !k.ends_with("num_batches_tracked")).all(|(k, t)| tuned.tensors[k].shape == t.shape));
+    assert!(original.tensors["fc.weight"].values != tuned.tensors["fc.weight"].values, "the weights moved");
+    // The new spec reads it back, and the tuned model tells the held-out pictures apart.
+    let top = |clip: &std::path::Path| -> String {
+        let p = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+            .args(["predict", clip.to_str().unwrap(), "--spec", out.join("tiny-r2plus1d-fine-tuned.spec.json").to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+        doc["models"][0]["top"][0]["class"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(top(&data.join("archery/held-3.mp4")), "archery");
+    assert_eq!(top(&data.join("baking/held-3.mp4")), "baking");
+}

@@ -1,5 +1,5 @@
-//! `train --spec`: a model from a spec trained further. A Cnn14 is fine-tuned by its own loop
-//! and written back in its checkpoint's layout; Tian & Xu's checkpoints start McGurk's own
+//! `train --spec`: a model from a spec trained further. A Cnn14 or an R(2+1)D-18 is fine-tuned
+//! by its own loop and written back in its checkpoint's layout; Tian & Xu's checkpoints start McGurk's own
 //! training.
 
 use std::path::PathBuf;
@@ -9,10 +9,12 @@ use anyhow::Context;
 use super::{Args, BackendArg, OptArg};
 use crate::models::{FusionKind, Size};
 
-/// `train --spec`: a spectrogram model from a spec fine-tuned on the dataset's training split
-/// (its classes found among the model's by name), measured on the held-out split each epoch.
+/// `train --spec`: a Cnn14 or an R(2+1)D-18 from a spec fine-tuned on the dataset's training
+/// split (its classes found among the model's by name), measured on the held-out split each
+/// epoch.
 pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
     use crate::models::spectrogram::SpectrogramModel;
+    use crate::cli::spec_models::Subject;
     use crate::train::spec::{FineTune, Window};
     let own = [
         (args.resume, "--resume"),
@@ -35,25 +37,28 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
     let weights = match &args.weights[..] {
         [w] => PathBuf::from(w),
         [] => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
-        _ => anyhow::bail!("--spec {}: a spectrogram model takes one --weights FILE", spec_path.display()),
+        _ => anyhow::bail!("--spec {}: the model takes one --weights FILE", spec_path.display()),
     };
-    if spec.visual.is_some() {
-        anyhow::bail!("train --spec fine-tunes audio models (Cnn14) for now: {} has a visual encoder", spec_path.display());
+    if spec.visual.is_some() && !spec.is_video() {
+        anyhow::bail!("train --spec fine-tunes Cnn14 and R(2+1)D-18 models for now: {} pairs two encoders", spec_path.display());
     }
     let device = burn::prelude::Device::flex();
-    let model = SpectrogramModel::load(spec_path, &weights, &device)?;
+    let subject = if spec.is_video() {
+        Subject::Video(crate::models::video::VideoModel::load(spec_path, &weights, &device)?)
+    } else {
+        Subject::Sound(SpectrogramModel::load(spec_path, &weights, &device)?)
+    };
     let ds = args.dataset.open_as(true)?;
     for n in &ds.skipped {
         eprintln!("skipped: {n}");
     }
-    let map = crate::cli::spec_models::class_map(&ds.classes, &model.classes).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", args.dataset.data.display(), spec_path.display()))?;
-    let subject = crate::cli::spec_models::Subject::Sound(model);
+    let map = crate::cli::spec_models::class_map(&ds.classes, subject.classes()).map_err(anyhow::Error::msg).with_context(|| format!("{} against {}", args.dataset.data.display(), spec_path.display()))?;
     let read = |split: crate::data::Split| -> Vec<Window> {
         let items = ds.split(split);
         let mut out = Vec::new();
         for (k, item) in items.iter().enumerate() {
             match subject.example(&item.media, item.centre_s) {
-                Ok(ex) => out.push(Window { wave: ex.wave, label: map[item.label] }),
+                Ok(ex) => out.push(Window { input: if matches!(subject, Subject::Video(_)) { ex.pixels } else { ex.wave }, label: map[item.label] }),
                 Err(e) => eprintln!("skipped: {e}"),
             }
             crate::cli::progress::count(&format!("decoding {split:?} clips").to_lowercase(), k + 1, items.len());
@@ -63,18 +68,24 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
     };
     let train = read(crate::data::Split::Train);
     let val = ds.validation_split().map(read).unwrap_or_default();
-    let crate::cli::spec_models::Subject::Sound(model) = subject else { unreachable!("built above") };
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let cfg = FineTune { epochs: args.epochs, lr: args.lr, batch: args.batch.max(1), seed: args.seed };
-    eprintln!("fine-tuning {} on {} clips ({} held out), {} epochs", model.spec.name, train.len(), val.len(), cfg.epochs);
-    let (st, log) = crate::train::spec::fine_tune(&model, &train, &val, &cfg, crate::cli::interrupt::flag(), &mut |e, epoch, of| {
+    let model_spec = subject.spec();
+    eprintln!("fine-tuning {} on {} clips ({} held out), {} epochs", model_spec.name, train.len(), val.len(), cfg.epochs);
+    let mut show = |e: &crate::train::spec::EpochLog, epoch: usize, of: usize| {
         let val = e.val_acc.map_or(String::new(), |v| format!(", held out {:.1}%", 100.0 * v));
         println!("epoch {epoch}/{of}: loss {:.4}, train {:.1}%{val} ({:.0} s)", e.train_loss, 100.0 * e.train_acc, e.seconds);
-    })?;
-    let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model.spec.name));
+    };
+    let cancel = crate::cli::interrupt::flag();
+    let (st, log) = match &subject {
+        Subject::Video(m) => crate::train::spec::fine_tune_video(m, &train, &val, &cfg, cancel, &mut show)?,
+        Subject::Sound(m) => crate::train::spec::fine_tune(m, &train, &val, &cfg, cancel, &mut show)?,
+        Subject::Pair(_) => unreachable!("refused above"),
+    };
+    let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model_spec.name));
     let weights_out = args.out.join(format!("{name}.safetensors"));
     crate::files::write_atomic(&weights_out, &st.to_bytes(crate::models::safetensors::StoreAs::F32))?;
-    let mut new_spec = model.spec.clone();
+    let mut new_spec = model_spec.clone();
     new_spec.name = name.clone();
     new_spec.weights = Some(crate::models::spec::SpecWeights::One(PathBuf::from(format!("{name}.safetensors"))));
     let spec_out = args.out.join(format!("{name}.spec.json"));
