@@ -617,4 +617,10 @@ fn train_fine_tunes_an_r2plus1d_from_its_spec() {
     };
     assert_eq!(top(&data.join("archery/held-3.mp4")), "archery");
     assert_eq!(top(&data.join("baking/held-3.mp4")), "baking");
+    // An audio-visual pair is refused with the reason.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
+        .args(["train", "--data", data.to_str().unwrap(), "--spec", torch("pair_gated_sum.spec.json").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("pairs two encoders"), "{}", String::from_utf8_lossy(&run.stderr));
 }
