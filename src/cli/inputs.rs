@@ -193,13 +193,13 @@ impl ModelArgs {
         if let Some(spec_path) = &self.spec_path()? {
             let spec = crate::models::spec::ModelSpec::load(spec_path)?;
             if spec.is_video() {
-                bail!("--spec video models (r2plus1d_18) run in `mcgurk predict`, `attack`, `eval` and `metrics`; train on them is not built yet");
+                bail!("--spec video models (r2plus1d_18) run in `mcgurk predict`, `attack`, `eval`, `metrics` and `train`, one model at a time; this use takes McGurk's own audio-visual models");
             }
             if spec.is_pair() {
-                bail!("--spec audio-visual models of other encoders than tian + resnet18 run in `mcgurk predict`, `attack`, `eval` and `metrics`; train on them is not built yet");
+                bail!("--spec audio-visual models of other encoders than tian + resnet18 run in `mcgurk predict`, `attack`, `eval` and `metrics`, one model at a time; this use takes McGurk's own audio-visual models");
             }
             if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
-                bail!("--spec models of spectrogram encoders run in `mcgurk predict`, `attack`, `eval` and `metrics`; train on them is not built yet");
+                bail!("--spec models of spectrogram encoders run in `mcgurk predict`, `attack`, `eval`, `metrics` and `train`, one model at a time; this use takes McGurk's own audio-visual models");
             }
             let mut out = Vec::new();
             for m in &self.models {

@@ -105,6 +105,12 @@ impl Writer {
         self.st.insert(format!("{key}.running_mean"), m.dims().to_vec(), values(m));
         self.st.insert(format!("{key}.running_var"), v.dims().to_vec(), values(v));
     }
+    pub(crate) fn layer_norm(&mut self, key: &str, n: &burn::nn::LayerNorm) {
+        self.param(format!("{key}.weight"), &n.gamma);
+        if let Some(b) = &n.beta {
+            self.param(format!("{key}.bias"), b);
+        }
+    }
     pub(crate) fn linear(&mut self, key: &str, l: &Linear) {
         let w = l.weight.val().transpose(); // burn [in, out] -> PyTorch [out, in]
         self.ids.insert(format!("{key}.weight"), l.weight.id.val());

@@ -152,6 +152,27 @@ impl TalTrans {
     }
 }
 
+/// The state dict of `net` under `prefix`, as Li et al.'s code names it (what `import` reads
+/// back; the position-wise FFN as linear weights).
+pub fn export(net: &TalTrans, prefix: &str) -> SafeTensors {
+    let mut w = super::state_dict::Writer::default();
+    for (i, b) in net.blocks.iter().enumerate() {
+        w.conv2d(&format!("{prefix}conv{}.conv", i + 1), &b.conv);
+        w.bn(&format!("{prefix}conv{}.bn", i + 1), &b.bn);
+    }
+    let a = &net.slf_attn;
+    for (name, l) in [("w_qs", &a.w_qs), ("w_ks", &a.w_ks), ("w_vs", &a.w_vs), ("fc", &a.fc)] {
+        w.linear(&format!("{prefix}enc_layer.slf_attn.{name}"), l);
+    }
+    w.layer_norm(&format!("{prefix}enc_layer.slf_attn.layer_norm"), &a.layer_norm);
+    w.linear(&format!("{prefix}enc_layer.pos_ffn.w_1"), &net.pos_ffn.w_1);
+    w.linear(&format!("{prefix}enc_layer.pos_ffn.w_2"), &net.pos_ffn.w_2);
+    w.layer_norm(&format!("{prefix}enc_layer.pos_ffn.layer_norm"), &net.pos_ffn.layer_norm);
+    w.linear(&format!("{prefix}fc_prob"), &net.fc_prob);
+    w.linear(&format!("{prefix}fc_att"), &net.fc_att);
+    w.st
+}
+
 /// Builds TAL-trans from a state dict (keys as Li et al.'s checkpoints hold them, after
 /// `prefix`): embedding, FFN width and classes from the shapes. A position-wise FFN stored as
 /// 1x1 Conv1d weights ([out, in, 1], the older attention code) is read as linear.

@@ -1,5 +1,6 @@
-//! Fine-tuning a model read from a spec on a dataset: a Cnn14 (a published PANNs checkpoint;
-//! the waveform windows at the model's rate go through its fixed log-mel front end) or an
+//! Fine-tuning a model read from a spec on a dataset: a Cnn14 or a TAL-trans (published
+//! checkpoints; the waveform windows at the model's rate go through the fixed log-mel front
+//! end) or an
 //! R(2+1)D-18 with its `fc` head (clips of T frames). Adam updates every weight, BatchNorm
 //! learns from the batches; the result is a state dict in the checkpoint's own key layout, so
 //! the same spec reads it back.
@@ -21,6 +22,7 @@ use crate::models::r2plus1d::R2Plus1d;
 use crate::models::safetensors::SafeTensors;
 use crate::models::spec::Output;
 use crate::models::spectrogram::{SpectrogramModel, SpectrogramNet};
+use crate::models::tal_trans::{self, TalTrans};
 use crate::models::video::VideoModel;
 
 /// One clip: the model's input (a waveform window at its rate, or [3, T, S, S] pixels) and its
@@ -51,23 +53,32 @@ pub struct EpochLog {
 /// Sees each epoch's line, with the epoch and how many there are.
 pub type EpochDone<'a> = &'a mut dyn FnMut(&EpochLog, usize, usize);
 
-/// Fine-tunes `model` (a Cnn14) on `train`; `val` is measured after each epoch. Returns the
-/// state dict under the spec's keys and the log.
+/// Fine-tunes `model` (a Cnn14 or a TAL-trans) on `train`; `val` is measured after each epoch.
+/// Returns the state dict under the spec's keys and the log.
 pub fn fine_tune(model: &SpectrogramModel, train: &[Window], val: &[Window], cfg: &FineTune, cancel: &AtomicBool, epoch_done: EpochDone) -> Result<(SafeTensors, Vec<EpochLog>), TrainError> {
-    let SpectrogramNet::Cnn14(net) = &model.net else {
-        return Err(TrainError::Invalid("train --spec fine-tunes Cnn14 models (TAL-trans is not built yet)".into()));
-    };
-    let base = net.head.weight.val().device();
+    let base = model.net.device();
     let device = base.clone().autodiff();
     let front = model.front.to_device(&device);
-    // Read onto the autodiff device, so that every parameter is trainable.
-    let keys = cnn14::Keys { encoder: model.spec.keys.audio.clone(), head: model.spec.keys.head.clone() };
-    let net: Cnn14 = cnn14::import(&cnn14::export(net, &keys), &keys, model.front.cfg.n_mels, &device).map_err(|e| TrainError::Invalid(e.to_string()))?;
     // The front end on the device of the batch: training batches are on the autodiff device.
-    let logits = |net: &Cnn14, x: Tensor<2>| if x.device().is_autodiff() { net.forward(front.forward(x)) } else { net.forward(model.front.forward(x)) };
+    let features = |x: Tensor<2>| if x.device().is_autodiff() { front.forward(x) } else { model.front.forward(x) };
     let setup = Setup { devices: (&device, &base), sigmoid: model.spec.output == Output::Sigmoid, classes: model.classes.len() };
-    let (net, log) = tune(net, &logits, train, val, &setup, cfg, cancel, epoch_done)?;
-    Ok((cnn14::export(&net.valid(), &keys), log))
+    let invalid = |e: crate::models::state_dict::LayoutError| TrainError::Invalid(e.to_string());
+    // Each is read onto the autodiff device, so that every parameter is trainable.
+    match &model.net {
+        SpectrogramNet::Cnn14(net) => {
+            let keys = cnn14::Keys { encoder: model.spec.keys.audio.clone(), head: model.spec.keys.head.clone() };
+            let net: Cnn14 = cnn14::import(&cnn14::export(net, &keys), &keys, model.front.cfg.n_mels, &device).map_err(invalid)?;
+            let (net, log) = tune(net, &|net: &Cnn14, x| net.forward(features(x)), train, val, &setup, cfg, cancel, epoch_done)?;
+            Ok((cnn14::export(&net.valid(), &keys), log))
+        }
+        SpectrogramNet::TalTrans(net) => {
+            let prefix = &model.spec.keys.audio;
+            let opts = model.spec.tal_options().map_err(TrainError::Invalid)?;
+            let net: TalTrans = tal_trans::import(&tal_trans::export(net, prefix), prefix, opts, &device).map_err(invalid)?;
+            let (net, log) = tune(net, &|net: &TalTrans, x| net.forward(features(x)), train, val, &setup, cfg, cancel, epoch_done)?;
+            Ok((tal_trans::export(&net.valid(), prefix), log))
+        }
+    }
 }
 
 /// An R(2+1)D-18 and its head, trained together.

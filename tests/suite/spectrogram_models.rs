@@ -688,6 +688,75 @@ fn train_fine_tunes_a_cnn14_from_its_spec() {
     assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("--adversarial"));
 }
 
+/// TAL-trans written back under Li et al.'s names gives the tensors it was read from, bit for
+/// bit (BatchNorm counters aside).
+#[test]
+fn tal_trans_exports_the_state_dict_it_imported() {
+    use mcgurk::models::tal_trans;
+    let device = Device::flex();
+    let st = SafeTensors::parse(&std::fs::read(fixture("tal_tiny.safetensors")).unwrap()).unwrap();
+    let net = tal_trans::import(&st, "", tal_trans::Options::default(), &device).unwrap();
+    let back = tal_trans::export(&net, "");
+    let kept: Vec<&String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
+    let mut written: Vec<&String> = back.tensors.keys().collect();
+    let mut expected = kept.clone();
+    written.sort();
+    expected.sort();
+    assert_eq!(expected, written);
+    for k in kept {
+        assert!(st.tensors[k] == back.tensors[k], "{k} differs");
+    }
+}
+
+/// `train --spec` on Li et al.'s TAL-trans (multi-label: binary cross-entropy): the loss falls
+/// and the weights come back in the checkpoint's layout, its position-wise FFN as the 1x1
+/// Conv1d weights the checkpoint held; the written spec reads them back.
+#[test]
+fn train_fine_tunes_a_tal_trans_from_its_spec() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (class, base) in [("class 1", 300.0f32), ("class 3", 2500.0)] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for k in 0..4 {
+            let f = base * (1.0 + 0.15 * k as f32);
+            let wave: Vec<f32> = (0..16000).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / 16000.0).sin()).collect();
+            let name = if k == 3 { format!("held-{k}.wav") } else { format!("{k}.wav") };
+            std::fs::write(data.join(class).join(name), float_wav(&wave, 16000)).unwrap();
+        }
+    }
+    // The checkpoint with its FFN stored as 1x1 Conv1d weights ([out, in, 1]), as older
+    // attention code saves it.
+    let mut st = SafeTensors::parse(&std::fs::read(fixture("tal_tiny.safetensors")).unwrap()).unwrap();
+    for w in ["w_1", "w_2"] {
+        st.tensors.get_mut(&format!("enc_layer.pos_ffn.{w}.weight")).unwrap().shape.push(1);
+    }
+    let weights = dir.path().join("tal_conv1d.safetensors");
+    std::fs::write(&weights, st.to_bytes(mcgurk::models::safetensors::StoreAs::F32)).unwrap();
+    let out = dir.path().join("out");
+    let spec = fixture("tal_tiny.spec.json");
+    let run = mcgurk(&[
+        "train".as_ref(), "--data".as_ref(), data.as_os_str(), "--holdout".as_ref(), "held".as_ref(), "--spec".as_ref(), spec.as_os_str(),
+        "--weights".as_ref(), weights.as_os_str(), "--epochs".as_ref(), "6".as_ref(), "--batch".as_ref(), "6".as_ref(), "--lr".as_ref(), "0.003".as_ref(), "--out".as_ref(), out.as_os_str(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
+    let epochs = log["epochs"].as_array().unwrap();
+    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (6, Some(6), Some(2)));
+    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
+    assert!(loss(&epochs[5]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[5]));
+    let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-tal-trans-fine-tuned.safetensors")).unwrap()).unwrap();
+    let mut keys: Vec<&String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
+    let mut written: Vec<&String> = tuned.tensors.keys().collect();
+    keys.sort();
+    written.sort();
+    assert_eq!(keys, written);
+    assert!(keys.iter().all(|k| tuned.tensors[*k].shape == st.tensors[*k].shape), "a shape changed");
+    assert!(st.tensors["fc_prob.weight"].values != tuned.tensors["fc_prob.weight"].values, "the weights moved");
+    let clip = data.join("class 1/held-3.wav");
+    let p = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), out.join("tiny-tal-trans-fine-tuned.spec.json").as_os_str(), "--json".as_ref()]);
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+}
+
 /// Cnn14 written back under PANNs' names gives the tensors it was read from, bit for bit.
 #[test]
 fn cnn14_exports_the_state_dict_it_imported() {

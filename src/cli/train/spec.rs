@@ -1,6 +1,6 @@
-//! `train --spec`: a model from a spec trained further. A Cnn14 or an R(2+1)D-18 is fine-tuned
-//! by its own loop and written back in its checkpoint's layout; Tian & Xu's checkpoints start McGurk's own
-//! training.
+//! `train --spec`: a model from a spec trained further. A Cnn14, a TAL-trans or an R(2+1)D-18
+//! is fine-tuned by its own loop and written back in its checkpoint's layout; Tian & Xu's
+//! checkpoints start McGurk's own training.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use anyhow::Context;
 use super::{Args, BackendArg, OptArg};
 use crate::models::{FusionKind, Size};
 
-/// `train --spec`: a Cnn14 or an R(2+1)D-18 from a spec fine-tuned on the dataset's training
+/// `train --spec`: a Cnn14, a TAL-trans or an R(2+1)D-18 from a spec fine-tuned on the dataset's training
 /// split (its classes found among the model's by name), measured on the held-out split each
 /// epoch.
 pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
@@ -40,7 +40,7 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
         _ => anyhow::bail!("--spec {}: the model takes one --weights FILE", spec_path.display()),
     };
     if spec.visual.is_some() && !spec.is_video() {
-        anyhow::bail!("train --spec fine-tunes Cnn14 and R(2+1)D-18 models for now: {} pairs two encoders", spec_path.display());
+        anyhow::bail!("train --spec fine-tunes Cnn14, TAL-trans and R(2+1)D-18 models for now: {} pairs two encoders", spec_path.display());
     }
     let device = burn::prelude::Device::flex();
     let subject = if spec.is_video() {
@@ -82,6 +82,18 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
         Subject::Sound(m) => crate::train::spec::fine_tune(m, &train, &val, &cfg, cancel, &mut show)?,
         Subject::Pair(_) => unreachable!("refused above"),
     };
+    // Tensors stored in another shape of the same values (TAL-trans' FFN as 1x1 Conv1d
+    // weights) are written back as the checkpoint had them.
+    let original = crate::models::spectrogram::read_weights(&weights)?;
+    let mut st = st;
+    for (key, t) in &mut st.tensors {
+        if let Some(o) = original.tensors.get(key)
+            && o.shape != t.shape
+            && o.shape.iter().product::<usize>() == t.shape.iter().product::<usize>()
+        {
+            t.shape.clone_from(&o.shape);
+        }
+    }
     let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model_spec.name));
     let weights_out = args.out.join(format!("{name}.safetensors"));
     crate::files::write_atomic(&weights_out, &st.to_bytes(crate::models::safetensors::StoreAs::F32))?;
