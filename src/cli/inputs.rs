@@ -196,7 +196,7 @@ impl ModelArgs {
                 bail!("--spec video models (r2plus1d_18) run in `mcgurk predict`, `attack`, `eval`, `metrics` and `train`, one model at a time; this use takes McGurk's own audio-visual models");
             }
             if spec.is_pair() {
-                bail!("--spec audio-visual models of other encoders than tian + resnet18 run in `mcgurk predict`, `attack`, `eval` and `metrics`, one model at a time; this use takes McGurk's own audio-visual models");
+                bail!("--spec audio-visual models of other encoders than tian + resnet18 run in `mcgurk predict`, `attack`, `eval`, `metrics` and `train`, one model at a time; this use takes McGurk's own audio-visual models");
             }
             if spec.audio.as_ref().is_none_or(|a| a.encoder != crate::models::spec::Encoder::Tian) {
                 bail!("--spec models of spectrogram encoders run in `mcgurk predict`, `attack`, `eval`, `metrics` and `train`, one model at a time; this use takes McGurk's own audio-visual models");

@@ -106,8 +106,14 @@ impl Keys {
 
 /// The state dict of `net` under `keys`, as PANNs names it (what `import` reads back).
 pub fn export(net: &Cnn14, keys: &Keys) -> SafeTensors {
-    let e = &keys.encoder;
     let mut w = super::state_dict::Writer::default();
+    export_encoder(net, &keys.encoder, &mut w);
+    w.linear(keys.head.trim_end_matches('.'), &net.head);
+    w.st
+}
+
+/// Writes the encoder (to the `fc1` embedding) under `e`, as PANNs names it.
+pub(crate) fn export_encoder(net: &Cnn14, e: &str, w: &mut super::state_dict::Writer) {
     w.bn(&format!("{e}bn0"), &net.bn0);
     for (i, b) in net.blocks.iter().enumerate() {
         let p = format!("{e}conv_block{}", i + 1);
@@ -117,8 +123,6 @@ pub fn export(net: &Cnn14, keys: &Keys) -> SafeTensors {
         w.bn(&format!("{p}.bn2"), &b.bn2);
     }
     w.linear(&format!("{e}fc1"), &net.fc1);
-    w.linear(keys.head.trim_end_matches('.'), &net.head);
-    w.st
 }
 
 /// Builds a Cnn14 from a state dict: widths, embedding and classes from the tensors' shapes,

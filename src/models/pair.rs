@@ -128,6 +128,16 @@ fn bad(path: &Path, detail: impl Into<String>) -> SpecError {
     SpecError { path: path.to_path_buf(), detail: detail.into() }
 }
 
+/// Each part's prefix in a state dict under the spec's `keys`.
+fn part_prefixes(spec: &ModelSpec) -> [(&'static str, String); 4] {
+    [
+        ("audio", spec.keys.audio.clone()),
+        ("visual", spec.keys.visual.clone().unwrap_or_else(|| "visual.".into())),
+        ("fusion", spec.keys.fusion.clone().unwrap_or_else(|| "fusion.".into())),
+        ("head", spec.keys.head.clone()),
+    ]
+}
+
 /// The tensors of `st` under `prefix`, the prefix taken off.
 fn part_of(st: &SafeTensors, prefix: &str) -> SafeTensors {
     let mut out = SafeTensors::default();
@@ -150,19 +160,13 @@ impl PairModel {
     /// file) pairs, a file without a part holding every part under the spec's `keys`.
     pub fn load(spec_path: &Path, weights: &[(Option<String>, PathBuf)], device: &Device) -> Result<Self, SpecError> {
         let spec = ModelSpec::load(spec_path)?;
-        let (Some(audio), Some(visual)) = (spec.audio.clone(), spec.visual.clone()) else {
+        if spec.audio.is_none() || spec.visual.is_none() {
             return Err(bad(spec_path, "audio / visual: an audio-visual model needs both"));
-        };
+        }
         if !spec.is_pair() {
             return Err(bad(spec_path, "not an audio-visual model of two encoders"));
         }
-        let kind = spec.fusion_kind().map_err(|e| bad(spec_path, e))?;
-        let prefixes = [
-            ("audio", spec.keys.audio.clone()),
-            ("visual", spec.keys.visual.clone().unwrap_or_else(|| "visual.".into())),
-            ("fusion", spec.keys.fusion.clone().unwrap_or_else(|| "fusion.".into())),
-            ("head", spec.keys.head.clone()),
-        ];
+        let prefixes = part_prefixes(&spec);
         let mut files: HashMap<PathBuf, SafeTensors> = HashMap::new();
         let mut parts: HashMap<&str, (PathBuf, SafeTensors)> = HashMap::new();
         for (part, prefix) in &prefixes {
@@ -185,6 +189,16 @@ impl PairModel {
                 return Err(bad(file, format!("keys under no part's prefix (keys in the spec): {}", stray.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
             }
         }
+        Self::assemble(spec_path, spec, &parts, device)
+    }
+
+    /// The model from its parts' tensors (each under its prefix taken off), with the file each
+    /// came from for messages.
+    fn assemble(spec_path: &Path, spec: ModelSpec, parts: &HashMap<&str, (PathBuf, SafeTensors)>, device: &Device) -> Result<Self, SpecError> {
+        let (Some(audio), Some(visual)) = (spec.audio.clone(), spec.visual.clone()) else {
+            return Err(bad(spec_path, "audio / visual: an audio-visual model needs both"));
+        };
+        let kind = spec.fusion_kind().map_err(|e| bad(spec_path, e))?;
         let layout = |file: &Path, part: &str| {
             let file = file.to_path_buf();
             let part = part.to_string();
@@ -316,6 +330,56 @@ impl PairModel {
 
         let sampler = FrameSampler { frames: visual.frames, size: visual.size, fps: visual.fps };
         Ok(Self { classes: spec.classes.names(), samples: audio.samples, sample_rate, front, net, sampler, spec })
+    }
+
+    /// The model from one state dict holding every part under the spec's `keys` (what
+    /// `export` writes), on `device`.
+    pub fn from_state(spec_path: &Path, spec: ModelSpec, st: &SafeTensors, device: &Device) -> Result<Self, SpecError> {
+        let prefixes = part_prefixes(&spec);
+        let parts: HashMap<&str, (PathBuf, SafeTensors)> = prefixes.iter().map(|(part, prefix)| (*part, (spec_path.to_path_buf(), part_of(st, prefix)))).collect();
+        Self::assemble(spec_path, spec, &parts, device)
+    }
+
+    /// Every part in one state dict under the spec's `keys` (a part without a prefix gets its
+    /// name as one: one file holds them all), and those keys. Spectrogram encoders (Cnn14,
+    /// TAL-trans) and R(2+1)D-18 are written in their checkpoints' layouts; the head in the
+    /// column order the spec names.
+    pub fn export(&self) -> Result<(SafeTensors, super::spec::SpecKeys), String> {
+        let mut keys = self.spec.keys.clone();
+        let or = |k: &str, default: &str| if k.is_empty() { default.to_string() } else { k.to_string() };
+        keys.audio = or(&keys.audio, "audio.");
+        keys.visual = Some(or(keys.visual.as_deref().unwrap_or_default(), "visual."));
+        keys.fusion = Some(or(keys.fusion.as_deref().unwrap_or_default(), "fusion."));
+        keys.head = or(&keys.head, "classifier.");
+        let mut w = super::state_dict::Writer::default();
+        match (&self.net.cnn14, &self.net.tal) {
+            (Some(n), _) => cnn14::export_encoder(n, &keys.audio, &mut w),
+            (_, Some(n)) => tal_trans::export_encoder(n, &keys.audio, &mut w),
+            _ => return Err("written back for Cnn14 and TAL-trans audio encoders (Tian's is McGurk's own training)".into()),
+        }
+        match &self.net.r2plus1d {
+            Some(n) => r2plus1d::export(n, keys.visual.as_deref().unwrap_or_default(), &mut w),
+            None => return Err("written back for an R(2+1)D-18 visual encoder (ResNet-18 pairs are McGurk's own training)".into()),
+        }
+        let fusion = keys.fusion.clone().unwrap_or_default();
+        for (name, l) in [("proj_a", &self.net.proj_a), ("proj_v", &self.net.proj_v), ("alpha", &self.net.fusion.alpha)] {
+            if let Some(l) = l {
+                w.linear(&format!("{fusion}{name}"), l);
+            }
+        }
+        w.linear(keys.head.trim_end_matches('.'), &self.net.classifier);
+        let mut st = w.st;
+        // McGurk's (sound, picture) columns back to (picture, sound) when the spec reads so.
+        if self.spec.concat_order.as_ref().is_some_and(|o| o.first().map(String::as_str) == Some("visual"))
+            && let Some(t) = st.tensors.get_mut(&format!("{}weight", keys.head))
+            && let [_, joined] = t.shape[..]
+        {
+            let dv = self.net.proj_v.as_ref().map_or_else(|| self.net.r2plus1d.as_ref().map_or(0, R2Plus1d::width), |p| linear_dims(p).1);
+            for row in t.values.chunks_mut(joined) {
+                row.rotate_right(dv);
+            }
+        }
+        Ok((st, keys))
     }
 
     pub fn sigmoid(&self) -> bool {

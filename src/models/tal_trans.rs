@@ -156,6 +156,14 @@ impl TalTrans {
 /// back; the position-wise FFN as linear weights).
 pub fn export(net: &TalTrans, prefix: &str) -> SafeTensors {
     let mut w = super::state_dict::Writer::default();
+    export_encoder(net, prefix, &mut w);
+    w.linear(&format!("{prefix}fc_prob"), &net.fc_prob);
+    w.linear(&format!("{prefix}fc_att"), &net.fc_att);
+    w.st
+}
+
+/// Writes the encoder (to the transformer's frame embeddings) under `prefix`.
+pub(crate) fn export_encoder(net: &TalTrans, prefix: &str, w: &mut super::state_dict::Writer) {
     for (i, b) in net.blocks.iter().enumerate() {
         w.conv2d(&format!("{prefix}conv{}.conv", i + 1), &b.conv);
         w.bn(&format!("{prefix}conv{}.bn", i + 1), &b.bn);
@@ -168,9 +176,6 @@ pub fn export(net: &TalTrans, prefix: &str) -> SafeTensors {
     w.linear(&format!("{prefix}enc_layer.pos_ffn.w_1"), &net.pos_ffn.w_1);
     w.linear(&format!("{prefix}enc_layer.pos_ffn.w_2"), &net.pos_ffn.w_2);
     w.layer_norm(&format!("{prefix}enc_layer.pos_ffn.layer_norm"), &net.pos_ffn.layer_norm);
-    w.linear(&format!("{prefix}fc_prob"), &net.fc_prob);
-    w.linear(&format!("{prefix}fc_att"), &net.fc_att);
-    w.st
 }
 
 /// Builds TAL-trans from a state dict (keys as Li et al.'s checkpoints hold them, after

@@ -1,7 +1,7 @@
 //! Fine-tuning a model read from a spec on a dataset: a Cnn14 or a TAL-trans (published
 //! checkpoints; the waveform windows at the model's rate go through the fixed log-mel front
-//! end) or an
-//! R(2+1)D-18 with its `fc` head (clips of T frames). Adam updates every weight, BatchNorm
+//! end), an R(2+1)D-18 with its `fc` head (clips of T frames), or an audio-visual pair of those
+//! (the waveform and the frames of each clip). One loop: Adam updates every weight, BatchNorm
 //! learns from the batches; the result is a state dict in the checkpoint's own key layout, so
 //! the same spec reads it back.
 
@@ -20,7 +20,8 @@ use crate::data::rng::Rng;
 use crate::models::cnn14::{self, Cnn14};
 use crate::models::r2plus1d::R2Plus1d;
 use crate::models::safetensors::SafeTensors;
-use crate::models::spec::Output;
+use crate::models::pair::{PairModel, PairNet};
+use crate::models::spec::{ModelSpec, Output, SpecKeys};
 use crate::models::spectrogram::{SpectrogramModel, SpectrogramNet};
 use crate::models::tal_trans::{self, TalTrans};
 use crate::models::video::VideoModel;
@@ -114,6 +115,33 @@ pub fn fine_tune_video(model: &VideoModel, train: &[Window], val: &[Window], cfg
     let (net, log) = tune(net, &logits, train, val, &setup, cfg, cancel, epoch_done)?;
     let net = net.valid();
     Ok((crate::models::video::export(&net.encoder, &net.head, &model.spec.keys), log))
+}
+
+/// Fine-tunes `model` (an audio-visual pair of a spectrogram encoder and R(2+1)D-18) on
+/// windows of its waveform followed by its frames; returns one state dict holding every part,
+/// the keys it is written under, and the log.
+pub fn fine_tune_pair(model: &PairModel, spec_path: &std::path::Path, train: &[Window], val: &[Window], cfg: &FineTune, cancel: &AtomicBool, epoch_done: EpochDone) -> Result<(SafeTensors, SpecKeys, Vec<EpochLog>), TrainError> {
+    let base = model.net.device();
+    let device = base.clone().autodiff();
+    // Read onto the autodiff device, so that every parameter is trainable.
+    let (st, keys) = model.export().map_err(|e| TrainError::Invalid(format!("train --spec on this pair: {e}")))?;
+    let spec = ModelSpec { keys: keys.clone(), ..model.spec.clone() };
+    let tuned = PairModel::from_state(spec_path, spec, &st, &device).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    let front = tuned.front.clone();
+    let (na, frames, size) = (model.samples, model.sampler.frames, model.sampler.size);
+    // The waveform and the frames of each row; the front end on the device of the batch.
+    let logits = |net: &PairNet, x: Tensor<2>| {
+        let [b, n] = x.dims();
+        let wave = x.clone().slice([0..b, 0..na]).reshape([b, 1, na]);
+        let pixels = x.slice([0..b, na..n]).reshape([b, 3, frames * size, size]);
+        let front = front.as_ref().map(|f| f.to_device(&wave.device()));
+        net.logits(front.as_ref(), wave, pixels)
+    };
+    let setup = Setup { devices: (&device, &base), sigmoid: model.sigmoid(), classes: model.classes.len() };
+    let (net, log) = tune(tuned.net, &logits, train, val, &setup, cfg, cancel, epoch_done)?;
+    let done = PairModel { net: net.valid(), spec: ModelSpec { keys: keys.clone(), ..model.spec.clone() }, front: model.front.clone(), classes: model.classes.clone(), sampler: model.sampler.clone(), sample_rate: model.sample_rate, samples: model.samples };
+    let (st, keys) = done.export().map_err(TrainError::Invalid)?;
+    Ok((st, keys, log))
 }
 
 /// Where the loop runs and what its objective is.

@@ -126,3 +126,11 @@ pub fn affine(data: &[f64], pixels: &[f64]) -> bool {
     let scale = (pixels[i] - pixels[j]) / (data[i] - data[j]);
     data.iter().zip(pixels).all(|(d, p)| (pixels[i] + scale * (d - data[i]) - p).abs() <= 1.0)
 }
+
+/// The tensor names of a state dict as McGurk writes one back (no BatchNorm counters, no front
+/// end buffers), sorted: what a fine-tuned or re-exported checkpoint must hold.
+pub fn written_keys(st: &mcgurk::models::safetensors::SafeTensors) -> Vec<String> {
+    let mut keys: Vec<String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked") && !k.contains("extractor")).cloned().collect();
+    keys.sort();
+    keys
+}

@@ -697,14 +697,9 @@ fn tal_trans_exports_the_state_dict_it_imported() {
     let st = SafeTensors::parse(&std::fs::read(fixture("tal_tiny.safetensors")).unwrap()).unwrap();
     let net = tal_trans::import(&st, "", tal_trans::Options::default(), &device).unwrap();
     let back = tal_trans::export(&net, "");
-    let kept: Vec<&String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
-    let mut written: Vec<&String> = back.tensors.keys().collect();
-    let mut expected = kept.clone();
-    written.sort();
-    expected.sort();
-    assert_eq!(expected, written);
-    for k in kept {
-        assert!(st.tensors[k] == back.tensors[k], "{k} differs");
+    assert_eq!(crate::common::written_keys(&st), crate::common::written_keys(&back));
+    for k in crate::common::written_keys(&st) {
+        assert!(st.tensors[&k] == back.tensors[&k], "{k} differs");
     }
 }
 
@@ -745,12 +740,8 @@ fn train_fine_tunes_a_tal_trans_from_its_spec() {
     let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
     assert!(loss(&epochs[5]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[5]));
     let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-tal-trans-fine-tuned.safetensors")).unwrap()).unwrap();
-    let mut keys: Vec<&String> = st.tensors.keys().filter(|k| !k.ends_with("num_batches_tracked")).collect();
-    let mut written: Vec<&String> = tuned.tensors.keys().collect();
-    keys.sort();
-    written.sort();
-    assert_eq!(keys, written);
-    assert!(keys.iter().all(|k| tuned.tensors[*k].shape == st.tensors[*k].shape), "a shape changed");
+    assert_eq!(crate::common::written_keys(&st), crate::common::written_keys(&tuned));
+    assert!(crate::common::written_keys(&st).iter().all(|k| tuned.tensors[k].shape == st.tensors[k].shape), "a shape changed");
     assert!(st.tensors["fc_prob.weight"].values != tuned.tensors["fc_prob.weight"].values, "the weights moved");
     let clip = data.join("class 1/held-3.wav");
     let p = mcgurk(&["predict".as_ref(), clip.as_os_str(), "--spec".as_ref(), out.join("tiny-tal-trans-fine-tuned.spec.json").as_os_str(), "--json".as_ref()]);

@@ -1,6 +1,6 @@
-//! `train --spec`: a model from a spec trained further. A Cnn14, a TAL-trans or an R(2+1)D-18
-//! is fine-tuned by its own loop and written back in its checkpoint's layout; Tian & Xu's
-//! checkpoints start McGurk's own training.
+//! `train --spec`: a model from a spec trained further. A Cnn14, a TAL-trans, an R(2+1)D-18 or
+//! a pair of those is fine-tuned by its own loop and written back in its checkpoint's layout;
+//! Tian & Xu's checkpoints start McGurk's own training.
 
 use std::path::PathBuf;
 
@@ -9,11 +9,9 @@ use anyhow::Context;
 use super::{Args, BackendArg, OptArg};
 use crate::models::{FusionKind, Size};
 
-/// `train --spec`: a Cnn14, a TAL-trans or an R(2+1)D-18 from a spec fine-tuned on the dataset's training
-/// split (its classes found among the model's by name), measured on the held-out split each
-/// epoch.
+/// `train --spec`: a model from a spec fine-tuned on the dataset's training split (its classes
+/// found among the model's by name), measured on the held-out split each epoch.
 pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Result<()> {
-    use crate::models::spectrogram::SpectrogramModel;
     use crate::cli::spec_models::Subject;
     use crate::train::spec::{FineTune, Window};
     let own = [
@@ -34,20 +32,12 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
         anyhow::bail!("train --spec fine-tunes with Adam on the clean clips: {} are for McGurk's own models", asked.join(", "));
     }
     let spec = crate::models::spec::ModelSpec::load(spec_path)?;
-    let weights = match &args.weights[..] {
-        [w] => PathBuf::from(w),
-        [] => spec.single_weights(spec_path).with_context(|| format!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display()))?,
-        _ => anyhow::bail!("--spec {}: the model takes one --weights FILE", spec_path.display()),
-    };
-    if spec.visual.is_some() && !spec.is_video() {
-        anyhow::bail!("train --spec fine-tunes Cnn14, TAL-trans and R(2+1)D-18 models for now: {} pairs two encoders", spec_path.display());
+    let weights: Vec<(Option<String>, PathBuf)> = if args.weights.is_empty() { spec.weight_files(spec_path) } else { args.weights.iter().map(|w| crate::cli::inputs::part_and_file(w)).collect() };
+    if weights.is_empty() {
+        anyhow::bail!("--spec {}: give --weights (or name them in the spec's \"weights\")", spec_path.display());
     }
     let device = burn::prelude::Device::flex();
-    let subject = if spec.is_video() {
-        Subject::Video(crate::models::video::VideoModel::load(spec_path, &weights, &device)?)
-    } else {
-        Subject::Sound(SpectrogramModel::load(spec_path, &weights, &device)?)
-    };
+    let subject = Subject::load(spec_path, &weights, &device)?;
     let ds = args.dataset.open_as(true)?;
     for n in &ds.skipped {
         eprintln!("skipped: {n}");
@@ -58,7 +48,15 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
         let mut out = Vec::new();
         for (k, item) in items.iter().enumerate() {
             match subject.example(&item.media, item.centre_s) {
-                Ok(ex) => out.push(Window { input: if matches!(subject, Subject::Video(_)) { ex.pixels } else { ex.wave }, label: map[item.label] }),
+                Ok(ex) => {
+                    // What the model reads: its waveform, its frames, or both (sound first).
+                    let input = match subject {
+                        Subject::Sound(_) => ex.wave,
+                        Subject::Video(_) => ex.pixels,
+                        Subject::Pair(_) => ex.wave.into_iter().chain(ex.pixels).collect(),
+                    };
+                    out.push(Window { input, label: map[item.label] });
+                }
                 Err(e) => eprintln!("skipped: {e}"),
             }
             crate::cli::progress::count(&format!("decoding {split:?} clips").to_lowercase(), k + 1, items.len());
@@ -77,21 +75,27 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
         println!("epoch {epoch}/{of}: loss {:.4}, train {:.1}%{val} ({:.0} s)", e.train_loss, 100.0 * e.train_acc, e.seconds);
     };
     let cancel = crate::cli::interrupt::flag();
-    let (st, log) = match &subject {
+    let mut keys = None;
+    let (mut st, log) = match &subject {
         Subject::Video(m) => crate::train::spec::fine_tune_video(m, &train, &val, &cfg, cancel, &mut show)?,
         Subject::Sound(m) => crate::train::spec::fine_tune(m, &train, &val, &cfg, cancel, &mut show)?,
-        Subject::Pair(_) => unreachable!("refused above"),
+        Subject::Pair(m) => {
+            let (st, k, log) = crate::train::spec::fine_tune_pair(m, spec_path, &train, &val, &cfg, cancel, &mut show)?;
+            keys = Some(k);
+            (st, log)
+        }
     };
     // Tensors stored in another shape of the same values (TAL-trans' FFN as 1x1 Conv1d
     // weights) are written back as the checkpoint had them.
-    let original = crate::models::spectrogram::read_weights(&weights)?;
-    let mut st = st;
-    for (key, t) in &mut st.tensors {
-        if let Some(o) = original.tensors.get(key)
-            && o.shape != t.shape
-            && o.shape.iter().product::<usize>() == t.shape.iter().product::<usize>()
-        {
-            t.shape.clone_from(&o.shape);
+    for (_, file) in &weights {
+        let original = crate::models::spectrogram::read_weights(file)?;
+        for (key, t) in &mut st.tensors {
+            if let Some(o) = original.tensors.get(key)
+                && o.shape != t.shape
+                && o.shape.iter().product::<usize>() == t.shape.iter().product::<usize>()
+            {
+                t.shape.clone_from(&o.shape);
+            }
         }
     }
     let name = args.name.clone().unwrap_or_else(|| format!("{}-fine-tuned", model_spec.name));
@@ -99,9 +103,14 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
     crate::files::write_atomic(&weights_out, &st.to_bytes(crate::models::safetensors::StoreAs::F32))?;
     let mut new_spec = model_spec.clone();
     new_spec.name = name.clone();
+    // An audio-visual pair comes back as one file holding every part under these keys.
+    if let Some(k) = keys {
+        new_spec.keys = k;
+    }
     new_spec.weights = Some(crate::models::spec::SpecWeights::One(PathBuf::from(format!("{name}.safetensors"))));
     let spec_out = args.out.join(format!("{name}.spec.json"));
     crate::files::write_atomic(&spec_out, serde_json::to_string_pretty(&new_spec)?.as_bytes())?;
+    let weights: Vec<&PathBuf> = weights.iter().map(|(_, f)| f).collect();
     let doc = serde_json::json!({ "spec": spec_path, "weights": weights, "config": cfg, "train_clips": train.len(), "held_out_clips": val.len(), "epochs": log });
     crate::files::write_atomic(&args.out.join("train_log.json"), serde_json::to_string_pretty(&doc)?.as_bytes())?;
     println!("wrote {} and {}", weights_out.display(), spec_out.display());
