@@ -243,7 +243,7 @@ impl Workbench {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             match self.windows.add(path, super::waker(&self.ctx)) {
                 Ok(true) => self.set_status(Level::Info, format!("reading the model spec {name}…")),
-                Ok(false) => self.set_status(Level::Info, format!("{name} is loaded already: its window is open")),
+                Ok(false) => self.set_status(Level::Info, format!("{name} is open already (its window)")),
                 Err(e) => self.set_status(Level::Error, e),
             }
             return;
