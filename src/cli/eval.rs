@@ -152,6 +152,14 @@ fn merge(dir: &std::path::Path, out: &Outputs, wait: u64) -> anyhow::Result<()> 
     for s in &merged.skipped {
         eprintln!("skipped: {}", s.reason);
     }
+    if merged.header.run.spec.is_some() {
+        if out.plot.is_some() {
+            bail!("--plot: a model from a spec makes one row, no curve");
+        }
+        let name = merged.header.run.models.first().map_or_else(String::new, |m| m.name.clone());
+        let row = super::eval_spec::row(&name, &merged.header.run, &merged.specs, &merged.skipped);
+        return super::eval_spec::report(&row, out.json.as_deref(), out.csv.as_deref());
+    }
     let e = Evaluated { run: &merged.header.run, data: &merged.header.data, records: &merged.clips, interrupted: false, seconds: None };
     report(&e, out)
 }
@@ -248,6 +256,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
         universal: universal.as_ref().map(|u| u.id.clone()),
         exfmem_views: args.exfmem.then_some(args.exfmem_views),
         baseline: args.baseline.clone(),
+        spec: None,
     };
     if let Some(b) = &args.baseline
         && !run.models.iter().any(|m| &m.name == b)
@@ -309,7 +318,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
             match serde_json::from_str::<Line>(&text)? {
                 Line::Clip(r) => records.push(r),
                 Line::Skipped(s) => skipped.push(s),
-                Line::Header(_) => {}
+                Line::Header(_) | Line::Spec(_) => {}
             }
         }
         show_progress(shard, k + 1, total, started);
@@ -319,12 +328,11 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
     report(&e, &out)
 }
 
-/// A spectrogram or video model's table (`eval_spec`): one model, its waveform or its frames
-/// attacked; what belongs to the audio-visual table (shards, universal, ExFMem) is refused.
+/// A model from a spec (`eval_spec`): one model, its waveform or its frames attacked,
+/// resumable and sharded with `--out`; what belongs to the audio-visual table (sweeps,
+/// universal, ExFMem, several models) is refused.
 fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weights: &[(Option<String>, std::path::PathBuf)]) -> anyhow::Result<()> {
     let unsupported = [
-        (args.out.is_some(), "--out"),
-        (args.shard.is_some(), "--shard"),
         (args.universal || args.universal_from.is_some(), "--universal"),
         (args.exfmem, "--exfmem"),
         (!args.sweep.is_empty(), "--sweep"),
@@ -334,7 +342,14 @@ fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weight
     ];
     let asked: Vec<&str> = unsupported.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect();
     if !asked.is_empty() {
-        bail!("eval of a spectrogram or video model (--spec) makes one table in one run: {} not available for it yet", asked.join(", "));
+        bail!("eval of a model from a spec (--spec) makes its one row: {} not available for it yet", asked.join(", "));
+    }
+    let shard = match &args.shard {
+        Some(s) => Shard::parse(s, args.shards, &|name| std::env::var(name).ok())?,
+        None => Shard::WHOLE,
+    };
+    if shard != Shard::WHOLE && args.out.is_none() {
+        bail!("--shard needs --out DIR: each shard writes its results there for `eval merge`");
     }
     let ds = dataset.open_as(true)?;
     for n in &ds.skipped {
@@ -362,6 +377,8 @@ fn evaluate_spec(args: &Args, dataset: &DataArgs, spec: &std::path::Path, weight
         },
         json: args.outputs.json.clone(),
         csv: args.outputs.csv.clone(),
+        out: args.out.clone(),
+        shard,
     })
 }
 

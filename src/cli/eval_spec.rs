@@ -13,7 +13,10 @@ use serde::Serialize;
 
 use crate::attacks::{AttackConfig, Loss, Modality};
 use crate::data::{Dataset, Media, Split};
-use crate::eval::identity::sorted_clips;
+use crate::eval::identity::{FORMAT, ModelId, RunIdentity, Setting, SpecRun, hash_ids, sorted_clips};
+use crate::eval::journal::{Header, Journal, Line, to_line};
+use crate::eval::record::{Skipped, SpecRecord};
+use crate::eval::shard::Shard;
 use crate::metrics::ranking;
 use crate::models::predict::probabilities;
 use crate::models::spec::Output;
@@ -33,6 +36,9 @@ pub struct Run<'a> {
     pub attack: AttackConfig,
     pub json: Option<PathBuf>,
     pub csv: Option<PathBuf>,
+    /// The results folder (resumable), and which part of the clips this run takes.
+    pub out: Option<PathBuf>,
+    pub shard: Shard,
 }
 
 /// The table's one row (and the JSON file's content).
@@ -78,98 +84,177 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
     if clips.is_empty() {
         bail!("no clips in the {:?} split of {}", r.split, r.data.display());
     }
-    let cfg = AttackConfig { loss: if sigmoid { Loss::Bce } else { r.attack.loss }, ..r.attack.clone() };
-    let restrict = |logits: &[f32]| -> Vec<f32> {
-        let p = probabilities(logits, sigmoid);
-        map.iter().map(|&i| p[i]).collect()
-    };
-    let (mut clean, mut attacked, mut labels) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut loss_c, mut loss_a, mut max_linf, mut dead) = (0.0f64, 0.0f64, 0.0f32, 0usize);
-    // Mean SNR of the attacked sounds and PSNR of the attacked frames.
-    let (mut snr, mut psnr) = (Mean::default(), Mean::default());
-    let mut skipped = Vec::new();
-    let started = Instant::now();
-    for (k, c) in clips.iter().enumerate() {
-        if super::interrupt::pressed() {
-            break;
-        }
-        let path = match &c.item.media {
-            Media::File(p) => p,
-            Media::Pair { audio, .. } => audio,
-        };
-        match model.measure(&c.item.media, c.item.centre_s, map[c.item.label], &cfg) {
-            Err(reason) => {
-                super::progress::note(&format!("skipped: {reason}"));
-                skipped.push(reason);
-            }
-            Ok(a) => {
-                if a.logits_clean.iter().chain(&a.logits_adv).any(|v| !v.is_finite()) {
-                    bail!("{name} gives non-finite logits on {}", path.display());
-                }
-                clean.push(restrict(&a.logits_clean));
-                attacked.push(restrict(&a.logits_adv));
-                labels.push(c.item.label);
-                loss_c += f64::from(a.loss_clean);
-                loss_a += f64::from(a.loss_adv);
-                if cfg.modality != Modality::Video || matches!(model, Subject::Sound(_)) {
-                    snr.add(a.snr_db);
-                }
-                if cfg.modality != Modality::Audio && !matches!(model, Subject::Sound(_)) {
-                    psnr.add(a.psnr_db);
-                }
-                let linf = a.norms.audio_linf.max(a.norms.video_linf);
-                max_linf = max_linf.max(linf);
-                dead += usize::from(linf == 0.0 || !a.loss_adv.is_finite());
-            }
-        }
-        super::eval::show_progress(crate::eval::shard::Shard::WHOLE, k + 1, clips.len(), started);
-    }
-    super::progress::end();
-    let n = labels.len();
-    if n == 0 {
-        bail!("no clip of the {:?} split of {} could be read", r.split, r.data.display());
-    }
-    let top1 = |probs: &[Vec<f32>]| -> f32 {
-        let right = probs.iter().zip(&labels).filter(|(p, l)| (0..p.len()).max_by(|a, b| p[*a].total_cmp(&p[*b])) == Some(**l)).count();
-        right as f32 / n as f32
-    };
-    let (auc_clean, map_clean) = ranking::macro_auc_map(&clean, &labels);
-    let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
+    let cfg = AttackConfig { modality: model.modality(r.attack.modality), loss: if sigmoid { Loss::Bce } else { r.attack.loss }, ..r.attack.clone() };
     let input = match (&model, cfg.modality) {
         (Subject::Sound(_), _) => "waveform",
         (Subject::Video(_), _) | (Subject::Pair(_), Modality::Video) => "frames",
         (Subject::Pair(_), Modality::Audio) => "waveform",
         (Subject::Pair(_), Modality::Both) => "waveform and frames",
     };
-    let row = SpecRow {
-        model: name.clone(),
-        input: input.into(),
+    let hears = !matches!(model, Subject::Video(_)) && cfg.modality != Modality::Video;
+    let sees = !matches!(model, Subject::Sound(_)) && cfg.modality != Modality::Audio;
+    let run = RunIdentity {
+        format: FORMAT,
         split: format!("{:?}", r.split).to_lowercase(),
-        clips: n,
-        skipped,
+        classes: r.dataset.classes.clone(),
+        clips: clips.len(),
+        clip_ids: hash_ids(&clips),
+        models: vec![model_id(&name, r.spec, r.weights, hears, sees)?],
+        attack: cfg.clone(),
+        settings: vec![Setting::scale(1.0)],
+        universal: None,
+        exfmem_views: None,
+        baseline: None,
+        spec: Some(SpecRun { map, sigmoid, input: input.into(), hears, sees }),
+    };
+    let data = r.data.display().to_string();
+    let (mut journal, held) = match &r.out {
+        Some(dir) => {
+            let header = Header { format: FORMAT, shard: r.shard.index, shards: r.shard.count, data, run: run.clone() };
+            let (j, held) = Journal::open(dir, &header)?;
+            (Some(j), held)
+        }
+        None => (None, None),
+    };
+    let (mut records, mut skipped): (Vec<SpecRecord>, Vec<Skipped>) = held.map(|h| (h.specs, h.skipped)).unwrap_or_default();
+    let done: std::collections::BTreeSet<usize> = records.iter().map(|c| c.index).chain(skipped.iter().map(|s| s.index)).collect();
+    let todo: Vec<usize> = (0..clips.len()).filter(|p| r.shard.owns(*p) && !done.contains(p)).collect();
+    if let Some(j) = &journal {
+        let mine = (0..clips.len()).filter(|p| r.shard.owns(*p)).count();
+        let what = if r.shard == Shard::WHOLE { String::new() } else { format!("shard {}: ", r.shard) };
+        eprintln!("{what}{mine} clips, {} of them already in {}", mine - todo.len(), j.path().display());
+    }
+    let started = Instant::now();
+    for (k, &position) in todo.iter().enumerate() {
+        if super::interrupt::pressed() {
+            break;
+        }
+        let c = &clips[position];
+        let path = match &c.item.media {
+            Media::File(p) => p,
+            Media::Pair { audio, .. } => audio,
+        };
+        let line = match model.measure(&c.item.media, c.item.centre_s, run_map(&run)[c.item.label], &cfg) {
+            Err(reason) => {
+                super::progress::note(&format!("skipped: {reason}"));
+                Line::Skipped(Skipped { clip: c.id.clone(), index: position, reason })
+            }
+            Ok(a) => {
+                if a.logits_clean.iter().chain(&a.logits_adv).any(|v| !v.is_finite()) {
+                    bail!("{name} gives non-finite logits on {}", path.display());
+                }
+                Line::Spec(SpecRecord {
+                    clip: c.id.clone(),
+                    index: position,
+                    label: c.item.label,
+                    clean: a.logits_clean,
+                    attacked: a.logits_adv,
+                    loss_clean: a.loss_clean,
+                    loss_attacked: a.loss_adv,
+                    norms: a.norms,
+                    snr_db: a.snr_db,
+                    psnr_db: a.psnr_db,
+                })
+            }
+        };
+        // What the table counts is what the file holds: the record after its JSON round trip.
+        let text = to_line(&line);
+        if let Some(j) = &mut journal {
+            j.append(&text)?;
+        }
+        match serde_json::from_str::<Line>(&text)? {
+            Line::Spec(c) => records.push(c),
+            Line::Skipped(s) => skipped.push(s),
+            _ => {}
+        }
+        super::eval::show_progress(r.shard, k + 1, todo.len(), started);
+    }
+    super::progress::end();
+    if records.is_empty() {
+        bail!("no clip of the {:?} split of {} could be read", r.split, r.data.display());
+    }
+    if r.shard != Shard::WHOLE {
+        let dir = r.out.as_ref().map_or_else(String::new, |d| d.display().to_string());
+        eprintln!("shard {} done: `mcgurk eval merge {dir}` makes the table once every shard is", r.shard);
+    }
+    report(&row(&name, &run, &records, &skipped), r.json.as_deref(), r.csv.as_deref())
+}
+
+/// The model's index of each dataset class.
+fn run_map(run: &RunIdentity) -> &[usize] {
+    run.spec.as_ref().map_or(&[][..], |s| &s.map)
+}
+
+/// The identity of a spec model: its name, what it reads, a hash of its spec and weights.
+fn model_id(name: &str, spec: &Path, weights: &[(Option<String>, PathBuf)], uses_audio: bool, uses_visual: bool) -> anyhow::Result<ModelId> {
+    let mut bytes = std::fs::read(spec).with_context(|| format!("cannot read {}", spec.display()))?;
+    for (part, file) in weights {
+        bytes.extend(part.as_deref().unwrap_or_default().as_bytes());
+        bytes.extend(std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?);
+    }
+    Ok(ModelId { name: name.into(), fusion: "spec".into(), uses_audio, uses_visual, hash: format!("{:016x}", crate::files::fnv64(&bytes)) })
+}
+
+/// Prints the row and writes its JSON and CSV files.
+pub fn report(row: &SpecRow, json: Option<&Path>, csv_path: Option<&Path>) -> anyhow::Result<()> {
+    print_row(row);
+    // Printed first, written after: a full disk loses the file, not the table.
+    if let Some(p) = json {
+        crate::files::write_atomic(p, serde_json::to_string_pretty(row)?.as_bytes())?;
+    }
+    if let Some(p) = csv_path {
+        crate::files::write_atomic(p, csv(row).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The table's row from the clips' records (a whole run, or the shards merged).
+pub fn row(name: &str, run: &RunIdentity, records: &[SpecRecord], skipped: &[Skipped]) -> SpecRow {
+    let Some(spec) = &run.spec else { unreachable!("a spec model's run names how its outputs are read") };
+    let restrict = |logits: &[f32]| -> Vec<f32> {
+        let p = probabilities(logits, spec.sigmoid);
+        spec.map.iter().map(|&i| p.get(i).copied().unwrap_or(0.0)).collect()
+    };
+    let clean: Vec<Vec<f32>> = records.iter().map(|c| restrict(&c.clean)).collect();
+    let attacked: Vec<Vec<f32>> = records.iter().map(|c| restrict(&c.attacked)).collect();
+    let labels: Vec<usize> = records.iter().map(|c| c.label).collect();
+    let n = labels.len().max(1);
+    let top1 = |probs: &[Vec<f32>]| -> f32 {
+        let right = probs.iter().zip(&labels).filter(|(p, l)| (0..p.len()).max_by(|a, b| p[*a].total_cmp(&p[*b])) == Some(**l)).count();
+        right as f32 / n as f32
+    };
+    let (auc_clean, map_clean) = ranking::macro_auc_map(&clean, &labels);
+    let (auc_attacked, map_attacked) = ranking::macro_auc_map(&attacked, &labels);
+    let (mut snr, mut psnr) = (Mean::default(), Mean::default());
+    for c in records {
+        if spec.hears {
+            snr.add(c.snr_db);
+        }
+        if spec.sees {
+            psnr.add(c.psnr_db);
+        }
+    }
+    let linf = |c: &SpecRecord| c.norms.audio_linf.max(c.norms.video_linf);
+    SpecRow {
+        model: name.into(),
+        input: spec.input.clone(),
+        split: run.split.clone(),
+        clips: records.len(),
+        skipped: skipped.iter().map(|s| s.reason.clone()).collect(),
         clean: top1(&clean),
         attacked: top1(&attacked),
         map_clean,
         map_attacked,
         auc_clean,
         auc_attacked,
-        loss_clean: (loss_c / n as f64) as f32,
-        loss_attacked: (loss_a / n as f64) as f32,
+        loss_clean: (records.iter().map(|c| f64::from(c.loss_clean)).sum::<f64>() / n as f64) as f32,
+        loss_attacked: (records.iter().map(|c| f64::from(c.loss_attacked)).sum::<f64>() / n as f64) as f32,
         snr_db: snr.mean(),
         psnr_db: psnr.mean(),
-        max_linf,
-        dead_gradients: dead,
-        attack: cfg,
-    };
-    print_row(&row);
-    // Printed first, written after: a full disk loses the file, not the table.
-    if let Some(p) = &r.json {
-        crate::files::write_atomic(p, serde_json::to_string_pretty(&row)?.as_bytes())?;
+        max_linf: records.iter().map(linf).fold(0.0, f32::max),
+        dead_gradients: records.iter().filter(|c| linf(c) == 0.0 || !c.loss_attacked.is_finite()).count(),
+        attack: run.attack.clone(),
     }
-    if let Some(p) = &r.csv {
-        crate::files::write_atomic(p, csv(&row).as_bytes())?;
-    }
-    Ok(())
 }
 
 /// A running mean of the finite values given.

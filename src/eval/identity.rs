@@ -99,6 +99,23 @@ pub struct RunIdentity {
     pub universal: Option<UniversalId>,
     pub exfmem_views: Option<usize>,
     pub baseline: Option<String>,
+    /// For a model read from a spec: how its outputs are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecRun>,
+}
+
+/// How a spec model's outputs make the table: the dataset's classes among its own, sigmoid or
+/// softmax, what was attacked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpecRun {
+    /// The model's index of each dataset class.
+    pub map: Vec<usize>,
+    pub sigmoid: bool,
+    /// "waveform", "frames" or "waveform and frames".
+    pub input: String,
+    /// Whether SNR and PSNR are reported (the model hears; it sees).
+    pub hears: bool,
+    pub sees: bool,
 }
 
 impl RunIdentity {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::identity::{FORMAT, RunIdentity};
-use super::record::{ClipRecord, Skipped};
+use super::record::{ClipRecord, Skipped, SpecRecord};
 use super::shard::Shard;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,7 @@ pub struct Header {
 pub enum Line {
     Header(Header),
     Clip(ClipRecord),
+    Spec(SpecRecord),
     Skipped(Skipped),
 }
 
@@ -37,6 +38,8 @@ pub struct ShardFile {
     pub path: PathBuf,
     pub header: Header,
     pub clips: Vec<ClipRecord>,
+    /// A spec model's clips (runs of `eval --spec`).
+    pub specs: Vec<SpecRecord>,
     pub skipped: Vec<Skipped>,
     /// The file ends in a line without its newline (the writer was killed mid-line).
     pub torn: bool,
@@ -74,13 +77,14 @@ pub fn read(path: &Path) -> Result<ShardFile, JournalError> {
     let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let text = std::str::from_utf8(&bytes[..whole]).map_err(|e| JournalError::BadLine { path: path.into(), line: 0, detail: e.to_string() })?;
     let mut header = None;
-    let (mut clips, mut skipped) = (Vec::new(), Vec::new());
+    let (mut clips, mut specs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for (n, line) in text.lines().enumerate() {
         let bad = |detail: String| JournalError::BadLine { path: path.into(), line: n + 1, detail };
         match serde_json::from_str::<Line>(line).map_err(|e| bad(e.to_string()))? {
             Line::Header(h) if n == 0 => header = Some(h),
             Line::Header(_) => return Err(bad("a second header".into())),
             Line::Clip(c) if header.is_some() => clips.push(c),
+            Line::Spec(c) if header.is_some() => specs.push(c),
             Line::Skipped(s) if header.is_some() => skipped.push(s),
             _ => return Err(JournalError::NoHeader { path: path.into() }),
         }
@@ -89,7 +93,7 @@ pub fn read(path: &Path) -> Result<ShardFile, JournalError> {
     if header.format != FORMAT {
         return Err(JournalError::Format { path: path.into(), found: header.format });
     }
-    Ok(ShardFile { path: path.into(), header, clips, skipped, torn: whole < bytes.len(), whole: whole as u64 })
+    Ok(ShardFile { path: path.into(), header, clips, specs, skipped, torn: whole < bytes.len(), whole: whole as u64 })
 }
 
 /// An open results file, appended to.

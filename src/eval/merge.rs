@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::journal::{Header, JournalError, ShardFile, read};
-use super::record::{ClipRecord, Skipped};
+use super::record::{ClipRecord, Skipped, SpecRecord};
 use super::shard::Shard;
 
 #[derive(Debug)]
@@ -14,6 +14,8 @@ pub struct Merged {
     /// The first shard's header (all agree but for the shard index).
     pub header: Header,
     pub clips: Vec<ClipRecord>,
+    /// A spec model's clips (runs of `eval --spec`).
+    pub specs: Vec<SpecRecord>,
     pub skipped: Vec<Skipped>,
     pub files: Vec<PathBuf>,
 }
@@ -81,7 +83,9 @@ pub fn merge(dir: &Path) -> Result<Merged, MergeError> {
             return Err(MergeError::Torn { path: f.path.clone() });
         }
         let shard = Shard { index: f.header.shard, count: f.header.shards };
-        let clips = f.clips.iter().map(|c| (&c.clip, c.index, Some(&c.setting))).chain(f.skipped.iter().map(|s| (&s.clip, s.index, None)));
+        // A spec model's run has one setting: its attack.
+        let one = f.header.run.settings.first().map(|s| &s.name);
+        let clips = f.clips.iter().map(|c| (&c.clip, c.index, Some(&c.setting))).chain(f.specs.iter().map(|c| (&c.clip, c.index, one))).chain(f.skipped.iter().map(|s| (&s.clip, s.index, None)));
         for (clip, index, setting) in clips {
             if !shard.owns(index) {
                 return Err(MergeError::WrongShard { clip: clip.clone(), index, owner: index % n, path: f.path.clone() });
@@ -94,8 +98,8 @@ pub fn merge(dir: &Path) -> Result<Merged, MergeError> {
         // Finished: every clip of the shard has every setting, or was skipped.
         let settings = f.header.run.settings.len();
         let mut per_clip: BTreeMap<usize, usize> = BTreeMap::new();
-        for c in &f.clips {
-            *per_clip.entry(c.index).or_default() += 1;
+        for index in f.clips.iter().map(|c| c.index).chain(f.specs.iter().map(|c| c.index)) {
+            *per_clip.entry(index).or_default() += 1;
         }
         let skipped: std::collections::BTreeSet<usize> = f.skipped.iter().map(|s| s.index).collect();
         let finished = (0..f.header.run.clips)
@@ -109,12 +113,14 @@ pub fn merge(dir: &Path) -> Result<Merged, MergeError> {
     }
     let header = first.header.clone();
     let paths = files.iter().map(|f| f.path.clone()).collect();
-    let (mut clips, mut skipped) = (Vec::new(), Vec::new());
+    let (mut clips, mut specs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     for f in files {
         clips.extend(f.clips);
+        specs.extend(f.specs);
         skipped.extend(f.skipped);
     }
     clips.sort_by_key(|c| c.index);
+    specs.sort_by_key(|c| c.index);
     skipped.sort_by_key(|s| s.index);
-    Ok(Merged { header, clips, skipped, files: paths })
+    Ok(Merged { header, clips, specs, skipped, files: paths })
 }

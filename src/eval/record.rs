@@ -49,6 +49,25 @@ pub struct ClipRecord {
     pub models: Vec<ModelResult>,
 }
 
+/// One clip of a model read from a spec (one model, one attack): its logits clean and attacked
+/// over all of the model's classes, and what the attack did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpecRecord {
+    pub clip: String,
+    pub index: usize,
+    /// The dataset's class.
+    pub label: usize,
+    #[serde(with = "floats")]
+    pub clean: Vec<f32>,
+    #[serde(with = "floats")]
+    pub attacked: Vec<f32>,
+    pub loss_clean: f32,
+    pub loss_attacked: f32,
+    pub norms: Norms,
+    pub snr_db: Option<f32>,
+    pub psnr_db: Option<f32>,
+}
+
 /// A clip that could not be decoded: listed once, never retried on resume.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Skipped {

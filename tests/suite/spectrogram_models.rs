@@ -525,6 +525,24 @@ fn eval_runs_a_spec_model_over_a_dataset_of_sounds() {
     // What belongs to the audio-visual table is refused, by name.
     let out = run(&["--sweep".as_ref(), "1,2".as_ref()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--sweep"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Sharded into a results folder and merged: the same row as the whole run.
+    let results = dir.path().join("results");
+    for shard in ["0/2", "1/2"] {
+        let out = run(&["--eps-a".as_ref(), "0.01".as_ref(), "--steps".as_ref(), "5".as_ref(), "--out".as_ref(), results.as_os_str(), "--shard".as_ref(), shard.as_ref()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let merged = dir.path().join("merged.json");
+    let out = mcgurk(&["eval".as_ref(), "merge".as_ref(), results.as_os_str(), "--json".as_ref(), merged.as_os_str()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    assert_eq!(merged, doc, "the merged shards differ from the whole run");
+    // A shard run again resumes: nothing is measured twice.
+    let out = run(&["--eps-a".as_ref(), "0.01".as_ref(), "--steps".as_ref(), "5".as_ref(), "--out".as_ref(), results.as_os_str(), "--shard".as_ref(), "0/2".as_ref()]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stderr).contains("3 clips, 3 of them already in"), "{}", String::from_utf8_lossy(&out.stderr));
+    // Another attack in the same folder is another run: refused, naming what differs.
+    let out = run(&["--eps-a".as_ref(), "0.02".as_ref(), "--steps".as_ref(), "5".as_ref(), "--out".as_ref(), results.as_os_str(), "--shard".as_ref(), "0/2".as_ref()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("attack"), "{}", String::from_utf8_lossy(&out.stderr));
     // A dataset class the model does not know is named.
     std::fs::create_dir_all(data.join("cow")).unwrap();
     std::fs::write(data.join("cow/a.wav"), float_wav(&wave[..32000], 32000)).unwrap();
