@@ -355,11 +355,11 @@ impl PairModel {
         match (&self.net.cnn14, &self.net.tal) {
             (Some(n), _) => cnn14::export_encoder(n, &keys.audio, &mut w),
             (_, Some(n)) => tal_trans::export_encoder(n, &keys.audio, &mut w),
-            _ => return Err("written back for Cnn14 and TAL-trans audio encoders (Tian's is McGurk's own training)".into()),
+            _ => return Err("pairs are written back with a Cnn14 or TAL-trans audio encoder; this one has Tian's waveform net (McGurk's own training takes Tian & Xu's pair with ResNet-18)".into()),
         }
         match &self.net.r2plus1d {
             Some(n) => r2plus1d::export(n, keys.visual.as_deref().unwrap_or_default(), &mut w),
-            None => return Err("written back for an R(2+1)D-18 visual encoder (ResNet-18 pairs are McGurk's own training)".into()),
+            None => return Err("pairs are written back with an R(2+1)D-18 visual encoder; this one has ResNet-18 (McGurk's own training takes Tian & Xu's pair)".into()),
         }
         let fusion = keys.fusion.clone().unwrap_or_default();
         for (name, l) in [("proj_a", &self.net.proj_a), ("proj_v", &self.net.proj_v), ("alpha", &self.net.fusion.alpha)] {

@@ -38,6 +38,10 @@ pub(super) fn fine_tune(args: &Args, spec_path: &std::path::Path) -> anyhow::Res
     }
     let device = burn::prelude::Device::flex();
     let subject = Subject::load(spec_path, &weights, &device)?;
+    // A pair that cannot be written back is refused before the clips are read.
+    if let Subject::Pair(m) = &subject {
+        m.export().map_err(|e| anyhow::anyhow!("train --spec {}: {e}", spec_path.display()))?;
+    }
     let ds = args.dataset.open_as(true)?;
     for n in &ds.skipped {
         eprintln!("skipped: {n}");
