@@ -308,6 +308,30 @@ fn the_slurm_template_runs_its_shards_and_submits_the_merge() {
     assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
     assert_eq!(std::fs::read_to_string(out.join("table.txt")).unwrap(), whole);
     assert!(out.join("table.json").is_file() && out.join("table.csv").is_file());
+    // With SPEC (and WEIGHTS) instead of MODEL a task evaluates the model the spec describes.
+    let fake = dir.path().join("fake-mcgurk");
+    std::fs::write(&fake, format!("#!/bin/sh\necho \"$@\" > {}\n", dir.path().join("called.txt").display())).unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let status = Command::new("bash")
+        .arg(root().join("deploy/slurm/eval.sbatch"))
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .env("MCGURK", &fake)
+        .env("DATA", "/data/esc")
+        .env("SPEC", "/models/cnn14.spec.json")
+        .env("WEIGHTS", "/models/Cnn14.pth")
+        .env_remove("MODEL")
+        .env("OUT", &out)
+        .env("EVAL_ARGS", "--split test")
+        .env("SLURM_ARRAY_JOB_ID", "78")
+        .env("SLURM_ARRAY_TASK_ID", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let called = std::fs::read_to_string(dir.path().join("called.txt")).unwrap();
+    assert!(called.starts_with("eval --data /data/esc --spec /models/cnn14.spec.json --weights /models/Cnn14.pth --split test --out "), "{called}");
+    assert!(called.trim_end().ends_with("--shard auto"), "{called}");
 }
 
 #[test]
