@@ -17,6 +17,7 @@ pub use describe::{number, pixel_budget};
 pub use vector::VectorPath;
 pub use victim::Victim;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use frames::FrameRows;
@@ -405,10 +406,18 @@ fn iterate(
     let mut x = clean.clone();
     // A budget per frame: the picture's values frame-major, one frame per row.
     let rows = FrameRows { frames: oracle.size.frames.max(1), plane: oracle.size.pixels * oracle.size.pixels };
-    let per_frame = cfg.per_frame && cfg.norm == Norm::L2 && rows.frames > 1;
-    let (row_v, clean_v) = if per_frame { (rows.row(), rows.to_frame_major(&clean.pixels)) } else { (nv, clean.pixels.clone()) };
-    let to_rows = |v: &[f32]| if per_frame { rows.to_frame_major(v) } else { v.to_vec() };
-    let from_rows = |v: Vec<f32>| if per_frame { rows.from_frame_major(&v) } else { v };
+    let frame_rows = (cfg.per_frame && cfg.norm == Norm::L2 && rows.frames > 1).then_some(rows);
+    let row_v = frame_rows.map_or(nv, |r| r.row());
+    // Without a budget per frame the values stay as they are (no copies on the step's path).
+    let into_rows = |v: Vec<f32>| match frame_rows {
+        Some(r) => r.to_frame_major(&v),
+        None => v,
+    };
+    let out_of_rows = |v: Vec<f32>| match frame_rows {
+        Some(r) => r.from_frame_major(&v),
+        None => v,
+    };
+    let clean_v: Cow<'_, [f32]> = frame_rows.map_or(Cow::Borrowed(&clean.pixels[..]), |r| Cow::Owned(r.to_frame_major(&clean.pixels)));
     if random_start {
         let mut rng = Rng::new(seed);
         let mut jitter = |v: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, range: (f32, f32)| {
@@ -428,9 +437,9 @@ fn iterate(
             jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
-            let mut v = to_rows(&x.pixels);
+            let mut v = into_rows(std::mem::take(&mut x.pixels));
             jitter(&mut v, &clean_v, row_v, cfg.eps_v, PIXEL_RANGE);
-            x.pixels = from_rows(v);
+            x.pixels = out_of_rows(v);
         }
     }
     // (MIM's momentum is kept in the rows' layout; its normalisation is per example either way.)
@@ -466,9 +475,10 @@ fn iterate(
             update(&mut x.wave, ga, &mut mom_a, &clean.wave, (na, na), cfg.eps_a, step_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
-            let mut v = to_rows(&x.pixels);
-            update(&mut v, &to_rows(gv), &mut mom_v, &clean_v, (nv, row_v), cfg.eps_v, step_v, PIXEL_RANGE);
-            x.pixels = from_rows(v);
+            let g: Cow<'_, [f32]> = frame_rows.map_or(Cow::Borrowed(&gv[..]), |r| Cow::Owned(r.to_frame_major(gv)));
+            let mut v = into_rows(std::mem::take(&mut x.pixels));
+            update(&mut v, &g, &mut mom_v, &clean_v, (nv, row_v), cfg.eps_v, step_v, PIXEL_RANGE);
+            x.pixels = out_of_rows(v);
         }
     }
     x
