@@ -17,7 +17,7 @@ use crate::attacks::Method;
 use crate::data::Split;
 use crate::data::prepare::Prepared;
 use crate::eval::identity::{FORMAT, ModelId, RunIdentity, Setting, hash_ids, sorted_clips};
-use crate::eval::journal::{Header, Journal, Line, to_line};
+use crate::eval::journal::{Header, Journal, Line, keep};
 use crate::eval::record::{ClipRecord, Skipped};
 use crate::eval::shard::Shard;
 use crate::eval::universal::{self, UniversalSet};
@@ -310,12 +310,7 @@ fn evaluate(args: &Args) -> anyhow::Result<()> {
             }
         };
         for line in lines {
-            // What the table counts is what the file holds: the record after its JSON round trip.
-            let text = to_line(&line);
-            if let Some(j) = &mut journal {
-                j.append(&text)?;
-            }
-            match serde_json::from_str::<Line>(&text)? {
+            match keep(journal.as_mut(), &line)? {
                 Line::Clip(r) => records.push(r),
                 Line::Skipped(s) => skipped.push(s),
                 Line::Header(_) | Line::Spec(_) => {}

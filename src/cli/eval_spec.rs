@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::attacks::{AttackConfig, Loss, Modality};
 use crate::data::{Dataset, Media, Split};
 use crate::eval::identity::{FORMAT, ModelId, RunIdentity, Setting, SpecRun, hash_ids, sorted_clips};
-use crate::eval::journal::{Header, Journal, Line, to_line};
+use crate::eval::journal::{Header, Journal, Line, keep};
 use crate::eval::record::{Skipped, SpecRecord};
 use crate::eval::shard::Shard;
 use crate::metrics::ranking;
@@ -105,7 +105,7 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
         universal: None,
         exfmem_views: None,
         baseline: None,
-        spec: Some(SpecRun { map, sigmoid, input: input.into(), hears, sees }),
+        spec: Some(SpecRun { map: map.clone(), sigmoid, input: input.into(), hears, sees }),
     };
     let data = r.data.display().to_string();
     let (mut journal, held) = match &r.out {
@@ -134,7 +134,7 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
             Media::File(p) => p,
             Media::Pair { audio, .. } => audio,
         };
-        let line = match model.measure(&c.item.media, c.item.centre_s, run_map(&run)[c.item.label], &cfg) {
+        let line = match model.measure(&c.item.media, c.item.centre_s, map[c.item.label], &cfg) {
             Err(reason) => {
                 super::progress::note(&format!("skipped: {reason}"));
                 Line::Skipped(Skipped { clip: c.id.clone(), index: position, reason })
@@ -157,12 +157,7 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
                 })
             }
         };
-        // What the table counts is what the file holds: the record after its JSON round trip.
-        let text = to_line(&line);
-        if let Some(j) = &mut journal {
-            j.append(&text)?;
-        }
-        match serde_json::from_str::<Line>(&text)? {
+        match keep(journal.as_mut(), &line)? {
             Line::Spec(c) => records.push(c),
             Line::Skipped(s) => skipped.push(s),
             _ => {}
@@ -178,11 +173,6 @@ pub fn run(r: &Run) -> anyhow::Result<()> {
         eprintln!("shard {} done: `mcgurk eval merge {dir}` makes the table once every shard is", r.shard);
     }
     report(&row(&name, &run, &records, &skipped), r.json.as_deref(), r.csv.as_deref())
-}
-
-/// The model's index of each dataset class.
-fn run_map(run: &RunIdentity) -> &[usize] {
-    run.spec.as_ref().map_or(&[][..], |s| &s.map)
 }
 
 /// The identity of a spec model: its name, what it reads, a hash of its spec and weights.

@@ -61,6 +61,8 @@ pub enum JournalError {
     OtherRun { path: PathBuf, difference: String },
     #[error("{} already holds shards of {found} (this run has {count}): give another --out folder", dir.display())]
     OtherCount { dir: PathBuf, found: usize, count: usize },
+    #[error("a result does not read back from its own line ({0})")]
+    RoundTrip(String),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -158,6 +160,16 @@ impl Journal {
 
 /// A record as its results line, and back: what the table is computed from is exactly what the
 /// file holds.
-pub fn to_line(line: &Line) -> String {
+fn to_line(line: &Line) -> String {
     serde_json::to_string(line).expect("results serialize (non-finite floats are written as null)")
+}
+
+/// Appends `line` to `journal` when there is one, and returns it as read back from its text:
+/// what a table counts is what the file holds.
+pub fn keep(journal: Option<&mut Journal>, line: &Line) -> Result<Line, JournalError> {
+    let text = to_line(line);
+    if let Some(j) = journal {
+        j.append(&text)?;
+    }
+    serde_json::from_str(&text).map_err(|e| JournalError::RoundTrip(e.to_string()))
 }

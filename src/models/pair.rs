@@ -105,6 +105,48 @@ impl PairNet {
         self.classifier.forward(self.fusion.forward(Some(fa), Some(fv)))
     }
 
+    /// Every part in one state dict under the spec's `keys` (a part without a prefix gets its
+    /// name as one: one file holds them all), and those keys. Spectrogram encoders (Cnn14,
+    /// TAL-trans) and R(2+1)D-18 are written in their checkpoints' layouts; the head in the
+    /// column order the spec names.
+    pub fn export(&self, spec: &ModelSpec) -> Result<(SafeTensors, super::spec::SpecKeys), String> {
+        let mut keys = spec.keys.clone();
+        let or = |k: &str, default: &str| if k.is_empty() { default.to_string() } else { k.to_string() };
+        keys.audio = or(&keys.audio, "audio.");
+        keys.visual = Some(or(keys.visual.as_deref().unwrap_or_default(), "visual."));
+        keys.fusion = Some(or(keys.fusion.as_deref().unwrap_or_default(), "fusion."));
+        keys.head = or(&keys.head, "classifier.");
+        let mut w = super::state_dict::Writer::default();
+        match (&self.cnn14, &self.tal) {
+            (Some(n), _) => cnn14::export_encoder(n, &keys.audio, &mut w),
+            (_, Some(n)) => tal_trans::export_encoder(n, &keys.audio, &mut w),
+            _ => return Err("pairs are written back with a Cnn14 or TAL-trans audio encoder; this one has Tian's waveform net (McGurk's own training takes Tian & Xu's pair with ResNet-18)".into()),
+        }
+        match &self.r2plus1d {
+            Some(n) => r2plus1d::export(n, keys.visual.as_deref().unwrap_or_default(), &mut w),
+            None => return Err("pairs are written back with an R(2+1)D-18 visual encoder; this one has ResNet-18 (McGurk's own training takes Tian & Xu's pair)".into()),
+        }
+        let fusion = keys.fusion.clone().unwrap_or_default();
+        for (name, l) in [("proj_a", &self.proj_a), ("proj_v", &self.proj_v), ("alpha", &self.fusion.alpha)] {
+            if let Some(l) = l {
+                w.linear(&format!("{fusion}{name}"), l);
+            }
+        }
+        w.linear(keys.head.trim_end_matches('.'), &self.classifier);
+        let mut st = w.st;
+        // McGurk's (sound, picture) columns back to (picture, sound) when the spec reads so.
+        if spec.concat_order.as_ref().is_some_and(|o| o.first().map(String::as_str) == Some("visual"))
+            && let Some(t) = st.tensors.get_mut(&format!("{}weight", keys.head))
+            && let [_, joined] = t.shape[..]
+        {
+            let dv = self.proj_v.as_ref().map_or_else(|| self.r2plus1d.as_ref().map_or(0, R2Plus1d::width), |p| linear_dims(p).1);
+            for row in t.values.chunks_mut(joined) {
+                row.rotate_right(dv);
+            }
+        }
+        Ok((st, keys))
+    }
+
     pub fn device(&self) -> Device {
         self.classifier.weight.val().device()
     }
@@ -340,46 +382,9 @@ impl PairModel {
         Self::assemble(spec_path, spec, &parts, device)
     }
 
-    /// Every part in one state dict under the spec's `keys` (a part without a prefix gets its
-    /// name as one: one file holds them all), and those keys. Spectrogram encoders (Cnn14,
-    /// TAL-trans) and R(2+1)D-18 are written in their checkpoints' layouts; the head in the
-    /// column order the spec names.
+    /// Every part in one state dict under the spec's `keys` (see [`PairNet::export`]).
     pub fn export(&self) -> Result<(SafeTensors, super::spec::SpecKeys), String> {
-        let mut keys = self.spec.keys.clone();
-        let or = |k: &str, default: &str| if k.is_empty() { default.to_string() } else { k.to_string() };
-        keys.audio = or(&keys.audio, "audio.");
-        keys.visual = Some(or(keys.visual.as_deref().unwrap_or_default(), "visual."));
-        keys.fusion = Some(or(keys.fusion.as_deref().unwrap_or_default(), "fusion."));
-        keys.head = or(&keys.head, "classifier.");
-        let mut w = super::state_dict::Writer::default();
-        match (&self.net.cnn14, &self.net.tal) {
-            (Some(n), _) => cnn14::export_encoder(n, &keys.audio, &mut w),
-            (_, Some(n)) => tal_trans::export_encoder(n, &keys.audio, &mut w),
-            _ => return Err("pairs are written back with a Cnn14 or TAL-trans audio encoder; this one has Tian's waveform net (McGurk's own training takes Tian & Xu's pair with ResNet-18)".into()),
-        }
-        match &self.net.r2plus1d {
-            Some(n) => r2plus1d::export(n, keys.visual.as_deref().unwrap_or_default(), &mut w),
-            None => return Err("pairs are written back with an R(2+1)D-18 visual encoder; this one has ResNet-18 (McGurk's own training takes Tian & Xu's pair)".into()),
-        }
-        let fusion = keys.fusion.clone().unwrap_or_default();
-        for (name, l) in [("proj_a", &self.net.proj_a), ("proj_v", &self.net.proj_v), ("alpha", &self.net.fusion.alpha)] {
-            if let Some(l) = l {
-                w.linear(&format!("{fusion}{name}"), l);
-            }
-        }
-        w.linear(keys.head.trim_end_matches('.'), &self.net.classifier);
-        let mut st = w.st;
-        // McGurk's (sound, picture) columns back to (picture, sound) when the spec reads so.
-        if self.spec.concat_order.as_ref().is_some_and(|o| o.first().map(String::as_str) == Some("visual"))
-            && let Some(t) = st.tensors.get_mut(&format!("{}weight", keys.head))
-            && let [_, joined] = t.shape[..]
-        {
-            let dv = self.net.proj_v.as_ref().map_or_else(|| self.net.r2plus1d.as_ref().map_or(0, R2Plus1d::width), |p| linear_dims(p).1);
-            for row in t.values.chunks_mut(joined) {
-                row.rotate_right(dv);
-            }
-        }
-        Ok((st, keys))
+        self.net.export(&self.spec)
     }
 
     pub fn sigmoid(&self) -> bool {

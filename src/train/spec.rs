@@ -139,8 +139,7 @@ pub fn fine_tune_pair(model: &PairModel, spec_path: &std::path::Path, train: &[W
     };
     let setup = Setup { devices: (&device, &base), sigmoid: model.sigmoid(), classes: model.classes.len() };
     let (net, log) = tune(tuned.net, &logits, train, val, &setup, cfg, cancel, epoch_done)?;
-    let done = PairModel { net: net.valid(), spec: ModelSpec { keys: keys.clone(), ..model.spec.clone() }, front: model.front.clone(), classes: model.classes.clone(), sampler: model.sampler.clone(), sample_rate: model.sample_rate, samples: model.samples };
-    let (st, keys) = done.export().map_err(TrainError::Invalid)?;
+    let (st, keys) = net.valid().export(&model.spec).map_err(TrainError::Invalid)?;
     Ok((st, keys, log))
 }
 
