@@ -112,33 +112,25 @@ impl SpecWindows {
 
     /// Runs every window's model that, idle, last looked at something else than `moment`.
     pub fn run_behind(&mut self, moment: &Moment, waker: &Waker) -> Result<(), String> {
-        for w in self.spectro.iter_mut().filter(|w| w.behind(moment)) {
-            w.run(moment.clone(), waker.clone())?;
-        }
-        for w in self.video.iter_mut().filter(|w| w.behind(moment)) {
-            w.run(moment.clone(), waker.clone())?;
-        }
-        Ok(())
+        self.run_where(moment, waker, |w| w.behind(moment))
     }
 
     /// Runs the models that have not run yet on `moment`.
     pub fn run_waiting(&mut self, moment: &Moment, waker: &Waker) -> Result<(), String> {
-        for w in self.spectro.iter_mut().filter(|w| w.waiting()) {
-            w.run(moment.clone(), waker.clone())?;
-        }
-        for w in self.video.iter_mut().filter(|w| w.waiting()) {
-            w.run(moment.clone(), waker.clone())?;
-        }
-        Ok(())
+        self.run_where(moment, waker, |w| w.waiting())
     }
 
-    /// Runs the model of window `id` on `moment`, or every model when `id` is None.
-    pub fn run(&mut self, id: Option<u64>, moment: &Moment, waker: &Waker) -> Result<(), String> {
-        for w in self.spectro.iter_mut().filter(|w| id.is_none_or(|id| w.id == id)) {
-            w.run(moment.clone(), waker.clone())?;
-        }
-        for w in self.video.iter_mut().filter(|w| id.is_none_or(|id| w.id == id)) {
-            w.run(moment.clone(), waker.clone())?;
+    /// Runs the model of window `id` on `moment`.
+    pub fn run(&mut self, id: u64, moment: &Moment, waker: &Waker) -> Result<(), String> {
+        self.run_where(moment, waker, |w| w.id() == id)
+    }
+
+    fn run_where(&mut self, moment: &Moment, waker: &Waker, pick: impl Fn(&dyn ModelWindow) -> bool) -> Result<(), String> {
+        let spectro = self.spectro.iter_mut().map(|w| w as &mut dyn ModelWindow);
+        for w in spectro.chain(self.video.iter_mut().map(|w| w as &mut dyn ModelWindow)) {
+            if pick(&*w) {
+                w.run(moment.clone(), waker.clone())?;
+            }
         }
         Ok(())
     }
@@ -181,5 +173,43 @@ impl SpecWindows {
     pub fn state(&self) -> (bool, Vec<Option<&str>>, Vec<Option<&str>>) {
         let running = self.spectro.iter().any(SpectrogramWindow::running) || self.video.iter().any(VideoWindow::running);
         (running, self.spectro.iter().map(SpectrogramWindow::shown).collect(), self.video.iter().map(VideoWindow::shown).collect())
+    }
+}
+
+/// What running a model takes, the same for both kinds of window.
+trait ModelWindow {
+    fn id(&self) -> u64;
+    fn behind(&self, moment: &Moment) -> bool;
+    fn waiting(&self) -> bool;
+    fn run(&mut self, moment: Moment, waker: Waker) -> Result<(), String>;
+}
+
+impl ModelWindow for SpectrogramWindow {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn behind(&self, moment: &Moment) -> bool {
+        SpectrogramWindow::behind(self, moment)
+    }
+    fn waiting(&self) -> bool {
+        SpectrogramWindow::waiting(self)
+    }
+    fn run(&mut self, moment: Moment, waker: Waker) -> Result<(), String> {
+        SpectrogramWindow::run(self, moment, waker)
+    }
+}
+
+impl ModelWindow for VideoWindow {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn behind(&self, moment: &Moment) -> bool {
+        VideoWindow::behind(self, moment)
+    }
+    fn waiting(&self) -> bool {
+        VideoWindow::waiting(self)
+    }
+    fn run(&mut self, moment: Moment, waker: Waker) -> Result<(), String> {
+        VideoWindow::run(self, moment, waker)
     }
 }

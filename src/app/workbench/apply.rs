@@ -257,8 +257,8 @@ impl Workbench {
         Some(crate::app::window_cell::Moment { source, time_s: self.centre_s, attack: self.settings.attack.enabled.then(|| self.settings.attack.config.clone()) })
     }
 
-    /// The model of window `id` (every window's when None) on the clip and moment on screen.
-    pub(super) fn run_window_models(&mut self, id: Option<u64>) {
+    /// The model of window `id` on the clip and moment on screen.
+    pub(super) fn run_window_model(&mut self, id: u64) {
         let Some(moment) = self.wanted_moment() else { return };
         if let Err(e) = self.windows.run(id, &moment, &super::waker(&self.ctx)) {
             self.set_status(Level::Error, e);

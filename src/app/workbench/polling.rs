@@ -75,7 +75,7 @@ impl Workbench {
                 Event::Failed(e) => self.set_status(Level::Error, e),
                 Event::Loaded(name, id) => {
                     self.set_status(Level::Info, format!("model {name} loaded (its window)"));
-                    self.run_window_models(Some(id));
+                    self.run_window_model(id);
                 }
             }
         }

@@ -94,7 +94,7 @@ impl Workbench {
         let (actions, closed) = self.windows.show(ctx, self.settings.colormap);
         for a in actions {
             match a {
-                Action::Run(id) => self.run_window_models(Some(id)),
+                Action::Run(id) => self.run_window_model(id),
                 Action::Listen(wave, rate) => self.play_wave(wave, rate),
             }
         }
