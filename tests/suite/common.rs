@@ -134,3 +134,19 @@ pub fn written_keys(st: &mcgurk::models::safetensors::SafeTensors) -> Vec<String
     keys.sort();
     keys
 }
+
+/// The `train_log.json` a fine-tuning wrote to `out`, checked: `epochs` epochs on `train` clips
+/// with `held_out` held out (each epoch measuring them when there are any), and a training loss
+/// that at least halved from the first epoch to the last.
+pub fn fine_tune_log(out: &Path, epochs: usize, train: u64, held_out: u64) -> serde_json::Value {
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
+    let lines = log["epochs"].as_array().unwrap();
+    assert_eq!((lines.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (epochs, Some(train), Some(held_out)));
+    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
+    let (first, last) = (loss(&lines[0]), loss(&lines[epochs - 1]));
+    assert!(last < 0.5 * first, "the loss did not fall: {first} -> {last}");
+    if held_out > 0 {
+        assert!(lines.iter().all(|e| e["val_acc"].is_number()));
+    }
+    log
+}

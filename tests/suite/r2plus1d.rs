@@ -161,20 +161,23 @@ fn frames_are_taken_around_the_moment_at_the_specs_rate() {
     assert_eq!(model.frame_indices(&clip, 9.9).0, vec![16, 17, 18, 19]);
 }
 
+/// The tiny R(2+1)D and the first of its fixture's clips (8 frames of 40 px) as an example.
+fn tiny_model_and_clip(device: &Device) -> (mcgurk::models::video::VideoModel, mcgurk::models::input::Example) {
+    let model = mcgurk::models::video::VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), device).unwrap();
+    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
+    let clip = &want.tensors["clip"];
+    let one = clip.values.len() / 2;
+    let size = mcgurk::models::InputSize { samples: 1, pixels: 40, frames: 8 };
+    (model, mcgurk::models::input::Example { wave: vec![0.0], pixels: clip.values[..one].to_vec(), size })
+}
+
 /// An attack on a video model perturbs every frame it reads, within the budget and the pixel
 /// range, and raises the loss; the command writes the adversarial frames.
 #[test]
 fn a_video_attack_covers_every_frame_within_its_bound() {
     use mcgurk::attacks::{AttackConfig, Method, Modality, Norm, Victim, attack_victim};
-    use mcgurk::models::InputSize;
-    use mcgurk::models::input::Example;
-    use mcgurk::models::video::VideoModel;
     let device = Device::flex();
-    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
-    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
-    let clip = &want.tensors["clip"];
-    let one = clip.values.len() / 2;
-    let ex = Example { wave: vec![0.0], pixels: clip.values[..one].to_vec(), size: InputSize { samples: 1, pixels: 40, frames: 8 } };
+    let (model, ex) = tiny_model_and_clip(&device);
     let eps = 4.0 / 255.0;
     for method in [Method::Fgsm, Method::Pgd] {
         let cfg = AttackConfig { method, norm: Norm::Linf, modality: Modality::Video, eps_v: eps, steps: 5, ..AttackConfig::default() };
@@ -223,15 +226,8 @@ fn a_video_attack_covers_every_frame_within_its_bound() {
 #[test]
 fn an_l2_budget_can_bound_each_frame() {
     use mcgurk::attacks::{AttackConfig, Method, Modality, Norm, Victim, attack_victim, frame_l2};
-    use mcgurk::models::InputSize;
-    use mcgurk::models::input::Example;
-    use mcgurk::models::video::VideoModel;
     let device = Device::flex();
-    let model = VideoModel::load(&torch("r2plus1d_tiny.spec.json"), &torch("r2plus1d_tiny.pth"), &device).unwrap();
-    let want = SafeTensors::parse(&std::fs::read(torch("r2plus1d_tiny.expected.safetensors")).unwrap()).unwrap();
-    let clip = &want.tensors["clip"];
-    let one = clip.values.len() / 2;
-    let ex = Example { wave: vec![0.0], pixels: clip.values[..one].to_vec(), size: InputSize { samples: 1, pixels: 40, frames: 8 } };
+    let (model, ex) = tiny_model_and_clip(&device);
     let label = mcgurk::models::predict::argmax(&model.logits(&ex.pixels, &device));
     let eps = 0.1;
     for (method, random_start) in [(Method::Pgd, false), (Method::Pgd, true), (Method::Mim, false)] {
@@ -584,12 +580,7 @@ fn train_fine_tunes_an_r2plus1d_from_its_spec() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
-    let epochs = log["epochs"].as_array().unwrap();
-    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (12, Some(6), Some(2)));
-    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
-    assert!(loss(&epochs[11]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[11]));
-    assert!(epochs.iter().all(|e| e["val_acc"].is_number()));
+    fine_tune_log(&out, 12, 6, 2);
     // torchvision's layout: every key of the original but BatchNorm's counters, same shapes.
     let original = read(&std::fs::read(&weights).unwrap()).unwrap();
     let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-r2plus1d-fine-tuned.safetensors")).unwrap()).unwrap();

@@ -661,6 +661,22 @@ fn metrics_measure_a_spectrogram_model_on_a_folder_of_sounds() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--views 3"));
 }
 
+/// A folder per class of four one-second tones at `rate` (300 Hz and up for the first class,
+/// 2500 Hz and up for the second), the fourth of each held out (`held` in its name).
+fn tone_folder(dir: &Path, classes: [&str; 2], rate: u32) -> PathBuf {
+    let data = dir.join("data");
+    for (class, base) in classes.into_iter().zip([300.0f32, 2500.0]) {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for k in 0..4 {
+            let f = base * (1.0 + 0.15 * k as f32);
+            let wave: Vec<f32> = (0..rate).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / rate as f32).sin()).collect();
+            let name = if k == 3 { format!("held-{k}.wav") } else { format!("{k}.wav") };
+            std::fs::write(data.join(class).join(name), float_wav(&wave, rate)).unwrap();
+        }
+    }
+    data
+}
+
 /// `train --spec`: a published Cnn14 fine-tuned on a folder of sounds. The loss falls, the
 /// weights come back in the checkpoint's own key layout (every key of the original but the
 /// front end's buffers, same shapes), with a spec naming them that `predict` reads, and the
@@ -668,16 +684,7 @@ fn metrics_measure_a_spectrogram_model_on_a_folder_of_sounds() {
 #[test]
 fn train_fine_tunes_a_cnn14_from_its_spec() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    for (class, base) in [("dog", 300.0f32), ("rain", 2500.0)] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for k in 0..4 {
-            let f = base * (1.0 + 0.15 * k as f32);
-            let wave: Vec<f32> = (0..32000).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / 32000.0).sin()).collect();
-            let name = if k == 3 { format!("held-{k}.wav") } else { format!("{k}.wav") };
-            std::fs::write(data.join(class).join(name), float_wav(&wave, 32000)).unwrap();
-        }
-    }
+    let data = tone_folder(dir.path(), ["dog", "rain"], 32000);
     let out = dir.path().join("out");
     let (spec, weights) = (fixture("cnn14_tiny.spec.json"), fixture("cnn14_tiny.safetensors"));
     let run = mcgurk(&[
@@ -685,12 +692,7 @@ fn train_fine_tunes_a_cnn14_from_its_spec() {
         "--weights".as_ref(), weights.as_os_str(), "--epochs".as_ref(), "12".as_ref(), "--batch".as_ref(), "3".as_ref(), "--lr".as_ref(), "0.003".as_ref(), "--out".as_ref(), out.as_os_str(),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
-    let epochs = log["epochs"].as_array().unwrap();
-    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (12, Some(6), Some(2)));
-    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
-    assert!(loss(&epochs[11]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[11]));
-    assert!(epochs.iter().all(|e| e["val_acc"].is_number()));
+    crate::common::fine_tune_log(&out, 12, 6, 2);
     // The checkpoint's own layout: every key of the original but the front end's, same shapes.
     let original = SafeTensors::parse(&std::fs::read(&weights).unwrap()).unwrap();
     let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-cnn14-fine-tuned.safetensors")).unwrap()).unwrap();
@@ -727,16 +729,7 @@ fn tal_trans_exports_the_state_dict_it_imported() {
 #[test]
 fn train_fine_tunes_a_tal_trans_from_its_spec() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    for (class, base) in [("class 1", 300.0f32), ("class 3", 2500.0)] {
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for k in 0..4 {
-            let f = base * (1.0 + 0.15 * k as f32);
-            let wave: Vec<f32> = (0..16000).map(|i| 0.3 * (std::f32::consts::TAU * f * i as f32 / 16000.0).sin()).collect();
-            let name = if k == 3 { format!("held-{k}.wav") } else { format!("{k}.wav") };
-            std::fs::write(data.join(class).join(name), float_wav(&wave, 16000)).unwrap();
-        }
-    }
+    let data = tone_folder(dir.path(), ["class 1", "class 3"], 16000);
     // The checkpoint with its FFN stored as 1x1 Conv1d weights ([out, in, 1]), as older
     // attention code saves it.
     let mut st = SafeTensors::parse(&std::fs::read(fixture("tal_tiny.safetensors")).unwrap()).unwrap();
@@ -752,11 +745,7 @@ fn train_fine_tunes_a_tal_trans_from_its_spec() {
         "--weights".as_ref(), weights.as_os_str(), "--epochs".as_ref(), "6".as_ref(), "--batch".as_ref(), "6".as_ref(), "--lr".as_ref(), "0.003".as_ref(), "--out".as_ref(), out.as_os_str(),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("train_log.json")).unwrap()).unwrap();
-    let epochs = log["epochs"].as_array().unwrap();
-    assert_eq!((epochs.len(), log["train_clips"].as_u64(), log["held_out_clips"].as_u64()), (6, Some(6), Some(2)));
-    let loss = |e: &serde_json::Value| e["train_loss"].as_f64().unwrap();
-    assert!(loss(&epochs[5]) < 0.5 * loss(&epochs[0]), "the loss did not fall: {} -> {}", loss(&epochs[0]), loss(&epochs[5]));
+    crate::common::fine_tune_log(&out, 6, 6, 2);
     let tuned = SafeTensors::parse(&std::fs::read(out.join("tiny-tal-trans-fine-tuned.safetensors")).unwrap()).unwrap();
     assert_eq!(crate::common::written_keys(&st), crate::common::written_keys(&tuned));
     assert!(crate::common::written_keys(&st).iter().all(|k| tuned.tensors[k].shape == st.tensors[k].shape), "a shape changed");
