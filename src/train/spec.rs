@@ -127,18 +127,18 @@ pub fn fine_tune_pair(model: &PairModel, spec_path: &std::path::Path, train: &[W
     let (st, keys) = model.export().map_err(|e| TrainError::Invalid(format!("train --spec on this pair: {e}")))?;
     let spec = ModelSpec { keys: keys.clone(), ..model.spec.clone() };
     let tuned = PairModel::from_state(spec_path, spec, &st, &device).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    let front = tuned.front.clone();
     let (na, frames, size) = (model.samples, model.sampler.frames, model.sampler.size);
-    // The waveform and the frames of each row; the front end on the device of the batch.
+    // The waveform and the frames of each row; the front end on the device of the batch
+    // (the tuned model's was read onto the autodiff device).
     let logits = |net: &PairNet, x: Tensor<2>| {
         let [b, n] = x.dims();
         let wave = x.clone().slice([0..b, 0..na]).reshape([b, 1, na]);
         let pixels = x.slice([0..b, na..n]).reshape([b, 3, frames * size, size]);
-        let front = front.as_ref().map(|f| f.to_device(&wave.device()));
-        net.logits(front.as_ref(), wave, pixels)
+        let front = if wave.device().is_autodiff() { tuned.front.as_ref() } else { model.front.as_ref() };
+        net.logits(front, wave, pixels)
     };
     let setup = Setup { devices: (&device, &base), sigmoid: model.sigmoid(), classes: model.classes.len() };
-    let (net, log) = tune(tuned.net, &logits, train, val, &setup, cfg, cancel, epoch_done)?;
+    let (net, log) = tune(tuned.net.clone(), &logits, train, val, &setup, cfg, cancel, epoch_done)?;
     let (st, keys) = net.valid().export(&model.spec).map_err(TrainError::Invalid)?;
     Ok((st, keys, log))
 }
