@@ -206,7 +206,11 @@ impl Oracle {
             w = w.require_grad();
             p = p.require_grad();
         }
-        let logits = net.logits(w.clone(), p.clone());
+        let split = if grad { net.logits_split(w.clone(), p.clone()) } else { None };
+        let logits = match &split {
+            Some((logits, _)) => logits.clone(),
+            None => net.logits(w.clone(), p.clone()),
+        };
         let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), device);
         let per_example = match self.loss {
             Loss::CrossEntropy => (log_softmax(logits.clone(), 1) * t).sum_dim(1).neg(),
@@ -225,11 +229,29 @@ impl Oracle {
         // Examples are independent (BatchNorm in inference mode): the sum's gradient is each
         // example's own gradient.
         let grads = per_example.sum().backward();
-        // A model without a modality gives no gradient there: the attack leaves it clean.
-        let ga = w.grad(&grads).map_or_else(|| vec![0.0; x.wave.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
-        let gv = p.grad(&grads).map_or_else(|| vec![0.0; x.pixels.len()], |g| g.try_to_vec_as::<f32>().expect("f32"));
+        let (ga, gv) = match split {
+            Some((_, s)) => {
+                let (ga, gv) = (s.la.grad(&grads), s.lv.grad(&grads));
+                rayon::join(|| through(s.fa, ga, &w, device), || through(s.fv, gv, &p, device))
+            }
+            None => (input_grad(&w, &grads), input_grad(&p, &grads)),
+        };
         Evaluation { losses, ga, gv, logits }
     }
+}
+
+/// The gradient `grads` hold for the input `x`, flat; zeros where the model does not read it
+/// (a model without a modality: the attack leaves it clean).
+fn input_grad<const D: usize>(x: &Tensor<D>, grads: &burn::tensor::Gradients) -> Vec<f32> {
+    x.grad(grads).map_or_else(|| vec![0.0; x.shape().num_elements()], |g| g.try_to_vec_as::<f32>().expect("f32"))
+}
+
+/// The gradient at input `x` of an encoder whose output `f` received the gradient `g`: the
+/// encoder's own backward pass, from `sum(f * g)` (whose gradient at `f` is exactly `g`).
+fn through<const D: usize>(f: Tensor<2>, g: Option<Tensor<2>>, x: &Tensor<D>, device: &Device) -> Vec<f32> {
+    let Some(g) = g else { return vec![0.0; x.shape().num_elements()] };
+    let g = Tensor::<2>::from_data(TensorData::new(g.try_to_vec_as::<f32>().expect("f32"), f.dims()), device);
+    input_grad(x, &(f * g).sum().backward())
 }
 
 /// Attacks `ex`, whose true (or clean-predicted) class is `label`, on `net` (any device; the

@@ -90,6 +90,26 @@ impl Victim {
         }
     }
 
+    /// For models with two encoders: the logits, computed from the encoders' features cut off
+    /// their graphs ([`Split`]), so that each encoder's backward pass can run on its own.
+    pub(super) fn logits_split(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Option<(Tensor<2>, Split)> {
+        let (fa, fv) = match self {
+            Self::AudioVisual(n) => match n.encode(wave, pixels) {
+                (Some(fa), Some(fv)) => (fa, fv),
+                _ => return None,
+            },
+            Self::Pair { front, net } => rayon::join(|| net.audio_feature(front.as_ref(), wave), || net.visual_feature(pixels)),
+            _ => return None,
+        };
+        let (la, lv) = (fa.clone().detach().require_grad(), fv.clone().detach().require_grad());
+        let logits = match self {
+            Self::AudioVisual(n) => n.head(Some(la.clone()), Some(lv.clone())),
+            Self::Pair { net, .. } => net.classifier.forward(net.fusion.forward(Some(la.clone()), Some(lv.clone()))),
+            _ => return None,
+        };
+        Some((logits, Split { fa, fv, la, lv }))
+    }
+
     /// Logits of waveforms [B, 1, N] and pictures [B, 3, S, S].
     pub(super) fn logits(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Tensor<2> {
         match self {
@@ -164,4 +184,14 @@ fn spectrogram_features(net: &SpectrogramNet, features: Tensor<4>) -> Features {
         SpectrogramNet::TalTrans(n) => (n.embed(features.clone()), n.forward(features)),
     };
     Features { fa: None, fv: None, fused, logits }
+}
+
+/// Two encoders' features on their own graphs (`fa`, `fv`) and the leaves the head was run
+/// from (`la`, `lv`): the head's backward pass stops at the leaves, and each encoder's runs
+/// from there (both at once on the CPU backend's thread pool: one graph would run them in turn).
+pub(super) struct Split {
+    pub fa: Tensor<2>,
+    pub fv: Tensor<2>,
+    pub la: Tensor<2>,
+    pub lv: Tensor<2>,
 }

@@ -2,7 +2,8 @@
 //! after each block, global max pool. Input: waveform [B, 1, L] in [-1, 1] at 11025 Hz.
 
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::pool::{MaxPool1d, MaxPool1dConfig};
+use super::cpu_conv::conv1d;
+use super::max_pool::max_pool1d;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -14,7 +15,6 @@ use super::size::Widths;
 pub struct AudioNet {
     pub convs: Vec<Conv1d>,
     pub norms: Vec<BatchNorm>,
-    pub pool: MaxPool1d,
 }
 
 impl AudioNet {
@@ -28,7 +28,7 @@ impl AudioNet {
             .map(|c| Conv1dConfig::new(c[0], c[1], 3).with_stride(2).with_padding(PaddingConfig1d::Explicit(1, 1)).init(device))
             .collect();
         let norms = channels[1..].iter().map(|&c| BatchNormConfig::new(c).init(device)).collect();
-        Self { convs, norms, pool: MaxPool1dConfig::new(2).init() }
+        Self { convs, norms }
     }
 
     /// Parameters an optimiser trains, as PyTorch counts them: burn's `num_params` also
@@ -41,9 +41,9 @@ impl AudioNet {
     pub fn forward_map(&self, wave: Tensor<3>) -> Tensor<3> {
         let mut x = wave;
         for (i, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = relu(norm.forward(conv.forward(x)));
+            x = relu(norm.forward(conv1d(conv, x)));
             if i % 2 == 1 {
-                x = self.pool.forward(x);
+                x = max_pool1d(x, 2, 2);
             }
         }
         x

@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod cnn14;
+pub mod cpu_conv;
 pub mod exfmem;
 pub mod file;
 pub mod flops;
@@ -11,6 +12,7 @@ pub mod heard;
 pub mod seen;
 pub mod fusion;
 pub mod input;
+pub mod max_pool;
 pub mod pair;
 pub mod predict;
 pub mod pth;
@@ -118,12 +120,22 @@ impl AvNet {
         }
     }
 
-    /// Like [`AvNet::forward`], keeping the pooled features instead of the visual map.
-    pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
-        let (fa, fv) = rayon::join(
+    /// Each encoder's pooled feature (after ExFMem, when attached), the two side by side.
+    pub fn encode(&self, wave: Tensor<3>, pixels: Tensor<4>) -> (Option<Tensor<2>>, Option<Tensor<2>>) {
+        rayon::join(
             || self.audio.as_ref().map(|a| a.forward(wave)).map(|f| self.denoise_audio(f)),
             || self.visual.as_ref().map(|v| v.pool_map(v.forward_map(pixels))).map(|f| self.denoise_visual(f)),
-        );
+        )
+    }
+
+    /// Logits from the encoders' features.
+    pub fn head(&self, fa: Option<Tensor<2>>, fv: Option<Tensor<2>>) -> Tensor<2> {
+        self.classifier.forward(self.fusion.forward(fa, fv))
+    }
+
+    /// Like [`AvNet::forward`], keeping the pooled features instead of the visual map.
+    pub fn features(&self, wave: Tensor<3>, pixels: Tensor<4>) -> Features {
+        let (fa, fv) = self.encode(wave, pixels);
         let fused = self.fusion.forward(fa.clone(), fv.clone());
         let logits = self.classifier.forward(fused.clone());
         Features { fa, fv, fused, logits }

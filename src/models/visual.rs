@@ -3,7 +3,8 @@
 //! [0, 1]; ImageNet normalisation happens inside, so attacks work in pixel units.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use super::cpu_conv::conv2d;
+use super::max_pool::{Window, max_pool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -53,20 +54,22 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = self.bn2.forward(self.conv2.forward(y));
+        let y = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let y = self.bn2.forward(conv2d(&self.conv2, y));
         relu(y + identity)
     }
 }
+
+/// torchvision's stem pool: 3 x 3, stride 2, padding 1.
+const STEM_POOL: Window = Window { kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
 
 #[derive(Module, Debug)]
 pub struct VisualNet {
     pub conv1: Conv2d,
     pub bn1: BatchNorm,
-    pub maxpool: MaxPool2d,
     /// layer1..layer4, two blocks each.
     pub blocks: Vec<BasicBlock>,
     /// How the last map becomes the feature: max (Tian & Xu's paper, McGurk's models) or average
@@ -98,7 +101,6 @@ impl VisualNet {
         Self {
             conv1: conv(3, w[0], 7, 2, 3, device),
             bn1: BatchNormConfig::new(w[0]).init(device),
-            maxpool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(),
             blocks,
             pool: Pool::Max,
         }
@@ -124,8 +126,8 @@ impl VisualNet {
 
     /// The last stage's map, [B, C, H/32, W/32].
     pub fn forward_map(&self, pixels: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(Self::normalise(pixels))));
-        let mut x = self.maxpool.forward(x);
+        let x = relu(self.bn1.forward(conv2d(&self.conv1, Self::normalise(pixels))));
+        let mut x = max_pool2d(x, STEM_POOL);
         for block in &self.blocks {
             x = block.forward(x);
         }

@@ -9,6 +9,7 @@ mod attacks;
 mod bench;
 mod bad_input;
 mod cli;
+mod cpu_ops;
 mod crash;
 mod data;
 mod decode;

@@ -1,0 +1,4 @@
+//! CPU kernels the main crate's CPU backend glue calls (see `Cargo.toml` for why they are apart).
+
+pub mod conv;
+pub mod max_pool;

@@ -1,0 +1,137 @@
+//! Convolutions on the CPU backend (Flex) through McGurk's own forward kernel
+//! (`mcgurk_cpu_kernels::conv`) and input-gradient kernel; the weight's gradient (training)
+//! stays burn's (`conv2d_weight_backward`), all recorded as one autodiff step. burn-flex's forward reorders the
+//! weight and the input on every call on one thread and turned out 1.5 to 3 times slower than
+//! its own gemm at batch 1 (README). Other backends, groups, dilation and uneven padding run
+//! burn's own convolution.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::nn::conv::{Conv1d, Conv2d};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, TensorData};
+use mcgurk_cpu_kernels::conv::{Geometry, backward_input, forward};
+
+type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+
+/// `layer` applied to `x` [B, Cin, H, W] (what `layer.forward(x)` computes).
+pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    // Explicit, even padding only (every model McGurk builds or imports); the rest is burn's.
+    let (own, geo) = match layer.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            (top == bottom && left == right && layer.groups == 1 && layer.dilation == [1, 1], Geometry { stride: layer.stride, padding: [top, left] })
+        }
+        _ => (false, Geometry { stride: layer.stride, padding: [0, 0] }),
+    };
+    let y = own.then(|| convolve(x.clone(), layer.weight.val(), geo)).flatten();
+    match y {
+        Some(y) => match &layer.bias {
+            Some(b) => {
+                let co = b.dims()[0];
+                y + b.val().reshape([1, co, 1, 1])
+            }
+            None => y,
+        },
+        None => layer.forward(x),
+    }
+}
+
+/// `layer` applied to `x` [B, Cin, L] (what `layer.forward(x)` computes).
+pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    let [b, c, l] = x.dims();
+    let (own, geo) = match layer.padding {
+        PaddingConfig1d::Explicit(left, right) => (left == right && layer.groups == 1 && layer.dilation == 1, Geometry { stride: [1, layer.stride], padding: [0, left] }),
+        _ => (false, Geometry { stride: [1, layer.stride], padding: [0, 0] }),
+    };
+    let y = own
+        .then(|| {
+            let [co, ci, k] = layer.weight.dims();
+            convolve(x.clone().reshape([b, c, 1, l]), layer.weight.val().reshape([co, ci, 1, k]), geo)
+        })
+        .flatten();
+    match y {
+        Some(y) => {
+            let [_, co, _, ol] = y.dims();
+            let y = y.reshape([b, co, ol]);
+            match &layer.bias {
+                Some(bias) => y + bias.val().reshape([1, co, 1]),
+                None => y,
+            }
+        }
+        None => layer.forward(x),
+    }
+}
+
+/// `x` convolved with `w` by the own kernel, or `None` where it does not apply (another
+/// backend, another element type, a kernel larger than the padded input).
+fn convolve(x: Tensor<4>, w: Tensor<4>, geo: Geometry) -> Option<Tensor<4>> {
+    if let Ok(xa) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
+        // A weight without gradients lives off the graph even on an autodiff device.
+        let wa = match w.clone().try_into_primitive::<Autodiff<Flex>>() {
+            Ok(wa) => wa,
+            Err(_) => AdTensor::new(w.try_into_primitive::<Flex>().ok()?),
+        };
+        return tracked(xa, wa, geo).map(Tensor::from_primitive::<Autodiff<Flex>>);
+    }
+    let (x, w) = (x.try_into_primitive::<Flex>().ok()?, w.try_into_primitive::<Flex>().ok()?);
+    run(&x, &w, geo).map(Tensor::from_primitive::<Flex>)
+}
+
+fn run(x: &FlexTensor, w: &FlexTensor, geo: Geometry) -> Option<FlexTensor> {
+    let xs = x.layout().shape().dims::<4>();
+    let ws = w.layout().shape().dims::<4>();
+    let [n, _, h, wd] = xs;
+    let [oh, ow] = geo.out([h, wd], [ws[2], ws[3]])?;
+    if x.dtype() != DType::F32 || w.dtype() != DType::F32 || xs[1] != ws[1] {
+        return None;
+    }
+    let (x, w) = (x.to_contiguous(), w.to_contiguous());
+    let y = forward(x.storage(), xs, w.storage(), ws, None, geo);
+    Some(FlexTensor::from_data(TensorData::new(y, [n, ws[0], oh, ow])))
+}
+
+/// The input's gradient by the own kernel; the weight's (only when it is trained) by burn's.
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 2> for ConvBackward {
+    type State = (FlexTensor, FlexTensor, Geometry);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x, w, geo) = ops.state;
+        let options = ConvOptions::new(geo.stride, geo.padding, [1, 1], 1);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, input_grad(&x, &w, &grad, geo));
+        }
+        if let Some(node) = node_w {
+            grads.register::<Flex>(node.id, Flex::conv2d_weight_backward(x, w, grad, options));
+        }
+    }
+}
+
+fn input_grad(x: &FlexTensor, w: &FlexTensor, grad: &FlexTensor, geo: Geometry) -> FlexTensor {
+    let xs = x.layout().shape().dims::<4>();
+    let (w, grad) = (w.to_contiguous(), grad.to_contiguous());
+    let gs = grad.layout().shape().dims::<4>();
+    let dx = backward_input(grad.storage(), gs, w.storage(), w.layout().shape().dims::<4>(), [xs[2], xs[3]], geo);
+    FlexTensor::from_data(TensorData::new(dx, xs))
+}
+
+fn tracked(x: AdTensor, w: AdTensor, geo: Geometry) -> Option<AdTensor> {
+    let (xp, xn) = x.into_parts();
+    let (wp, wn) = w.into_parts();
+    let y = run(&xp, &wp, geo)?;
+    Some(match ConvBackward.prepare::<NoCheckpointing>([xn, wn]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((xp, wp, geo), y),
+        OpsKind::UnTracked(prep) => prep.finish(y),
+    })
+}

@@ -1,0 +1,165 @@
+//! McGurk's own CPU convolution and max pool (`models::cpu_conv`, `models::max_pool`) against
+//! burn's on the same inputs: outputs, input gradients (attacks) and weight gradients
+//! (training), with padding, strides, 1 x 1 kernels, batches, ties and NaN.
+
+use burn::module::Param;
+use burn::nn::conv::{Conv1d, Conv1dConfig, Conv2d, Conv2dConfig};
+use burn::nn::pool::MaxPool2dConfig;
+use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::module::{conv1d as burn_conv1d, conv2d as burn_conv2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Distribution, TensorData};
+use mcgurk::models::cpu_conv;
+use mcgurk::models::max_pool::{Window, max_pool1d, max_pool2d};
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.try_to_vec_as::<f32>().expect("f32")
+}
+
+/// Equal up to float32 rounding of sums taken in another order: within 1e-6 of the largest
+/// magnitude (the sums here have at most a few hundred terms).
+fn close(ours: &[f32], burn: &[f32], what: &str) {
+    assert_eq!(ours.len(), burn.len(), "{what}: lengths");
+    let scale = burn.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    for (i, (a, b)) in ours.iter().zip(burn).enumerate() {
+        assert!((a - b).abs() <= 1e-6 * scale, "{what}[{i}]: {a} (McGurk) vs {b} (burn), scale {scale}");
+    }
+}
+
+/// (batch, in, out, height, width, kernel, stride, padding, bias)
+const CONV2D: [(usize, usize, usize, usize, usize, usize, usize, usize, bool); 7] = [
+    (2, 3, 5, 9, 11, 3, 1, 1, false),
+    (1, 4, 6, 10, 7, 3, 2, 1, true),
+    (2, 3, 4, 12, 12, 7, 2, 3, false),
+    (1, 5, 3, 6, 6, 1, 1, 0, true),
+    (2, 4, 8, 7, 7, 1, 2, 0, false),
+    (1, 2, 3, 5, 5, 3, 1, 0, false),
+    (1, 2, 2, 4, 4, 3, 3, 2, true),
+];
+
+fn conv2d_layer(c: (usize, usize, usize, usize, usize, usize, usize, usize, bool), device: &Device) -> Conv2d {
+    let (_, ci, co, _, _, k, s, p, bias) = c;
+    Conv2dConfig::new([ci, co], [k, k]).with_stride([s, s]).with_padding(PaddingConfig2d::Explicit(p, p, p, p)).with_bias(bias).init(device)
+}
+
+fn burn_forward(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let p = match layer.padding {
+        PaddingConfig2d::Explicit(t, l, _, _) => [t, l],
+        _ => unreachable!("the tests build explicit padding"),
+    };
+    burn_conv2d(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), ConvOptions::new(layer.stride, p, [1, 1], 1))
+}
+
+#[test]
+fn the_own_convolution_computes_burns_outputs() {
+    let device = Device::flex();
+    for c in CONV2D {
+        let (n, ci, _, h, w, ..) = c;
+        let layer = conv2d_layer(c, &device);
+        let x = Tensor::<4>::random([n, ci, h, w], Distribution::Normal(0.0, 1.0), &device);
+        let ours = cpu_conv::conv2d(&layer, x.clone());
+        let theirs = burn_forward(&layer, x);
+        assert_eq!(ours.dims(), theirs.dims(), "{c:?}");
+        close(&values(ours), &values(theirs), &format!("conv2d {c:?}"));
+    }
+}
+
+/// The gradients at `x` (and at the weight and bias when `train`) of sum(conv(x) * r).
+fn conv2d_grads(layer: &Conv2d, x: &Tensor<4>, r: &Tensor<4>, own: bool) -> Vec<Vec<f32>> {
+    let x = x.clone().detach().require_grad();
+    let y = if own { cpu_conv::conv2d(layer, x.clone()) } else { burn_forward(layer, x.clone()) };
+    let grads = (y * r.clone()).sum().backward();
+    let mut out = vec![values(x.grad(&grads).expect("input gradient"))];
+    out.extend(layer.weight.val().grad(&grads).map(values));
+    out.extend(layer.bias.as_ref().and_then(|b| b.val().grad(&grads)).map(values));
+    out
+}
+
+#[test]
+fn the_own_convolution_gives_burns_gradients_for_attacks_and_training() {
+    let device = Device::flex().autodiff();
+    for c in CONV2D {
+        let (n, ci, ..) = c;
+        // Trained: parameters tracked, as `state_dict::import` loads them for training.
+        let mut trained = conv2d_layer(c, &device);
+        trained.weight = Param::from_tensor(trained.weight.val().detach().require_grad());
+        trained.bias = trained.bias.map(|b| Param::from_tensor(b.val().detach().require_grad()));
+        let attacked = trained.clone().no_grad();
+        let x = Tensor::<4>::random([n, ci, c.3, c.4], Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<4>::random(burn_forward(&attacked, x.clone()).dims(), Distribution::Normal(0.0, 1.0), &device);
+        for (layer, parts) in [(&attacked, 1), (&trained, if c.8 { 3 } else { 2 })] {
+            let (ours, theirs) = (conv2d_grads(layer, &x, &r, true), conv2d_grads(layer, &x, &r, false));
+            assert_eq!((ours.len(), theirs.len()), (parts, parts), "{c:?}: gradients present");
+            for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+                close(a, b, &format!("conv2d {c:?} gradient {i}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_own_1d_convolution_matches_burns_with_bias_and_gradients() {
+    let device = Device::flex().autodiff();
+    for (n, ci, co, l) in [(2, 3, 4, 50), (1, 1, 4, 33)] {
+        let mut layer: Conv1d = Conv1dConfig::new(ci, co, 3).with_stride(2).with_padding(PaddingConfig1d::Explicit(1, 1)).init(&device);
+        layer.weight = Param::from_tensor(layer.weight.val().detach().require_grad());
+        let x = Tensor::<3>::random([n, ci, l], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let reference = |x: Tensor<3>| burn_conv1d(x, layer.weight.val(), layer.bias.as_ref().map(|b| b.val()), ConvOptions::new([2], [1], [1], 1));
+        let (ours, theirs) = (cpu_conv::conv1d(&layer, x.clone()), reference(x.clone()));
+        assert_eq!(ours.dims(), [n, co, l.div_ceil(2)]);
+        close(&values(ours.clone()), &values(theirs.clone()), "conv1d");
+        let (go, gt) = (ours.sum().backward(), theirs.sum().backward());
+        close(&values(x.grad(&go).expect("dx")), &values(x.grad(&gt).expect("dx")), "conv1d input gradient");
+        let w = layer.weight.val();
+        close(&values(w.grad(&go).expect("dw")), &values(w.grad(&gt).expect("dw")), "conv1d weight gradient");
+    }
+}
+
+/// Windows of ResNet's stem, 2 x 2, TAL-trans's frequency-only pool, and a window wider than
+/// its stride on an odd plane.
+const WINDOWS: [Window; 4] = [
+    Window { kernel: [3, 3], stride: [2, 2], padding: [1, 1] },
+    Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
+    Window { kernel: [1, 2], stride: [1, 2], padding: [0, 0] },
+    Window { kernel: [3, 2], stride: [1, 2], padding: [1, 0] },
+];
+
+fn burn_pool(x: Tensor<4>, win: Window) -> Tensor<4> {
+    let [ph, pw] = win.padding;
+    MaxPool2dConfig::new(win.kernel).with_strides(win.stride).with_padding(PaddingConfig2d::Explicit(ph, pw, ph, pw)).init().forward(x)
+}
+
+/// Values from a handful of levels: windows often hold several equal maxima.
+fn tied(shape: [usize; 4], device: &Device) -> Tensor<4> {
+    let n = shape.iter().product::<usize>();
+    let v: Vec<f32> = (0..n).map(|i| ((i * 7919 + i / 3) % 5) as f32 - 2.0).collect();
+    Tensor::<4>::from_data(TensorData::new(v, shape), device)
+}
+
+#[test]
+fn the_own_max_pool_picks_burns_winners_with_ties_and_nan() {
+    let plain = Device::flex();
+    let ad = plain.clone().autodiff();
+    for win in WINDOWS {
+        let x = tied([2, 3, 9, 8], &plain);
+        assert_eq!(values(max_pool2d(x.clone(), win)), values(burn_pool(x.clone(), win)), "{win:?}");
+        // The gradient goes to the same winner (ties: the first), adding where windows overlap.
+        let xa = tied([2, 3, 9, 8], &ad).require_grad();
+        let r = Tensor::<4>::random(burn_pool(xa.clone(), win).dims(), Distribution::Normal(0.0, 1.0), &ad);
+        let (go, gt) = ((max_pool2d(xa.clone(), win) * r.clone()).sum().backward(), (burn_pool(xa.clone(), win) * r).sum().backward());
+        close(&values(xa.grad(&go).expect("dx")), &values(xa.grad(&gt).expect("dx")), &format!("pool gradient {win:?}"));
+    }
+    // A NaN wins its windows, as in burn and PyTorch.
+    let mut v = vec![1.0f32; 16];
+    v[5] = f32::NAN;
+    let x = Tensor::<4>::from_data(TensorData::new(v, [1, 1, 4, 4]), &plain);
+    let y = values(max_pool2d(x, WINDOWS[1]));
+    assert!(y[0].is_nan() && y[1..].iter().all(|&v| v == 1.0), "{y:?}");
+    // The 1-D pool of the audio net.
+    let x = Tensor::<3>::random([2, 4, 37], Distribution::Normal(0.0, 1.0), &plain);
+    let ours = values(max_pool1d(x.clone(), 2, 2));
+    let [b, c, l] = x.dims();
+    let theirs = values(burn_pool(x.reshape([b, c, 1, l]), Window { kernel: [1, 2], stride: [1, 2], padding: [0, 0] }));
+    assert_eq!(ours, theirs);
+}
