@@ -29,10 +29,13 @@ impl Window {
     }
 }
 
+/// No element of the window seen yet (never a real index: planes are smaller than this).
+const UNSET: u32 = u32::MAX;
+
 /// Pools `planes` planes of `h` x `w` (contiguous in `x`): the outputs and, per output, the
 /// index of its winner in its plane. The window must fit and `h * w` fit in a `u32`.
 pub fn forward(x: &[f32], planes: usize, [h, w]: [usize; 2], window: Window) -> (Vec<f32>, Vec<u32>) {
-    assert!(window.fits(h, w) && x.len() == planes * h * w && h * w <= u32::MAX as usize, "max pool: bad shapes");
+    assert!(window.fits(h, w) && x.len() == planes * h * w && h * w < UNSET as usize, "max pool: bad shapes");
     let [oh, ow] = window.out(h, w);
     let Window { kernel: [kh, kw], stride: [sh, sw], padding: [ph, pw] } = window;
     let (plane, out_plane) = (h * w, oh * ow);
@@ -40,27 +43,30 @@ pub fn forward(x: &[f32], planes: usize, [h, w]: [usize; 2], window: Window) -> 
     let mut winner = vec![0u32; planes * out_plane];
     out.par_chunks_mut(out_plane).zip(winner.par_chunks_mut(out_plane)).enumerate().for_each(|(i, (out, winner))| {
         let src = &x[i * plane..(i + 1) * plane];
+        winner.fill(UNSET);
+        out.fill(f32::NEG_INFINITY);
         for y in 0..oh {
-            let r0 = (y * sh).saturating_sub(ph);
-            let r1 = (y * sh + kh - ph).min(h);
-            for x in 0..ow {
-                let c0 = (x * sw).saturating_sub(pw);
-                let c1 = (x * sw + kw - pw).min(w);
-                let mut at = r0 * w + c0;
-                let mut best = src[at];
-                for r in r0..r1 {
-                    let row = &src[r * w..(r + 1) * w];
-                    for c in c0..c1 {
-                        // Selects, not branches: on real data which element wins is a coin
-                        // toss, and mispredicted branches made this loop three times slower.
+            let (best, at) = (&mut out[y * ow..(y + 1) * ow], &mut winner[y * ow..(y + 1) * ow]);
+            // Window rows and columns in the order of a window's own scan (row by row, left
+            // to right), each over the whole output row: the outputs' running maxima are
+            // independent, so the loop pipelines (one window at a time waits on each compare).
+            for ky in 0..kh {
+                let r = (y * sh + ky).wrapping_sub(ph);
+                if r >= h {
+                    continue;
+                }
+                let row = &src[r * w..(r + 1) * w];
+                for kx in 0..kw {
+                    let first = pw.saturating_sub(kx).div_ceil(sw).min(ow);
+                    let end = if w + pw > kx { ((w + pw - kx - 1) / sw + 1).min(ow) } else { 0 }.max(first);
+                    for ox in first..end {
+                        let c = ox * sw + kx - pw;
                         let v = row[c];
-                        let take = v > best || v.is_nan();
-                        best = if take { v } else { best };
-                        at = if take { r * w + c } else { at };
+                        let take = at[ox] == UNSET || v > best[ox] || v.is_nan();
+                        best[ox] = if take { v } else { best[ox] };
+                        at[ox] = if take { (r * w + c) as u32 } else { at[ox] };
                     }
                 }
-                out[y * ow + x] = best;
-                winner[y * ow + x] = at as u32;
             }
         }
     });

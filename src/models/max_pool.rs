@@ -53,7 +53,7 @@ pub fn max_pool1d(x: Tensor<3>, kernel: usize, stride: usize) -> Tensor<3> {
 /// kernel does not handle (other element types, a window that does not fit).
 fn forward(x: &FlexTensor, window: Window) -> Option<(FlexTensor, Arc<Plan>)> {
     let [n, c, h, w] = x.layout().shape().dims::<4>();
-    if x.dtype() != DType::F32 || !window.fits(h, w) || n * c * h * w == 0 || h * w > u32::MAX as usize {
+    if x.dtype() != DType::F32 || !window.fits(h, w) || n * c * h * w == 0 || h * w >= u32::MAX as usize {
         return None;
     }
     let x = x.to_contiguous();
