@@ -10,6 +10,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::cpu_conv::conv2d;
 use super::safetensors::SafeTensors;
 use super::state_dict::{LayoutError, Reader};
 
@@ -31,8 +32,8 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
-        relu(self.bn2.forward(self.conv2.forward(x)))
+        let x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        relu(self.bn2.forward(conv2d(&self.conv2, x)))
     }
 }
 

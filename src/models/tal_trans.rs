@@ -7,13 +7,18 @@
 //! probability's log-odds, so that BCE on them is BCE on the probability.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, softmax};
 
+use super::cpu_conv::conv2d;
+use super::max_pool::{Window, max_pool2d};
 use super::safetensors::SafeTensors;
 use super::state_dict::{LayoutError, Reader};
+
+/// Pooling after the first four blocks (time and frequency), then frequency only.
+const POOL_BOTH: Window = Window { kernel: [2, 2], stride: [2, 2], padding: [0, 0] };
+const POOL_FREQ: Window = Window { kernel: [1, 2], stride: [1, 2], padding: [0, 0] };
 
 /// Channels of the ten blocks as divisors of the embedding (1024 -> 32, 32, 64, ..., 512, 512).
 const DIVISORS: [usize; 10] = [32, 32, 16, 16, 8, 8, 4, 4, 2, 2];
@@ -43,8 +48,6 @@ pub struct FeedForward {
 #[derive(Module, Debug)]
 pub struct TalTrans {
     pub blocks: Vec<Block>,
-    pub pool_both: MaxPool2d,
-    pub pool_freq: MaxPool2d,
     pub slf_attn: SelfAttention,
     pub pos_ffn: FeedForward,
     pub fc_prob: Linear,
@@ -86,8 +89,6 @@ impl TalTrans {
         let norm = || LayerNormConfig::new(embedding).with_epsilon(opts.layer_norm_eps).init(device);
         Self {
             blocks,
-            pool_both: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            pool_freq: MaxPool2dConfig::new([1, 2]).with_strides([1, 2]).init(),
             slf_attn: SelfAttention { w_qs: linear(embedding, embedding), w_ks: linear(embedding, embedding), w_vs: linear(embedding, embedding), fc: linear(embedding, embedding), layer_norm: norm() },
             pos_ffn: FeedForward { w_1: linear(embedding, inner), w_2: linear(inner, embedding), layer_norm: norm() },
             fc_prob: linear(embedding, classes),
@@ -117,9 +118,9 @@ impl TalTrans {
     pub fn frames(&self, features: Tensor<4>) -> Tensor<3> {
         let mut x = features;
         for (i, block) in self.blocks.iter().enumerate() {
-            x = relu(block.bn.forward(block.conv.forward(x)));
+            x = relu(block.bn.forward(conv2d(&block.conv, x)));
             if i % 2 == 1 {
-                x = if i < 4 { self.pool_both.forward(x) } else { self.pool_freq.forward(x) };
+                x = max_pool2d(x, if i < 4 { POOL_BOTH } else { POOL_FREQ });
             }
         }
         let [b, c, t, f] = x.dims();
