@@ -27,8 +27,10 @@ fn close(ours: &[f32], burn: &[f32], what: &str) {
     }
 }
 
-/// (batch, in, out, height, width, kernel, stride, padding, bias)
-const CONV2D: [(usize, usize, usize, usize, usize, usize, usize, usize, bool); 7] = [
+/// (batch, in, out, height, width, kernel, stride, padding, bias). The last two have more
+/// column values (576 rows x 9216 or 9025 positions) than one tile holds (4 Mi values): they
+/// are done in two bands, the first ending inside an output row.
+const CONV2D: [(usize, usize, usize, usize, usize, usize, usize, usize, bool); 9] = [
     (2, 3, 5, 9, 11, 3, 1, 1, false),
     (1, 4, 6, 10, 7, 3, 2, 1, true),
     (2, 3, 4, 12, 12, 7, 2, 3, false),
@@ -36,6 +38,8 @@ const CONV2D: [(usize, usize, usize, usize, usize, usize, usize, usize, bool); 7
     (2, 4, 8, 7, 7, 1, 2, 0, false),
     (1, 2, 3, 5, 5, 3, 1, 0, false),
     (1, 2, 2, 4, 4, 3, 3, 2, true),
+    (1, 64, 4, 96, 96, 3, 1, 1, false),
+    (2, 64, 3, 190, 190, 3, 2, 1, true),
 ];
 
 fn conv2d_layer(c: (usize, usize, usize, usize, usize, usize, usize, usize, bool), device: &Device) -> Conv2d {
