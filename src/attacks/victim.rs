@@ -104,7 +104,7 @@ impl Victim {
         let (la, lv) = (fa.clone().detach().require_grad(), fv.clone().detach().require_grad());
         let logits = match self {
             Self::AudioVisual(n) => n.head(Some(la.clone()), Some(lv.clone())),
-            Self::Pair { net, .. } => net.classifier.forward(net.fusion.forward(Some(la.clone()), Some(lv.clone()))),
+            Self::Pair { net, .. } => net.head(la.clone(), lv.clone()),
             _ => return None,
         };
         Some((logits, Split { fa, fv, la, lv }))

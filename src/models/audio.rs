@@ -2,12 +2,12 @@
 //! after each block, global max pool. Input: waveform [B, 1, L] in [-1, 1] at 11025 Hz.
 
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use super::cpu_conv::conv1d;
-use super::max_pool::max_pool1d;
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::cpu_conv::conv1d;
+use super::max_pool::max_pool1d;
 use super::bn_channels;
 use super::size::Widths;
 

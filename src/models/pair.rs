@@ -102,6 +102,11 @@ impl PairNet {
     /// Logits [B, classes].
     pub fn logits(&self, front: Option<&LogMel>, wave: Tensor<3>, pixels: Tensor<4>) -> Tensor<2> {
         let (fa, fv) = (self.audio_feature(front, wave), self.visual_feature(pixels));
+        self.head(fa, fv)
+    }
+
+    /// Logits from the two encoders' features.
+    pub fn head(&self, fa: Tensor<2>, fv: Tensor<2>) -> Tensor<2> {
         self.classifier.forward(self.fusion.forward(Some(fa), Some(fv)))
     }
 

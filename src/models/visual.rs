@@ -3,13 +3,13 @@
 //! [0, 1]; ImageNet normalisation happens inside, so attacks work in pixel units.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use super::cpu_conv::conv2d;
-use super::max_pool::{Window, max_pool2d};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 
+use super::cpu_conv::conv2d;
+use super::max_pool::{Window, max_pool2d};
 use super::bn_channels;
 use super::size::Widths;
 
