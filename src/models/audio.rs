@@ -4,9 +4,9 @@
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig1d};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
 use super::cpu_conv::conv1d;
+use super::cpu_norm::batch_norm;
 use super::max_pool::max_pool1d;
 use super::bn_channels;
 use super::size::Widths;
@@ -41,7 +41,7 @@ impl AudioNet {
     pub fn forward_map(&self, wave: Tensor<3>) -> Tensor<3> {
         let mut x = wave;
         for (i, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
-            x = relu(norm.forward(conv1d(conv, x)));
+            x = batch_norm(norm, conv1d(conv, x), true);
             if i % 2 == 1 {
                 x = max_pool1d(x, 2, 2);
             }

@@ -11,6 +11,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::cpu_conv::conv2d;
+use super::cpu_norm::batch_norm;
 use super::safetensors::SafeTensors;
 use super::state_dict::{LayoutError, Reader};
 
@@ -32,8 +33,8 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        relu(self.bn2.forward(conv2d(&self.conv2, x)))
+        let x = batch_norm(&self.bn1, conv2d(&self.conv1, x), true);
+        batch_norm(&self.bn2, conv2d(&self.conv2, x), true)
     }
 }
 

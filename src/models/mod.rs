@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod cnn14;
 pub mod cpu_conv;
+pub mod cpu_norm;
 pub mod exfmem;
 pub mod file;
 pub mod flops;

@@ -12,6 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid, softmax};
 
 use super::cpu_conv::conv2d;
+use super::cpu_norm::batch_norm;
 use super::max_pool::{Window, max_pool2d};
 use super::safetensors::SafeTensors;
 use super::state_dict::{LayoutError, Reader};
@@ -118,7 +119,7 @@ impl TalTrans {
     pub fn frames(&self, features: Tensor<4>) -> Tensor<3> {
         let mut x = features;
         for (i, block) in self.blocks.iter().enumerate() {
-            x = relu(block.bn.forward(conv2d(&block.conv, x)));
+            x = batch_norm(&block.bn, conv2d(&block.conv, x), true);
             if i % 2 == 1 {
                 x = max_pool2d(x, if i < 4 { POOL_BOTH } else { POOL_FREQ });
             }

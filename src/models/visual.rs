@@ -9,6 +9,7 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::relu;
 
 use super::cpu_conv::conv2d;
+use super::cpu_norm::batch_norm;
 use super::max_pool::{Window, max_pool2d};
 use super::bn_channels;
 use super::size::Widths;
@@ -54,11 +55,11 @@ impl BasicBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
+            Some(d) => batch_norm(&d.bn, conv2d(&d.conv, x.clone()), false),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let y = self.bn2.forward(conv2d(&self.conv2, y));
+        let y = batch_norm(&self.bn1, conv2d(&self.conv1, x), true);
+        let y = batch_norm(&self.bn2, conv2d(&self.conv2, y), false);
         relu(y + identity)
     }
 }
@@ -126,7 +127,7 @@ impl VisualNet {
 
     /// The last stage's map, [B, C, H/32, W/32].
     pub fn forward_map(&self, pixels: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, Self::normalise(pixels))));
+        let x = batch_norm(&self.bn1, conv2d(&self.conv1, Self::normalise(pixels)), true);
         let mut x = max_pool2d(x, STEM_POOL);
         for block in &self.blocks {
             x = block.forward(x);

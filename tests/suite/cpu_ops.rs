@@ -167,3 +167,29 @@ fn the_own_max_pool_picks_burns_winners_with_ties_and_nan() {
     let theirs = values(burn_pool(x.reshape([b, c, 1, l]), Window { kernel: [1, 2], stride: [1, 2], padding: [0, 0] }));
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn the_own_batch_norm_computes_burns_values_and_gradients_bit_for_bit() {
+    use burn::nn::BatchNormConfig;
+    use mcgurk::models::cpu_norm::batch_norm;
+    let device = Device::flex().autodiff();
+    let mut norm = BatchNormConfig::new(3).init(&device);
+    // Running statistics and affine parameters away from their defaults, as after training.
+    let set = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [3]), &device);
+    norm.running_mean = burn::module::RunningState::new(set(vec![0.3, -1.2, 0.01]));
+    norm.running_var = burn::module::RunningState::new(set(vec![0.7, 2.5, 0.013]));
+    norm.gamma = Param::from_tensor(set(vec![1.3, -0.4, 0.9]));
+    norm.beta = Param::from_tensor(set(vec![-0.2, 0.5, 0.05]));
+    let norm = norm.valid();
+    let norm = norm.fork(&device).no_grad();
+    for then_relu in [false, true] {
+        let x = Tensor::<4>::random([2, 3, 5, 7], Distribution::Normal(0.0, 2.0), &device).require_grad();
+        let r = Tensor::<4>::random([2, 3, 5, 7], Distribution::Normal(0.0, 1.0), &device);
+        let ours = batch_norm(&norm, x.clone(), then_relu);
+        let theirs = norm.forward(x.clone());
+        let theirs = if then_relu { burn::tensor::activation::relu(theirs) } else { theirs };
+        assert_eq!(values(ours.clone()), values(theirs.clone()), "relu {then_relu}");
+        let (go, gt) = ((ours * r.clone()).sum().backward(), (theirs * r).sum().backward());
+        assert_eq!(values(x.grad(&go).expect("dx")), values(x.grad(&gt).expect("dx")), "gradient, relu {then_relu}");
+    }
+}
