@@ -19,16 +19,19 @@ pub struct Channels {
 pub fn forward(x: &[f32], c: usize, plane: usize, ch: &Channels, relu: bool) -> Vec<f32> {
     assert!(c > 0 && plane > 0 && x.len() % (c * plane) == 0, "batch norm: bad shapes");
     assert!([ch.mean.len(), ch.std.len(), ch.gamma.len(), ch.beta.len()] == [c; 4], "batch norm: bad channels");
-    let mut y = vec![0f32; x.len()];
-    y.par_chunks_mut(plane).zip(x.par_chunks(plane)).enumerate().for_each(|(i, (y, x))| {
+    // Not zeroed first: every value is written below.
+    let mut y: Vec<f32> = Vec::with_capacity(x.len());
+    y.spare_capacity_mut()[..x.len()].par_chunks_mut(plane).zip(x.par_chunks(plane)).enumerate().for_each(|(i, (y, x))| {
         let k = i % c;
         let (mean, std, gamma, beta) = (ch.mean[k], ch.std[k], ch.gamma[k], ch.beta[k]);
         for (y, &x) in y.iter_mut().zip(x) {
             let v = ((x - mean) / std) * gamma + beta;
             // burn's ReLU: NaN passes, as in PyTorch.
-            *y = if !relu || v.is_nan() || v > 0.0 { v } else { 0.0 };
+            y.write(if !relu || v.is_nan() || v > 0.0 { v } else { 0.0 });
         }
     });
+    // SAFETY: the chunks cover all x.len() values, each written once.
+    unsafe { y.set_len(x.len()) };
     y
 }
 

@@ -66,14 +66,21 @@ pub fn forward(x: &[f32], [n, ci, h, w]: [usize; 4], weight: &[f32], [co, wci, k
     assert!(wci == ci && x.len() == n * ci * h * w && weight.len() == co * ci * kh * kw, "conv: bad shapes");
     assert!(bias.is_none_or(|b| b.len() == co), "conv: bad bias");
     let (k, cols) = (ci * kh * kw, oh * ow);
-    let mut out = vec![0f32; n * co * cols];
+    if k == 0 {
+        return vec![0.0; n * co * cols];
+    }
+    // Not zeroed: the gemms below write every value (dst not read), and zeroing the output
+    // first was a pass over it of its own.
+    let mut out: Vec<f32> = Vec::with_capacity(n * co * cols);
+    let base = out.spare_capacity_mut().as_mut_ptr().cast::<f32>();
     // A 1 x 1 kernel at stride 1 without padding reads the input as it is.
     let direct = kh == 1 && kw == 1 && geo.stride == [1, 1] && geo.padding == [0, 0];
     let tile = if direct { cols } else { tile_len(k, cols) };
     with_scratch(if direct { 0 } else { k * tile }, |scratch| {
         for b in 0..n {
             let xb = &x[b * ci * h * w..(b + 1) * ci * h * w];
-            let dst = &mut out[b * co * cols..(b + 1) * co * cols];
+            // SAFETY: batch item b's [co, cols] block of the allocation.
+            let dst = unsafe { base.add(b * co * cols) };
             for start in (0..cols).step_by(tile.max(1)) {
                 let span = start..(start + tile).min(cols);
                 let len = span.len();
@@ -89,18 +96,20 @@ pub fn forward(x: &[f32], [n, ci, h, w]: [usize; 4], weight: &[f32], [co, wci, k
                 unsafe {
                     gemm::gemm(
                         co, len, k,
-                        dst.as_mut_ptr().add(span.start), 1, cols as isize, false,
+                        dst.add(span.start), 1, cols as isize, false,
                         weight.as_ptr(), 1, k as isize,
                         rhs.as_ptr(), 1, rhs_rs as isize,
                         0.0, 1.0, false, false, false, parallelism(co * len * k),
                     );
                 }
             }
-            if let Some(bias) = bias {
-                dst.par_chunks_mut(cols).zip(bias).for_each(|(row, &b)| row.iter_mut().for_each(|v| *v += b));
-            }
         }
     });
+    // SAFETY: every batch item's every tile was written by its gemm.
+    unsafe { out.set_len(n * co * cols) };
+    if let Some(bias) = bias {
+        out.par_chunks_mut(cols).enumerate().for_each(|(i, row)| row.iter_mut().for_each(|v| *v += bias[i % co]));
+    }
     out
 }
 
