@@ -44,6 +44,11 @@ fn own<const D: usize>(norm: &BatchNorm, x: Tensor<D>, then_relu: bool) -> Optio
         gamma: values(gamma)?,
         beta: values(beta)?,
     };
+    let c = ch.mean.len();
+    if [ch.std.len(), ch.gamma.len(), ch.beta.len()] != [c; 3] {
+        // Mismatched parameters: burn's own BatchNorm says what is wrong.
+        return None;
+    }
     if let Ok(t) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
         return tracked(t, ch, then_relu).map(Tensor::from_primitive::<Autodiff<Flex>>);
     }
