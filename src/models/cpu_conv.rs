@@ -11,7 +11,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
-use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::backend::Flex;
 use burn::nn::conv::{Conv1d, Conv2d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d};
 use burn::prelude::*;
@@ -19,18 +19,18 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
 use mcgurk_cpu_kernels::conv::{Geometry, backward_input, forward};
 
-type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+use super::flex_input::{AdTensor, FlexInput};
 
 /// `layer` applied to `x` [B, Cin, H, W] (what `layer.forward(x)` computes).
 pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     // Explicit, even padding only (every model McGurk builds or imports); the rest is burn's.
-    let (own, geo) = match layer.padding {
-        PaddingConfig2d::Explicit(top, left, bottom, right) => {
-            (top == bottom && left == right && layer.groups == 1 && layer.dilation == [1, 1], Geometry { stride: layer.stride, padding: [top, left] })
+    let geo = match layer.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right && layer.groups == 1 && layer.dilation == [1, 1] => {
+            Some(Geometry { stride: layer.stride, padding: [top, left] })
         }
-        _ => (false, Geometry { stride: layer.stride, padding: [0, 0] }),
+        _ => None,
     };
-    let y = own.then(|| convolve(x.clone(), layer.weight.val(), geo)).flatten();
+    let y = geo.and_then(|geo| convolve(x.clone(), layer.weight.val(), geo));
     match y {
         Some(y) => match &layer.bias {
             Some(b) => {
@@ -46,16 +46,14 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// `layer` applied to `x` [B, Cin, L] (what `layer.forward(x)` computes).
 pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     let [b, c, l] = x.dims();
-    let (own, geo) = match layer.padding {
-        PaddingConfig1d::Explicit(left, right) => (left == right && layer.groups == 1 && layer.dilation == 1, Geometry { stride: [1, layer.stride], padding: [0, left] }),
-        _ => (false, Geometry { stride: [1, layer.stride], padding: [0, 0] }),
+    let geo = match layer.padding {
+        PaddingConfig1d::Explicit(left, right) if left == right && layer.groups == 1 && layer.dilation == 1 => Some(Geometry { stride: [1, layer.stride], padding: [0, left] }),
+        _ => None,
     };
-    let y = own
-        .then(|| {
-            let [co, ci, k] = layer.weight.dims();
-            convolve(x.clone().reshape([b, c, 1, l]), layer.weight.val().reshape([co, ci, 1, k]), geo)
-        })
-        .flatten();
+    let y = geo.and_then(|geo| {
+        let [co, ci, k] = layer.weight.dims();
+        convolve(x.clone().reshape([b, c, 1, l]), layer.weight.val().reshape([co, ci, 1, k]), geo)
+    });
     match y {
         Some(y) => {
             let [_, co, _, ol] = y.dims();
@@ -72,16 +70,12 @@ pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
 /// `x` convolved with `w` by the own kernel, or `None` where it does not apply (another
 /// backend, another element type, a kernel larger than the padded input).
 fn convolve(x: Tensor<4>, w: Tensor<4>, geo: Geometry) -> Option<Tensor<4>> {
-    if let Ok(xa) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
-        // A weight without gradients lives off the graph even on an autodiff device.
-        let wa = match w.clone().try_into_primitive::<Autodiff<Flex>>() {
-            Ok(wa) => wa,
-            Err(_) => AdTensor::new(w.try_into_primitive::<Flex>().ok()?),
-        };
-        return tracked(xa, wa, geo).map(Tensor::from_primitive::<Autodiff<Flex>>);
+    match (FlexInput::of(x)?, FlexInput::of(w)?) {
+        (x @ FlexInput::Tracked(_), w) => x.apply(|x| tracked(x, w.into_tracked(), geo), |_| None),
+        (x @ FlexInput::Plain(_), FlexInput::Plain(w)) => x.apply(|_| None, |x| run(x, &w, geo)),
+        // A tracked weight beside an untracked input (not built by McGurk): burn's.
+        (FlexInput::Plain(_), FlexInput::Tracked(_)) => None,
     }
-    let (x, w) = (x.try_into_primitive::<Flex>().ok()?, w.try_into_primitive::<Flex>().ok()?);
-    run(&x, &w, geo).map(Tensor::from_primitive::<Flex>)
 }
 
 fn run(x: &FlexTensor, w: &FlexTensor, geo: Geometry) -> Option<FlexTensor> {

@@ -11,14 +11,14 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::backend::Flex;
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::{DType, TensorData};
 use mcgurk_cpu_kernels::batch_norm::{Channels, backward, forward};
 
-type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+use super::flex_input::{AdTensor, FlexInput};
 
 /// `norm` applied to `x` [B, C, ...], then ReLU when `then_relu`.
 pub fn batch_norm<const D: usize>(norm: &BatchNorm, x: Tensor<D>, then_relu: bool) -> Tensor<D> {
@@ -35,6 +35,8 @@ fn own<const D: usize>(norm: &BatchNorm, x: Tensor<D>, then_relu: bool) -> Optio
     if training || gamma.is_require_grad() || beta.is_require_grad() || D < 2 {
         return None;
     }
+    // The backend first: the parameters are read to the host only for the CPU kernel.
+    let input = FlexInput::of(x)?;
     let values = |t: Tensor<1>| t.try_to_vec_as::<f32>().ok();
     let eps = norm.epsilon as f32;
     let var = values(norm.running_var.value())?;
@@ -49,11 +51,7 @@ fn own<const D: usize>(norm: &BatchNorm, x: Tensor<D>, then_relu: bool) -> Optio
         // Mismatched parameters: burn's own BatchNorm says what is wrong.
         return None;
     }
-    if let Ok(t) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
-        return tracked(t, ch, then_relu).map(Tensor::from_primitive::<Autodiff<Flex>>);
-    }
-    let t = x.try_into_primitive::<Flex>().ok()?;
-    run(&t, &ch, then_relu).map(Tensor::from_primitive::<Flex>)
+    input.apply(|t| tracked(t, &ch, then_relu), |t| run(t, &ch, then_relu))
 }
 
 fn run(x: &FlexTensor, ch: &Channels, then_relu: bool) -> Option<FlexTensor> {
@@ -95,12 +93,12 @@ impl Backward<Flex, 1> for NormBackward {
     }
 }
 
-fn tracked(x: AdTensor, ch: Channels, then_relu: bool) -> Option<AdTensor> {
+fn tracked(x: AdTensor, ch: &Channels, then_relu: bool) -> Option<AdTensor> {
     let (primitive, node) = x.into_parts();
     let y = run(&primitive, &ch, then_relu)?;
     Some(match NormBackward.prepare::<NoCheckpointing>([node]).compute_bound().stateful() {
         OpsKind::Tracked(prep) => {
-            let plan = Plan { relu_out: then_relu.then(|| y.clone()), gamma: ch.gamma, std: ch.std };
+            let plan = Plan { relu_out: then_relu.then(|| y.clone()), gamma: ch.gamma.clone(), std: ch.std.clone() };
             prep.finish(Arc::new(plan), y)
         }
         OpsKind::UnTracked(prep) => prep.finish(y),

@@ -11,7 +11,7 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::{Autodiff, BackendTypes, Flex};
+use burn::backend::Flex;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::PaddingConfig2d;
 use burn::prelude::*;
@@ -19,18 +19,13 @@ use burn::tensor::{DType, TensorData};
 use mcgurk_cpu_kernels::max_pool as kernel;
 pub use mcgurk_cpu_kernels::max_pool::Window;
 
-type AdTensor = <Autodiff<Flex> as BackendTypes>::FloatTensorPrimitive;
+use super::flex_input::{AdTensor, FlexInput};
 
 /// Max pool of `x` [B, C, H, W].
 pub fn max_pool2d(x: Tensor<4>, window: Window) -> Tensor<4> {
-    if let Ok(t) = x.clone().try_into_primitive::<Autodiff<Flex>>() {
-        if let Some(y) = tracked(t, window) {
-            return Tensor::from_primitive::<Autodiff<Flex>>(y);
-        }
-    } else if let Ok(t) = x.clone().try_into_primitive::<Flex>() {
-        if let Some((y, _)) = forward(&t, window) {
-            return Tensor::from_primitive::<Flex>(y);
-        }
+    let own = FlexInput::of(x.clone()).and_then(|input| input.apply(|t| tracked(t, window), |t| forward(t, window).map(|(y, _)| y)));
+    if let Some(y) = own {
+        return y;
     }
     let [ph, pw] = window.padding;
     MaxPool2dConfig::new(window.kernel)

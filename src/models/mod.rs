@@ -7,6 +7,7 @@ pub mod cpu_conv;
 pub mod cpu_norm;
 pub mod exfmem;
 pub mod file;
+pub mod flex_input;
 pub mod flops;
 pub mod frontend;
 pub mod heard;
