@@ -7,8 +7,10 @@ struct Params {
     mode: u32,  // 0 = sign, 1 = L2, 2 = L1
 }
 
+// read_write although only read: see project.wgsl (burn's pooled buffers).
 @group(0) @binding(0) var<storage, read_write> g: array<f32>;
-@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
 
 
 @compute @workgroup_size(256)
@@ -16,7 +18,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let base = wg.x * p.n;
     if (p.mode == 0u) {
         for (var i = lid.x; i < p.n; i = i + WG) {
-            g[base + i] = sign(g[base + i]);
+            out[base + i] = sign(g[base + i]);
         }
         return;
     }
@@ -28,6 +30,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     var norm = workgroup_sum(lid.x, acc);
     if (p.mode == 1u) { norm = sqrt(norm); }
     for (var i = lid.x; i < p.n; i = i + WG) {
-        if (norm > 0.0) { g[base + i] = g[base + i] / norm; } else { g[base + i] = 0.0; }
+        if (norm > 0.0) { out[base + i] = g[base + i] / norm; } else { out[base + i] = 0.0; }
     }
 }

@@ -11,9 +11,12 @@ struct Params {
     hi: f32,
 }
 
+// Inputs are read_write too: burn's buffers are slices of pooled pages, and a page bound both
+// read-only and read-write in one dispatch is a usage conflict (this kernel writes only `out`).
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@group(0) @binding(1) var<storage, read> clean: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> clean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
 
 
 @compute @workgroup_size(256)
@@ -39,6 +42,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         } else {
             v = clamp(v, c - p.eps, c + p.eps);
         }
-        x[base + i] = clamp(v, p.lo, p.hi);
+        out[base + i] = clamp(v, p.lo, p.hi);
     }
 }

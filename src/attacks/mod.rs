@@ -10,6 +10,7 @@
 mod describe;
 mod frames;
 pub mod lp;
+mod values;
 mod vector;
 mod victim;
 
@@ -17,7 +18,6 @@ pub use describe::{number, pixel_budget};
 pub use vector::VectorPath;
 pub use victim::Victim;
 
-use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use frames::FrameRows;
@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::rng::Rng;
 use crate::models::AvNet;
 use crate::models::input::Example;
+use values::Values;
 use vector::Vector;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,16 +193,19 @@ struct Oracle {
     classes: usize,
     loss: Loss,
     size: crate::models::InputSize,
+    /// `targets` on the autodiff device, made once: the GPU steps upload nothing.
+    device_targets: std::sync::OnceLock<Tensor<2>>,
 }
 
 impl Oracle {
-    /// Losses and logits at `x`, and the input gradients when `grad` (else empty).
-    fn eval(&self, x: &Inputs, grad: bool) -> Evaluation {
+    /// Losses and logits at (`wave`, `pixels`), and the input gradients when `grad` (else
+    /// empty).
+    fn eval(&self, wave: &[f32], pixels: &[f32], grad: bool) -> Evaluation {
         let s = self.size;
-        let b = x.wave.len() / s.samples;
+        let b = wave.len() / s.samples;
         let (net, device) = if grad { (&self.net, &self.device) } else { (&self.plain, &self.plain_device) };
-        let mut w = Tensor::<3>::from_data(TensorData::new(x.wave.clone(), [b, 1, s.samples]), device);
-        let mut p = Tensor::<4>::from_data(TensorData::new(x.pixels.clone(), [b, 3, s.frames * s.pixels, s.pixels]), device);
+        let mut w = Tensor::<3>::from_data(TensorData::new(wave.to_vec(), [b, 1, s.samples]), device);
+        let mut p = Tensor::<4>::from_data(TensorData::new(pixels.to_vec(), [b, 3, s.frames * s.pixels, s.pixels]), device);
         if grad {
             w = w.require_grad();
             p = p.require_grad();
@@ -211,15 +215,7 @@ impl Oracle {
             Some((logits, _)) => logits.clone(),
             None => net.logits(w.clone(), p.clone()),
         };
-        let t = Tensor::<2>::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), device);
-        let per_example = match self.loss {
-            Loss::CrossEntropy => (log_softmax(logits.clone(), 1) * t).sum_dim(1).neg(),
-            // softplus(z) - t z, written stably: max(z, 0) + ln(1 + e^-|z|) - t z.
-            Loss::Bce => {
-                let z = logits.clone();
-                (z.clone().clamp_min(0.0) + z.clone().abs().neg().exp().log1p() - z * t).mean_dim(1)
-            }
-        };
+        let per_example = self.objective(logits.clone(), self.targets_on(device));
         let losses = per_example.clone().try_to_vec_as::<f32>().expect("f32");
         let logits = logits.try_to_vec_as::<f32>().expect("f32");
         if !grad {
@@ -237,6 +233,40 @@ impl Oracle {
             None => (input_grad(&w, &grads), input_grad(&p, &grads)),
         };
         Evaluation { losses, ga, gv, logits }
+    }
+
+    /// The [B, classes] targets on `device`.
+    fn targets_on(&self, device: &Device) -> Tensor<2> {
+        let b = self.targets.len() / self.classes.max(1);
+        Tensor::from_data(TensorData::new(self.targets.clone(), [b, self.classes]), device)
+    }
+
+    /// Each example's objective ([B, 1]) from its logits.
+    fn objective(&self, logits: Tensor<2>, t: Tensor<2>) -> Tensor<2> {
+        match self.loss {
+            Loss::CrossEntropy => (log_softmax(logits, 1) * t).sum_dim(1).neg(),
+            // softplus(z) - t z, written stably: max(z, 0) + ln(1 + e^-|z|) - t z.
+            Loss::Bce => {
+                let z = logits;
+                (z.clone().clamp_min(0.0) + z.clone().abs().neg().exp().log1p() - z * t).mean_dim(1)
+            }
+        }
+    }
+
+    /// The input gradients at GPU values (flat [1, B * n] each), left on the GPU: nothing is
+    /// read back (the step's losses and logits are not needed).
+    fn device_gradients(&self, wave: &Tensor<2>, pixels: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let s = self.size;
+        let [_, na] = wave.dims();
+        let [_, nv] = pixels.dims();
+        let b = na / s.samples;
+        let w = wave.clone().reshape([b, 1, s.samples]).autodiff().require_grad();
+        let p = pixels.clone().reshape([b, 3, s.frames * s.pixels, s.pixels]).autodiff().require_grad();
+        let logits = self.net.logits(w.clone(), p.clone());
+        let targets = self.device_targets.get_or_init(|| self.targets_on(&self.device)).clone();
+        let grads = self.objective(logits, targets).sum().backward();
+        let flat = |g: Option<Tensor<2>>, n: usize| g.unwrap_or_else(|| Tensor::zeros([1, n], &self.plain_device));
+        (flat(w.grad(&grads).map(|g| g.reshape([1, na])), na), flat(p.grad(&grads).map(|g| g.reshape([1, nv])), nv))
     }
 }
 
@@ -327,12 +357,12 @@ impl CleanPass {
         let plain = victim.valid();
         // Input gradients only: parameters loaded for training carry require_grad, and their
         // gradients would cost as much again in every backward pass.
-        let oracle = Oracle { net: plain.fork_no_grad(&device), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size };
+        let oracle = Oracle { net: plain.fork_no_grad(&device), device, plain, plain_device: base.clone(), targets, classes, loss: cfg.loss, size, device_targets: Default::default() };
         let clean = Inputs {
             wave: examples.iter().flat_map(|e| e.wave.iter().copied()).collect(),
             pixels: examples.iter().flat_map(|e| e.pixels.iter().copied()).collect(),
         };
-        let eval = oracle.eval(&clean, true);
+        let eval = oracle.eval(&clean.wave, &clean.pixels, true);
         Some(Self { oracle, vector: Vector::for_device(&base), examples: examples.to_vec(), labels: labels.to_vec(), sets, clean, eval, loss: cfg.loss, target: cfg.target })
     }
 
@@ -365,11 +395,16 @@ impl CleanPass {
         let mut best: Option<(Inputs, Evaluation)> = None;
         for run in 0..runs {
             let random_start = cfg.method != Method::Fgsm && (cfg.random_start || run > 0);
-            let x = iterate(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, cfg.seed.wrapping_add(run as u64), dir, cancel);
+            let seed = cfg.seed.wrapping_add(run as u64);
+            let x = if self.vector.on_gpu() {
+                iterate::<Tensor<2>>(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, seed, dir, cancel)
+            } else {
+                iterate::<Vec<f32>>(oracle, &self.vector, &self.clean, &self.eval, cfg, random_start, seed, dir, cancel)
+            };
             // The end point needs logits and losses only: no backward pass (and none at all
             // when the caller evaluates it and no other run competes).
             let e = if evaluate || runs > 1 {
-                oracle.eval(&x, false)
+                oracle.eval(&x.wave, &x.pixels, false)
             } else {
                 Evaluation { losses: vec![f32::NAN; self.examples.len()], ga: Vec::new(), gv: Vec::new(), logits: Vec::new() }
             };
@@ -405,9 +440,10 @@ impl CleanPass {
     }
 }
 
-/// One run of FGSM / PGD / MIM from the clean input (or a random start in the ball).
+/// One run of FGSM / PGD / MIM from the clean input (or a random start in the ball), with the
+/// values moved as `V`: host vectors, or tensors that stay on the GPU from step to step.
 #[allow(clippy::too_many_arguments)]
-fn iterate(
+fn iterate<V: Values>(
     oracle: &Oracle,
     vector: &Vector,
     clean: &Inputs,
@@ -431,16 +467,17 @@ fn iterate(
     let frame_rows = (cfg.per_frame && cfg.norm == Norm::L2 && rows.frames > 1).then_some(rows);
     let row_v = frame_rows.map_or(nv, |r| r.row());
     // Without a budget per frame the values stay as they are (no copies on the step's path).
-    let into_rows = |v: Vec<f32>| match frame_rows {
-        Some(r) => r.to_frame_major(&v),
+    let into_rows = |v: V| match frame_rows {
+        Some(r) => v.frames(r, true),
         None => v,
     };
-    let out_of_rows = |v: Vec<f32>| match frame_rows {
-        Some(r) => r.from_frame_major(&v),
+    let out_of_rows = |v: V| match frame_rows {
+        Some(r) => v.frames(r, false),
         None => v,
     };
-    let clean_v: Cow<'_, [f32]> = frame_rows.map_or(Cow::Borrowed(&clean.pixels[..]), |r| Cow::Owned(r.to_frame_major(&clean.pixels)));
+    let clean_v_rows = frame_rows.map_or_else(|| clean.pixels.clone(), |r| r.to_frame_major(&clean.pixels));
     if random_start {
+        // Drawn on the host (the same draws on every device), once per run.
         let mut rng = Rng::new(seed);
         let mut jitter = |v: &mut Vec<f32>, clean: &[f32], n: usize, eps: f32, range: (f32, f32)| {
             match cfg.norm {
@@ -459,51 +496,57 @@ fn iterate(
             jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, oracle.net.audio_range());
         }
         if cfg.modality.video() {
-            let mut v = into_rows(std::mem::take(&mut x.pixels));
-            jitter(&mut v, &clean_v, row_v, cfg.eps_v, PIXEL_RANGE);
-            x.pixels = out_of_rows(v);
+            let mut v = match frame_rows {
+                Some(r) => r.to_frame_major(&x.pixels),
+                None => std::mem::take(&mut x.pixels),
+            };
+            jitter(&mut v, &clean_v_rows, row_v, cfg.eps_v, PIXEL_RANGE);
+            x.pixels = match frame_rows {
+                Some(r) => r.from_frame_major(&v),
+                None => v,
+            };
         }
     }
+    let device = &oracle.plain_device;
+    let load = |v: &[f32]| V::load(v.to_vec(), device);
+    let (mut wave, mut pixels) = (V::load(x.wave, device), V::load(x.pixels, device));
+    let clean_a = if cfg.modality.audio() { Some(load(&clean.wave)) } else { None };
+    let clean_v = if cfg.modality.video() { Some(V::load(clean_v_rows, device)) } else { None };
     // (MIM's momentum is kept in the rows' layout; its normalisation is per example either way.)
-    let (mut mom_a, mut mom_v) = (vec![0.0; x.wave.len()], vec![0.0; x.pixels.len()]);
+    let (mut mom_a, mut mom_v): (Option<V>, Option<V>) = (None, None);
     for step in 0..steps {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             break;
         }
         // Without a random start the first step is taken at the clean input, whose gradient
         // the clean evaluation has already computed: one forward-backward pass fewer.
-        let fresh;
-        let (ga, gv) = if step == 0 && !random_start {
-            (&clean_eval.ga, &clean_eval.gv)
-        } else {
-            fresh = oracle.eval(&x, true);
-            (&fresh.ga, &fresh.gv)
-        };
+        let (ga, gv) = if step == 0 && !random_start { (load(&clean_eval.ga), load(&clean_eval.gv)) } else { V::gradients(oracle, &wave, &pixels) };
         // `n` values per example, rows of `row` values under one budget each.
-        let update = |v: &mut Vec<f32>, g: &[f32], mom: &mut Vec<f32>, clean: &[f32], (n, row): (usize, usize), eps: f32, step: f32, range| {
+        let update = |v: V, g: V, mom: &mut Option<V>, clean: &V, (n, row): (usize, usize), eps: f32, step: f32, range| {
             let g = if cfg.method == Method::Mim {
                 // Momentum on the per-sample L1-normalised gradient (Dong et al.).
-                let l1 = vector.direction(g, n, 1);
-                mom.iter_mut().zip(&l1).for_each(|(m, g)| *m = cfg.mu * *m + g);
-                mom.clone()
+                let l1 = g.direction(vector, n, 1);
+                let m = match mom.take() {
+                    Some(m) => m.momentum(cfg.mu, &l1),
+                    None => l1,
+                };
+                *mom = Some(m.clone());
+                m
             } else {
-                g.to_vec()
+                g
             };
-            let d = vector.direction(&g, row, if cfg.norm == Norm::Linf { 0 } else { 2 });
-            v.iter_mut().zip(&d).for_each(|(x, d)| *x += dir * step * d);
-            vector.project(v, clean, row, eps, cfg.norm, range);
+            let d = g.direction(vector, row, if cfg.norm == Norm::Linf { 0 } else { 2 });
+            v.plus(dir * step, &d).project(vector, clean, row, eps, cfg.norm, range)
         };
-        if cfg.modality.audio() {
-            update(&mut x.wave, ga, &mut mom_a, &clean.wave, (na, na), cfg.eps_a, step_a, oracle.net.audio_range());
+        if let Some(clean_a) = &clean_a {
+            wave = update(wave, ga, &mut mom_a, clean_a, (na, na), cfg.eps_a, step_a, oracle.net.audio_range());
         }
-        if cfg.modality.video() {
-            let g: Cow<'_, [f32]> = frame_rows.map_or(Cow::Borrowed(&gv[..]), |r| Cow::Owned(r.to_frame_major(gv)));
-            let mut v = into_rows(std::mem::take(&mut x.pixels));
-            update(&mut v, &g, &mut mom_v, &clean_v, (nv, row_v), cfg.eps_v, step_v, PIXEL_RANGE);
-            x.pixels = out_of_rows(v);
+        if let Some(clean_v) = &clean_v {
+            let v = update(into_rows(pixels), into_rows(gv), &mut mom_v, clean_v, (nv, row_v), cfg.eps_v, step_v, PIXEL_RANGE);
+            pixels = out_of_rows(v);
         }
     }
-    x
+    Inputs { wave: wave.into_host(), pixels: pixels.into_host() }
 }
 
 /// Per example, the better of two runs: the one that fools the model (untargeted: its top class
@@ -565,9 +608,10 @@ pub fn universal(net: &AvNet, examples: &[Example], labels: &[usize], cfg: &Atta
                 classes,
                 loss: cfg.loss,
                 size: ex.size,
+                device_targets: Default::default(),
             };
             let x = apply_universal(ex, &da, &dv);
-            let Evaluation { ga, gv, .. } = oracle.eval(&Inputs { wave: x.wave, pixels: x.pixels }, true);
+            let Evaluation { ga, gv, .. } = oracle.eval(&x.wave, &x.pixels, true);
             let step = |d: &mut Vec<f32>, g: &[f32], zeros: &[f32], eps: f32, size: f32| {
                 let dir = match cfg.norm {
                     Norm::Linf => lp::sign(g),

@@ -1,7 +1,10 @@
-//! The WGSL compute kernels of `shaders/`, run through wgpu. Every kernel has a CPU reference
-//! (`attacks::lp`, `reference`) that the CPU path uses and the tests compare against.
-//! [`shared`] opens one wgpu device for both burn and the kernels (the GPU attack path).
+//! The WGSL compute kernels of `shaders/`. Every kernel has a CPU reference (`attacks::lp`,
+//! `reference`) that the CPU path uses and the tests compare against. The attack's kernels
+//! (projection, normalisation) run on burn's own GPU buffers ([`burn_buffers`]); the density
+//! kernel on buffers of its own ([`Kernels`]). [`shared`] opens one wgpu device for both burn
+//! and the kernels.
 
+pub mod burn_buffers;
 pub mod reference;
 mod shared;
 
@@ -52,8 +55,6 @@ pub struct Kernels {
     queue: wgpu::Queue,
     /// The adapter's name, for reports ("llvmpipe ..." on lavapipe).
     pub adapter: String,
-    project: wgpu::ComputePipeline,
-    normalise: wgpu::ComputePipeline,
     density: wgpu::ComputePipeline,
 }
 
@@ -79,8 +80,6 @@ impl Kernels {
             }))
         };
         Ok(Self {
-            project: pipeline("project.wgsl", PROJECT_WGSL)?,
-            normalise: pipeline("normalise.wgsl", NORMALISE_WGSL)?,
             density: pipeline("density.wgsl", DENSITY_WGSL)?,
             device,
             queue,
@@ -134,35 +133,6 @@ impl Kernels {
         rx.recv().map_err(|e| KernelError::Run(e.to_string()))?.map_err(|e| KernelError::Run(e.to_string()))?;
         let bytes = staging.slice(..).get_mapped_range().map_err(|e| KernelError::Run(e.to_string()))?;
         Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-    }
-
-    /// `x` ([batch, n], row-major) projected per sample onto the ball of radius `eps` around
-    /// `clean` (L2 when `l2`, else L-inf) and clipped to [lo, hi].
-    pub fn project(&self, x: &[f32], clean: &[f32], n: usize, eps: f32, lo: f32, hi: f32, l2: bool) -> Result<Vec<f32>, KernelError> {
-        let batch = (x.len() / n.max(1)) as u32;
-        let xb = self.storage(&bytes_f32(x), true);
-        let cb = self.storage(&bytes_f32(clean), false);
-        let mut params = Vec::new();
-        params.extend_from_slice(&(n as u32).to_le_bytes());
-        params.extend_from_slice(&u32::from(l2).to_le_bytes());
-        for v in [eps, lo, hi] {
-            params.extend_from_slice(&v.to_le_bytes());
-        }
-        params.resize(32, 0); // uniform structs are padded to 16 bytes
-        let pb = self.uniform(&params);
-        self.run(&self.project, &[&xb, &cb, &pb], batch, &xb)
-    }
-
-    /// `g` ([batch, n]) normalised per sample: mode 0 sign, 1 L2, 2 L1.
-    pub fn normalise(&self, g: &[f32], n: usize, mode: u32) -> Result<Vec<f32>, KernelError> {
-        let batch = (g.len() / n.max(1)) as u32;
-        let gb = self.storage(&bytes_f32(g), true);
-        let mut params = Vec::new();
-        params.extend_from_slice(&(n as u32).to_le_bytes());
-        params.extend_from_slice(&mode.to_le_bytes());
-        params.resize(16, 0);
-        let pb = self.uniform(&params);
-        self.run(&self.normalise, &[&gb, &pb], batch, &gb)
     }
 
     /// Distance of each row of `emb` ([rows, dim]) to `centroids[labels[row]]`; p = 1, 2, any

@@ -1,11 +1,17 @@
 //! The WGSL kernels against their CPU references on random data with edge cases (zero
-//! gradients, deltas already inside the ball, sizes that are not multiples of the workgroup), and
-//! naga validation of every shader. Runs on lavapipe here; skips with a message only when the
-//! machine has no adapter at all.
+//! gradients, deltas already inside the ball, values clipped at the range's ends, sizes that are
+//! not multiples of the workgroup), and naga validation of every shader. The attack's kernels run
+//! as attacks run them, on burn's GPU buffers. Runs on lavapipe here; skips with a message only
+//! when the machine has no adapter at all.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
 
 use mcgurk::attacks::lp;
 use mcgurk::data::rng::Rng;
-use mcgurk::kernels::{self, Kernels, KernelError, reference};
+use mcgurk::kernels::{self, Kernels, KernelError, burn_buffers, reference};
+
+use crate::common::shared_gpu;
 
 fn kernels() -> Option<Kernels> {
     match Kernels::new() {
@@ -48,11 +54,22 @@ fn every_shader_passes_naga_and_a_broken_one_does_not() {
     }
 }
 
+/// Values as a tensor in burn's buffers on the shared GPU.
+fn on_gpu(v: &[f32], rows: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v.to_vec(), [rows, v.len() / rows]), device)
+}
+
+fn read(t: Tensor<2>) -> Vec<f32> {
+    t.try_to_vec_as::<f32>().unwrap()
+}
+
 #[test]
 fn projection_matches_the_cpu_reference() {
-    let Some(k) = kernels() else { return };
+    let Some(gpu) = shared_gpu("projection_matches_the_cpu_reference") else { return };
     let n = 1000; // not a multiple of the 256-wide workgroup
-    let clean = random(4 * n, -0.9, 0.9, 1);
+    // Clean values within eps of the range's ends and perturbed ones beyond them: the range
+    // clipping has work to do.
+    let clean = random(4 * n, -0.99, 0.99, 1);
     let mut x = random(4 * n, -1.5, 1.5, 2);
     // Sample 2 already inside both balls; sample 3 unperturbed.
     for i in 2 * n..3 * n {
@@ -60,24 +77,30 @@ fn projection_matches_the_cpu_reference() {
     }
     x[3 * n..].copy_from_slice(&clean[3 * n..]);
     for (l2, eps) in [(false, 0.05f32), (true, 0.8)] {
-        let gpu = k.project(&x, &clean, n, eps, -1.0, 1.0, l2).unwrap();
+        let (xt, ct) = (on_gpu(&x, 4, &gpu.device), on_gpu(&clean, 4, &gpu.device));
+        let out = read(burn_buffers::project(xt.clone(), ct, n, eps, -1.0, 1.0, l2).unwrap());
+        // The result is a new tensor: the input's buffer is left as it was.
+        assert_eq!(read(xt), x);
         let mut cpu = x.clone();
         for (xs, cs) in cpu.chunks_mut(n).zip(clean.chunks(n)) {
             if l2 { lp::project_l2(xs, cs, eps, -1.0, 1.0) } else { lp::project_linf(xs, cs, eps, -1.0, 1.0) }
         }
-        assert_close(&gpu, &cpu, 1e-6, if l2 { "L2" } else { "L-inf" });
-        assert_eq!(&gpu[3 * n..], &clean[3 * n..]);
+        assert_close(&out, &cpu, 1e-6, if l2 { "L2" } else { "L-inf" });
+        assert_eq!(&out[3 * n..], &clean[3 * n..]);
+        if !l2 {
+            assert!(out.iter().any(|v| v.abs() == 1.0), "nothing was clipped");
+        }
     }
 }
 
 #[test]
 fn normalisation_matches_the_cpu_reference() {
-    let Some(k) = kernels() else { return };
+    let Some(gpu) = shared_gpu("normalisation_matches_the_cpu_reference") else { return };
     let n = 777;
     let mut g = random(3 * n, -2.0, 2.0, 3);
     g[n..2 * n].iter_mut().for_each(|v| *v = 0.0); // a zero gradient stays zero
     for mode in 0..3u32 {
-        let gpu = k.normalise(&g, n, mode).unwrap();
+        let out = read(burn_buffers::normalise(on_gpu(&g, 3, &gpu.device), n, mode).unwrap());
         let cpu: Vec<f32> = g
             .chunks(n)
             .flat_map(|s| match mode {
@@ -86,8 +109,8 @@ fn normalisation_matches_the_cpu_reference() {
                 _ => lp::normalise(s, 1),
             })
             .collect();
-        assert_close(&gpu, &cpu, 1e-6, &format!("mode {mode}"));
-        assert!(gpu[n..2 * n].iter().all(|v| *v == 0.0));
+        assert_close(&out, &cpu, 1e-6, &format!("mode {mode}"));
+        assert!(out[n..2 * n].iter().all(|v| *v == 0.0));
     }
 }
 
@@ -104,4 +127,24 @@ fn centroid_distances_match_the_cpu_reference() {
         let tol = 1e-5 * cpu.iter().fold(1.0f32, |m, v| m.max(*v));
         assert_close(&gpu, &cpu, tol, &format!("p = {p}"));
     }
+}
+
+/// A strided view (a transposed tensor) is read in its logical order; what a kernel cannot run
+/// is an error naming it, not a silent result.
+#[test]
+fn the_attack_kernels_read_views_and_refuse_what_they_cannot_run() {
+    let Some(gpu) = shared_gpu("the_attack_kernels_read_views_and_refuse_what_they_cannot_run") else { return };
+    let (rows, n) = (3, 300);
+    let g = random(rows * n, -2.0, 2.0, 6);
+    // Stored [n, rows]: its transpose is `rows` rows of n, not contiguous.
+    let stored: Vec<f32> = (0..n).flat_map(|j| (0..rows).map(move |i| (i, j))).map(|(i, j)| g[i * n + j]).collect();
+    let view = on_gpu(&stored, n, &gpu.device).swap_dims(0, 1);
+    let out = read(burn_buffers::normalise(view, n, 1).unwrap());
+    let cpu: Vec<f32> = g.chunks(n).flat_map(|s| lp::normalise(s, 2)).collect();
+    assert_close(&out, &cpu, 1e-6, "a transposed view");
+
+    let err = burn_buffers::normalise(on_gpu(&g, 1, &gpu.device), 7, 0).unwrap_err();
+    assert!(err.to_string().contains("normalise.wgsl"), "{err}");
+    let on_cpu = on_gpu(&g, 1, &Device::flex());
+    assert!(burn_buffers::normalise(on_cpu, n, 0).is_err(), "a tensor on the CPU");
 }

@@ -177,34 +177,50 @@ fn workbench(reps: usize) -> anyhow::Result<()> {
 }
 
 /// The WGSL projection kernel against its CPU reference: GB/s of f32 traffic (read x and the
-/// clean input, write x), 8 samples of 65535 values, L2.
+/// clean input, write the result), 8 samples of 65535 values, L2. The kernel runs as attacks
+/// run it, on values already in burn's GPU buffers (one read-back after all repetitions).
 fn kernels(reps: usize) {
     use crate::attacks::lp;
-    use crate::kernels::Kernels;
+    use burn::prelude::*;
+    use burn::tensor::TensorData;
     let (n, batch) = (65_535usize, 8usize);
     let x: Vec<f32> = (0..n * batch).map(|i| ((i % 97) as f32 / 97.0) - 0.5).collect();
     let clean: Vec<f32> = (0..n * batch).map(|i| ((i % 89) as f32 / 89.0) - 0.5).collect();
     let bytes = (3 * 4 * n * batch) as f64;
+    let reps = reps.max(1);
     println!("\nL2 projection, {batch} x {n} f32");
     let start = Instant::now();
-    for _ in 0..reps.max(1) {
+    for _ in 0..reps {
         let mut y = x.clone();
         for (ys, cs) in y.chunks_mut(n).zip(clean.chunks(n)) {
             lp::project_l2(ys, cs, 1.0, -1.0, 1.0);
         }
     }
-    let cpu = start.elapsed().as_secs_f64() / reps.max(1) as f64;
+    let cpu = start.elapsed().as_secs_f64() / reps as f64;
     println!("cpu reference      {:>8.2} GB/s", bytes / cpu / 1e9);
-    match Kernels::new() {
-        Ok(k) => {
-            let _ = k.project(&x, &clean, n, 1.0, -1.0, 1.0, true);
-            let start = Instant::now();
-            for _ in 0..reps.max(1) {
-                let _ = k.project(&x, &clean, n, 1.0, -1.0, 1.0, true);
-            }
-            let gpu = start.elapsed().as_secs_f64() / reps.max(1) as f64;
-            println!("wgsl ({:<12}) {:>8.2} GB/s (upload and read-back included)", k.adapter.chars().take(12).collect::<String>(), bytes / gpu / 1e9);
-        }
-        Err(e) => println!("wgsl: skipped ({e})"),
+    let gpu = match crate::kernels::shared() {
+        Ok(gpu) => gpu,
+        Err(e) => return println!("wgsl: skipped ({e})"),
+    };
+    let on_gpu = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [batch, n]), &gpu.device);
+    let (xt, ct) = (on_gpu(&x), on_gpu(&clean));
+    let project = || crate::kernels::burn_buffers::project(xt.clone(), ct.clone(), n, 1.0, -1.0, 1.0, true);
+    // The first launch compiles the pipeline.
+    match project() {
+        Ok(t) => drop(t.into_data()),
+        Err(e) => return println!("wgsl: failed ({e})"),
     }
+    let start = Instant::now();
+    let mut last = None;
+    for _ in 0..reps {
+        match project() {
+            Ok(t) => last = Some(t),
+            Err(e) => return println!("wgsl: failed ({e})"),
+        }
+    }
+    if let Some(t) = last {
+        let _ = t.into_data();
+    }
+    let secs = start.elapsed().as_secs_f64() / reps as f64;
+    println!("wgsl ({:<12}) {:>8.2} GB/s (on burn's GPU buffers)", gpu.kernels.adapter.chars().take(12).collect::<String>(), bytes / secs / 1e9);
 }
