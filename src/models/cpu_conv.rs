@@ -2,8 +2,8 @@
 //! (`mcgurk_cpu_kernels::conv`) and input-gradient kernel; the weight's gradient (training)
 //! stays burn's (`conv2d_weight_backward`), all recorded as one autodiff step. burn-flex's forward reorders the
 //! weight and the input on every call on one thread and turned out 1.5 to 3 times slower than
-//! its own gemm at batch 1 (README). Other backends, groups, dilation and uneven padding run
-//! burn's own convolution.
+//! its own gemm at batch 1 (README). R(2+1)D's factored 3-D convolutions map onto the same 2-D
+//! kernel. Other backends, groups, dilation and uneven padding run burn's own convolution.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -12,8 +12,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::Flex;
-use burn::nn::conv::{Conv1d, Conv2d};
-use burn::nn::{PaddingConfig1d, PaddingConfig2d};
+use burn::nn::conv::{Conv1d, Conv2d, Conv3d};
+use burn::nn::{PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -63,6 +63,41 @@ pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
                 None => y,
             }
         }
+        None => layer.forward(x),
+    }
+}
+
+/// `layer` applied to `x` [B, Cin, T, H, W] (what `layer.forward(x)` computes). A spatial
+/// (1, kh, kw) convolution is a 2-D one over each frame (frames folded into the batch); a
+/// temporal (kt, 1, 1) one a 2-D one over (time, one row of all positions). Other shapes (the
+/// strided 1x1x1 shortcut) are burn's.
+pub fn conv3d(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
+    let [co, ci, kt, kh, kw] = layer.weight.dims();
+    let [b, c, t, h, w] = x.dims();
+    let [st, sh, sw] = layer.stride;
+    let plain = layer.groups == 1 && layer.dilation == [1, 1, 1];
+    let y = match layer.padding {
+        PaddingConfig3d::Explicit(0, ph, pw) if plain && kt == 1 && st == 1 => {
+            let frames = x.clone().swap_dims(1, 2).reshape([b * t, c, h, w]);
+            convolve(frames, layer.weight.val().reshape([co, ci, kh, kw]), Geometry { stride: [sh, sw], padding: [ph, pw] }).map(|y| {
+                let [_, _, oh, ow] = y.dims();
+                y.reshape([b, t, co, oh, ow]).swap_dims(1, 2)
+            })
+        }
+        PaddingConfig3d::Explicit(pt, 0, 0) if plain && kh == 1 && kw == 1 && sh == 1 && sw == 1 => {
+            let rows = x.clone().reshape([b, c, t, h * w]);
+            convolve(rows, layer.weight.val().reshape([co, ci, kt, 1]), Geometry { stride: [st, 1], padding: [pt, 0] }).map(|y| {
+                let [_, _, ot, _] = y.dims();
+                y.reshape([b, co, ot, h, w])
+            })
+        }
+        _ => None,
+    };
+    match y {
+        Some(y) => match &layer.bias {
+            Some(bias) => y + bias.val().reshape([1, co, 1, 1, 1]),
+            None => y,
+        },
         None => layer.forward(x),
     }
 }

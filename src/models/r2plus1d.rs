@@ -12,6 +12,8 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig3d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::cpu_conv::conv3d;
+use super::cpu_norm::batch_norm;
 use super::safetensors::SafeTensors;
 use super::state_dict::{LayoutError, Reader};
 
@@ -54,7 +56,7 @@ impl Conv2Plus1d {
     }
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
-        self.temporal.forward(relu(self.bn.forward(self.spatial.forward(x))))
+        conv3d(&self.temporal, batch_norm(&self.bn, conv3d(&self.spatial, x), true))
     }
 }
 
@@ -90,11 +92,11 @@ impl Block {
 
     fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => batch_norm(&d.bn, conv3d(&d.conv, x.clone()), false),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        relu(self.bn2.forward(self.conv2.forward(y)) + identity)
+        let y = batch_norm(&self.bn1, self.conv1.forward(x), true);
+        relu(batch_norm(&self.bn2, self.conv2.forward(y), false) + identity)
     }
 }
 
@@ -140,8 +142,8 @@ impl R2Plus1d {
         let mean = Tensor::<5>::from_data(TensorData::new(self.mean.to_vec(), [1, 3, 1, 1, 1]), &device);
         let std = Tensor::<5>::from_data(TensorData::new(self.std.to_vec(), [1, 3, 1, 1, 1]), &device);
         let x = (clip - mean) / std;
-        let x = relu(self.stem_bn1.forward(self.stem_spatial.forward(x)));
-        let mut x = relu(self.stem_bn2.forward(self.stem_temporal.forward(x)));
+        let x = batch_norm(&self.stem_bn1, conv3d(&self.stem_spatial, x), true);
+        let mut x = batch_norm(&self.stem_bn2, conv3d(&self.stem_temporal, x), true);
         for b in &self.blocks {
             x = b.forward(x);
         }

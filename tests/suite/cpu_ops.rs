@@ -147,6 +147,56 @@ fn the_own_1d_convolution_matches_burns_with_bias_and_gradients() {
     }
 }
 
+/// R(2+1)D's factored 3-D convolutions (spatial 1 x k x k with a spatial stride, temporal k x 1 x 1
+/// with a temporal stride) and its strided 1 x 1 x 1 shortcut (burn's own), against burn's Conv3d:
+/// outputs, and the input's, weight's and bias's gradients, each value within 1e-6 of its terms'
+/// summed magnitudes (see `close_to`).
+#[test]
+fn r2plus1ds_3d_convolutions_match_burns() {
+    use burn::nn::PaddingConfig3d;
+    use burn::nn::conv::{Conv3d, Conv3dConfig};
+    let device = Device::flex().autodiff();
+    let tracked = |t: Tensor<5>| Param::from_tensor(t.detach().require_grad());
+    // The output and the gradients of sum(conv(x) * r): input, weight, bias.
+    let run = |layer: &Conv3d, x: &Tensor<5>, r: &Tensor<5>, own: bool| -> Vec<Vec<f32>> {
+        let x = x.clone().detach().require_grad();
+        let y = if own { cpu_conv::conv3d(layer, x.clone()) } else { layer.forward(x.clone()) };
+        let grads = (y.clone() * r.clone()).sum().backward();
+        let mut out = vec![values(y), values(x.grad(&grads).expect("dx")), values(layer.weight.val().grad(&grads).expect("dw"))];
+        out.extend(layer.bias.as_ref().and_then(|b| b.val().grad(&grads)).map(values));
+        out
+    };
+    // (in, out, kernel, stride, padding, bias)
+    let cases: [(usize, usize, [usize; 3], [usize; 3], [usize; 3], bool); 5] = [
+        (3, 5, [1, 7, 7], [1, 2, 2], [0, 3, 3], false),
+        (4, 6, [1, 3, 3], [1, 1, 1], [0, 1, 1], true),
+        (5, 4, [3, 1, 1], [2, 1, 1], [1, 0, 0], false),
+        (6, 3, [3, 1, 1], [1, 1, 1], [1, 0, 0], true),
+        (4, 6, [1, 1, 1], [2, 2, 2], [0, 0, 0], false),
+    ];
+    for (ci, co, kernel, stride, padding, bias) in cases {
+        let what = format!("conv3d {ci}->{co} kernel {kernel:?} stride {stride:?}");
+        let mut layer = Conv3dConfig::new([ci, co], kernel)
+            .with_stride(stride)
+            .with_padding(PaddingConfig3d::Explicit(padding[0], padding[1], padding[2]))
+            .with_bias(bias)
+            .init(&device);
+        layer.weight = tracked(layer.weight.val());
+        layer.bias = layer.bias.map(|b| Param::from_tensor(b.val().detach().require_grad()));
+        let x = Tensor::<5>::random([2, ci, 5, 9, 8], Distribution::Normal(0.0, 1.0), &device);
+        let r = Tensor::<5>::random(layer.forward(x.clone()).dims(), Distribution::Normal(0.0, 1.0), &device);
+        let mut abs = layer.clone();
+        abs.weight = tracked(layer.weight.val().abs());
+        abs.bias = layer.bias.as_ref().map(|b| Param::from_tensor(b.val().abs().detach().require_grad()));
+        let magnitude = run(&abs, &x.clone().abs(), &r.clone().abs(), false);
+        let (ours, theirs) = (run(&layer, &x, &r, true), run(&layer, &x, &r, false));
+        assert_eq!(ours.len(), theirs.len(), "{what}");
+        for (i, name) in ["output", "input gradient", "weight gradient", "bias gradient"].iter().enumerate().take(ours.len()) {
+            close_to(&ours[i], &theirs[i], &magnitude[i], &format!("{what}: {name}"));
+        }
+    }
+}
+
 /// Windows of ResNet's stem, 2 x 2, TAL-trans's frequency-only pool, and a window wider than
 /// its stride on an odd plane.
 const WINDOWS: [Window; 4] = [
@@ -220,3 +270,4 @@ fn the_own_batch_norm_computes_burns_values_and_gradients_bit_for_bit() {
         assert_eq!(values(x.grad(&go).expect("dx")), values(x.grad(&gt).expect("dx")), "gradient, relu {then_relu}");
     }
 }
+

@@ -576,7 +576,11 @@ fn train_fine_tunes_an_r2plus1d_from_its_spec() {
     let (spec, weights) = (torch("r2plus1d_tiny.spec.json"), torch("r2plus1d_tiny.pth"));
     let run = std::process::Command::new(env!("CARGO_BIN_EXE_mcgurk"))
         .args(["train", "--data", data.to_str().unwrap(), "--holdout", "held", "--spec", spec.to_str().unwrap(), "--weights", weights.to_str().unwrap()])
-        .args(["--epochs", "12", "--batch", "6", "--lr", "0.003", "--out", out.to_str().unwrap()])
+        // Batches of 2: 36 steps, enough for BatchNorm's running statistics (momentum 0.1),
+        // which the held-out clips are judged with, to leave the checkpoint's. At batch 6 (12
+        // steps) the held-out outcome was a coin toss: which class won depended on rounding
+        // and on the seed (seeds 1 to 3 failed with burn's own 3-D convolution).
+        .args(["--epochs", "12", "--batch", "2", "--lr", "0.003", "--out", out.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));

@@ -25,11 +25,12 @@ pub struct Args {
     /// Also time the wgpu backend (lavapipe where there is no GPU; first calls compile kernels).
     #[arg(long)]
     wgpu: bool,
-    /// Run only these parts (forward, workbench, attacks, kernels, frontend); default all.
+    /// Run only these parts (forward, workbench, attacks, kernels, frontend, video); default all.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Run the attacks in PyTorch too, on the same weights and inputs, and print both times
-    /// and their ratio (needs a Python with torch and safetensors).
+    /// Run the attacks (and the video model) in PyTorch too, on the same weights and inputs, and
+    /// print both times and their ratio (needs a Python with torch and safetensors; torchvision
+    /// for the video model).
     #[arg(long)]
     pytorch: bool,
     /// The Python for --pytorch (default: $MCGURK_PYTHON, else python3 on PATH).
@@ -56,9 +57,9 @@ fn time_forward(net: &AvNet, samples: usize, pixels: usize, reps: usize, device:
 }
 
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    const PARTS: [&str; 5] = ["forward", "workbench", "attacks", "kernels", "frontend"];
+    const PARTS: [&str; 6] = ["forward", "workbench", "attacks", "kernels", "frontend", "video"];
     if let Some(bad) = args.only.iter().find(|p| !PARTS.contains(&p.as_str())) {
-        anyhow::bail!("--only: unknown part '{bad}' (forward, workbench, attacks, kernels, frontend)");
+        anyhow::bail!("--only: unknown part '{bad}' ({})", PARTS.join(", "));
     }
     let part = |name: &str| args.only.is_empty() || args.only.iter().any(|p| p == name);
     if part("forward") {
@@ -67,18 +68,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     if part("workbench") {
         workbench(args.reps.min(5))?;
     }
-    if part("attacks") {
-        let torch = if args.pytorch {
-            match pytorch::Torch::find(pytorch::python(args.python.as_deref())) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    println!("\nPyTorch side skipped: {e:#}");
-                    None
-                }
+    let torch = if args.pytorch && (part("attacks") || part("video")) {
+        match pytorch::Torch::find(pytorch::python(args.python.as_deref())) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                println!("\nPyTorch side skipped: {e:#}");
+                None
             }
-        } else {
-            None
-        };
+        }
+    } else {
+        None
+    };
+    if part("attacks") {
         let sizes: Vec<Size> = args.sizes.iter().map(|&s| s.into()).collect();
         attacks::run(args.reps.min(3), args.wgpu, torch.as_ref(), &sizes, &args.batches)?;
     }
@@ -87,6 +88,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     if part("frontend") {
         frontend::run(args.reps.min(5));
+    }
+    if part("video") {
+        video(args.reps.min(5), torch.as_ref())?;
     }
     Ok(())
 }
@@ -223,4 +227,67 @@ fn kernels(reps: usize) {
     }
     let secs = start.elapsed().as_secs_f64() / reps as f64;
     println!("wgsl ({:<12}) {:>8.2} GB/s (on burn's GPU buffers)", gpu.kernels.adapter.chars().take(12).collect::<String>(), bytes / secs / 1e9);
+}
+
+/// torchvision's R(2+1)D-18 at its published widths on the CPU, batch 1, 8 frames of 112 px:
+/// a forward pass and an attack step's input gradient (forward and backward, inference-mode
+/// BatchNorm, no parameter gradients), ms; beside torchvision's own model on the same weights
+/// and clip when `torch` is given.
+fn video(reps: usize, torch: Option<&pytorch::Torch>) -> anyhow::Result<()> {
+    use crate::models::r2plus1d::{self, R2Plus1d};
+    let reps = reps.max(1);
+    let device = Backend::Cpu.device();
+    let net = R2Plus1d::new([45, 64], [64, 128, 256, 512], &device);
+    let clip = Tensor::<5>::random([1, 3, 8, 112, 112], Distribution::Uniform(0.0, 1.0), &device);
+    let median = |mut ms: Vec<f64>| {
+        ms.sort_by(f64::total_cmp);
+        ms[ms.len() / 2]
+    };
+    let timed = |f: &dyn Fn()| {
+        f();
+        median(
+            (0..reps)
+                .map(|_| {
+                    let start = Instant::now();
+                    f();
+                    start.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        )
+    };
+    let feature = || net.forward(clip.clone()).try_to_vec_as::<f32>().expect("feature");
+    let forward = timed(&|| drop(feature()));
+    let tracked = net.valid().fork(&device.clone().autodiff()).no_grad();
+    let gradient = timed(&|| {
+        let x = clip.clone().autodiff().require_grad();
+        let grads = tracked.forward(x.clone()).sum().backward();
+        drop(x.grad(&grads).map(|g| g.try_to_vec_as::<f32>().expect("gradient")));
+    });
+    let threads = rayon::current_num_threads();
+    println!("\nR(2+1)D-18 (torchvision widths), batch 1, 8 x 112 x 112, cpu, ms (median of {reps})");
+    let Some(torch) = torch else {
+        println!("{:<16}{:>10}\n{:<16}{forward:>10.0}\n{:<16}{gradient:>10.0}", "", "McGurk", "forward", "input gradient");
+        return Ok(());
+    };
+    let mut w = crate::models::state_dict::Writer::default();
+    r2plus1d::export(&net, "", &mut w);
+    let weights = torch.write("r2plus1d.safetensors", &w.st)?;
+    let mut x = crate::models::safetensors::SafeTensors::default();
+    x.insert("clip", clip.dims().to_vec(), clip.clone().try_to_vec_as::<f32>().expect("clip"));
+    let inputs = torch.write("r2plus1d-clip.safetensors", &x)?;
+    let args = ["--weights".into(), weights.display().to_string(), "--inputs".into(), inputs.display().to_string(), "--reps".into(), reps.to_string(), "--threads".into(), threads.to_string()];
+    let theirs: pytorch::VideoTiming = torch.script("bench_video.py", &args)?;
+    // Both sides computed the same feature (float32 rounding apart), or the times mean nothing.
+    let ours = feature();
+    let scale = theirs.feature.iter().fold(0f32, |m, v| m.max(v.abs())).max(f32::MIN_POSITIVE);
+    let worst = ours.iter().zip(&theirs.feature).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    if ours.len() != theirs.feature.len() || worst > 1e-3 * scale {
+        anyhow::bail!("bench_video.py computed another feature (max difference {worst}, scale {scale}): not the same model");
+    }
+    let (tf, tg) = (median(theirs.forward.iter().map(|s| s * 1000.0).collect()), median(theirs.gradient.iter().map(|s| s * 1000.0).collect()));
+    println!("(PyTorch {}, {} threads; McGurk {threads} threads; features agree to {:.1e} of their scale)", theirs.torch, theirs.threads, worst / scale);
+    println!("{:<16}{:>10}{:>10}{:>8}", "", "McGurk", "PyTorch", "ratio");
+    println!("{:<16}{forward:>10.0}{tf:>10.0}{:>8.2}", "forward", forward / tf);
+    println!("{:<16}{gradient:>10.0}{tg:>10.0}{:>8.2}", "input gradient", gradient / tg);
+    Ok(())
 }

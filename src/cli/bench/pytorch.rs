@@ -1,6 +1,7 @@
-//! PyTorch's side of the attack benchmark: the committed script `tests/fixtures/torch/
-//! bench_pgd.py` (embedded, with the model definitions it imports) runs the same attack on the
-//! same weights and inputs, which McGurk writes to a scratch folder as safetensors files.
+//! PyTorch's side of the benchmarks: the committed scripts `tests/fixtures/torch/bench_pgd.py`
+//! (the attack, with the model definitions it imports) and `bench_video.py` (torchvision's
+//! R(2+1)D-18), embedded, run the same work on the same weights and inputs, which McGurk writes
+//! to a scratch folder as safetensors files.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ use crate::models::safetensors::{SafeTensors, StoreAs};
 
 const SCRIPT: &str = include_str!("../../../tests/fixtures/torch/bench_pgd.py");
 const MODELS: &str = include_str!("../../../tests/fixtures/torch/make_torch_fixtures.py");
+const VIDEO: &str = include_str!("../../../tests/fixtures/torch/bench_video.py");
 
 /// Where the Python comes from: `--python`, else `MCGURK_PYTHON`, else `python3` on PATH.
 pub fn python(flag: Option<&Path>) -> PathBuf {
@@ -27,6 +29,17 @@ pub struct Timing {
     pub torch: String,
     pub threads: usize,
     pub results: Vec<BatchTiming>,
+}
+
+/// What `bench_video.py` reports: seconds of each timed forward pass and input gradient, and
+/// the feature it computed.
+#[derive(Debug, Deserialize)]
+pub struct VideoTiming {
+    pub torch: String,
+    pub threads: usize,
+    pub forward: Vec<f64>,
+    pub gradient: Vec<f64>,
+    pub feature: Vec<f32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,7 +73,7 @@ impl Torch {
         let cuda = String::from_utf8_lossy(&out.stdout).trim() == "True";
         let dir = std::env::temp_dir().join(format!("mcgurk-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        for (name, text) in [("bench_pgd.py", SCRIPT), ("make_torch_fixtures.py", MODELS)] {
+        for (name, text) in [("bench_pgd.py", SCRIPT), ("make_torch_fixtures.py", MODELS), ("bench_video.py", VIDEO)] {
             std::fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
         }
         Ok(Self { python, dir, cuda })
@@ -73,20 +86,25 @@ impl Torch {
         Ok(path)
     }
 
-    /// Runs the script with `args` (after its own name); parses its JSON line.
+    /// Runs the attack script with `args` (after its own name); parses its JSON line.
     pub fn run(&self, args: &[String]) -> anyhow::Result<Timing> {
+        self.script("bench_pgd.py", args)
+    }
+
+    /// Runs the embedded script `name` with `args`; parses the JSON line it prints last.
+    pub fn script<T: serde::de::DeserializeOwned>(&self, name: &str, args: &[String]) -> anyhow::Result<T> {
         let out = Command::new(&self.python)
-            .arg(self.dir.join("bench_pgd.py"))
+            .arg(self.dir.join(name))
             .args(args)
             .current_dir(&self.dir)
             .output()
             .with_context(|| format!("cannot run {}", self.python.display()))?;
         if !out.status.success() {
-            bail!("bench_pgd.py failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!("{name} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().rev().find(|l| l.starts_with('{')).context("bench_pgd.py printed no result")?;
-        serde_json::from_str(line).with_context(|| format!("bench_pgd.py printed an unreadable result: {line}"))
+        let line = stdout.lines().rev().find(|l| l.starts_with('{')).with_context(|| format!("{name} printed no result"))?;
+        serde_json::from_str(line).with_context(|| format!("{name} printed an unreadable result: {line}"))
     }
 }
 
