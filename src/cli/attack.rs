@@ -2,7 +2,9 @@
 //! the attack moves away from the clean prediction. `--json` is a contract for scripts:
 //! `{"clip", "time_s", "config", "models": [{"name", "fusion", "label", "clean": {"logits",
 //! "probs", "top"}, "adversarial": {...}, "loss": {"clean", "adversarial"}, "norms": {...},
-//! "snr_db", "psnr_db"}]}` (an SNR or PSNR is null when that input was not changed).
+//! "snr_db", "psnr_db", "vector_path"}]}` (an SNR or PSNR is null when that input was not
+//! changed; `vector_path` says where the steps' direction and projection ran: "cpu", "gpu" (the
+//! WGSL kernels, `--gpu`) or {"gpu_fell_back": error}).
 
 use std::path::PathBuf;
 
@@ -246,6 +248,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             "norms": r.norms,
             "snr_db": r.snr_db,
             "psnr_db": r.psnr_db,
+            "vector_path": r.vector_path,
         }));
     }
     if args.json {

@@ -74,6 +74,7 @@ pub fn run(args: &Args, spec: &Path, weights: &Path) -> anyhow::Result<()> {
             "clean": { "logits": r.logits_clean, "probs": pc }, "adversarial": { "logits": r.logits_adv, "probs": pa },
             "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "space": space,
             "norms": { "linf": r.norms.audio_linf, "l2": r.norms.audio_l2 }, "snr_db": if in_features { None } else { r.snr_db },
+            "vector_path": r.vector_path,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {

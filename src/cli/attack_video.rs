@@ -85,7 +85,8 @@ pub(super) fn report(args: &Args, s: &Shown, cfg: &crate::attacks::AttackConfig,
             "clip": s.clip, "time_s": s.time_s, "config": cfg, "frames": s.frames,
             "models": [{ "name": s.name, "clean": { "logits": r.logits_clean, "probs": pc, "top": s.classes[bc] },
                          "adversarial": { "logits": r.logits_adv, "probs": pa, "top": s.classes[ba] },
-                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "frame_l2": frame_l2, "psnr_db": psnr, "snr_db": snr }],
+                         "loss": { "clean": r.loss_clean, "adversarial": r.loss_adv }, "norms": r.norms, "frame_l2": frame_l2, "psnr_db": psnr, "snr_db": snr,
+                         "vector_path": r.vector_path }],
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());

@@ -90,6 +90,7 @@ fn attack_json_reports_both_sides_and_writes_the_adversarial_clip() {
     assert!(m["norms"]["audio_linf"].as_f64().unwrap() <= 0.01 + 1e-6);
     assert!(m["norms"]["video_linf"].as_f64().unwrap() <= 0.03 + 1e-6);
     assert!(m["snr_db"].as_f64().unwrap() > 0.0 && m["psnr_db"].as_f64().unwrap() > 0.0);
+    assert_eq!(m["vector_path"], "cpu", "{m}");
     assert_eq!(m["clean"]["probs"].as_array().unwrap().len(), 9);
     // The written window decodes with McGurk's own loader at the model rate and length.
     let back = mcgurk::media::open(&wav, &mcgurk::media::LoadOptions::builtin_only(), &mcgurk::media::Job::detached()).unwrap();
