@@ -490,7 +490,7 @@ fn iterate<V: Values>(
                     }
                 }
             }
-            vector.project(v, clean, n, eps, cfg.norm, range);
+            vector::project(v, clean, n, eps, cfg.norm, range);
         };
         if cfg.modality.audio() {
             jitter(&mut x.wave, &clean.wave, na, cfg.eps_a, oracle.net.audio_range());

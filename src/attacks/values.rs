@@ -6,7 +6,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 use super::frames::FrameRows;
-use super::vector::Vector;
+use super::vector::{self, Vector};
 use super::{Norm, Oracle};
 
 pub(super) trait Values: Clone {
@@ -42,12 +42,12 @@ impl Values for Vec<f32> {
         (e.ga, e.gv)
     }
 
-    fn direction(&self, vector: &Vector, row: usize, mode: u8) -> Self {
-        vector.direction(self, row, mode)
+    fn direction(&self, _: &Vector, row: usize, mode: u8) -> Self {
+        vector::direction(self, row, mode)
     }
 
-    fn project(mut self, vector: &Vector, clean: &Self, row: usize, eps: f32, norm: Norm, range: (f32, f32)) -> Self {
-        vector.project(&mut self, clean, row, eps, norm, range);
+    fn project(mut self, _: &Vector, clean: &Self, row: usize, eps: f32, norm: Norm, range: (f32, f32)) -> Self {
+        vector::project(&mut self, clean, row, eps, norm, range);
         self
     }
 

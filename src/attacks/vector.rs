@@ -63,23 +63,7 @@ impl Vector {
         }
     }
 
-    /// Each row of `g` (rows of `n`) as a direction: `mode` 0 sign, 1 L1-, 2 L2-normalised.
-    pub fn direction(&self, g: &[f32], n: usize, mode: u8) -> Vec<f32> {
-        g.chunks(n.max(1)).flat_map(|row| if mode == 0 { lp::sign(row) } else { lp::normalise(row, mode) }).collect()
-    }
-
-    /// Projects each row of `x` onto the `norm` ball of radius `eps` around `clean`, clipped to
-    /// `range`.
-    pub fn project(&self, x: &mut [f32], clean: &[f32], n: usize, eps: f32, norm: Norm, (lo, hi): (f32, f32)) {
-        for (row, c) in x.chunks_mut(n.max(1)).zip(clean.chunks(n.max(1))) {
-            match norm {
-                Norm::Linf => lp::project_linf(row, c, eps, lo, hi),
-                Norm::L2 => lp::project_l2(row, c, eps, lo, hi),
-            }
-        }
-    }
-
-    /// [`Self::direction`] of a GPU tensor, in the kernel.
+    /// [`direction`] of a GPU tensor, in the kernel.
     pub fn direction_of(&self, g: &Tensor<2>, n: usize, mode: u8) -> Tensor<2> {
         // The kernel numbers its modes 0 sign, 1 L2, 2 L1.
         let kernel_mode = match mode {
@@ -91,12 +75,12 @@ impl Vector {
             Ok(d) => d,
             Err(e) => {
                 self.record(e);
-                through_host(g, |v| self.direction(v, n, mode))
+                through_host(g, |v| direction(v, n, mode))
             }
         }
     }
 
-    /// [`Self::project`] of a GPU tensor, in the kernel.
+    /// [`project`] of a GPU tensor, in the kernel.
     pub fn project_of(&self, x: Tensor<2>, clean: &Tensor<2>, n: usize, eps: f32, norm: Norm, (lo, hi): (f32, f32)) -> Tensor<2> {
         match burn_buffers::project(x.clone(), clean.clone(), n, eps, lo, hi, norm == Norm::L2) {
             Ok(p) => p,
@@ -105,10 +89,26 @@ impl Vector {
                 let c = host(clean);
                 through_host(&x, |v| {
                     let mut v = v.to_vec();
-                    self.project(&mut v, &c, n, eps, norm, (lo, hi));
+                    project(&mut v, &c, n, eps, norm, (lo, hi));
                     v
                 })
             }
+        }
+    }
+}
+
+/// Each row of `g` (rows of `n`) as a direction: `mode` 0 sign, 1 L1-, 2 L2-normalised.
+pub fn direction(g: &[f32], n: usize, mode: u8) -> Vec<f32> {
+    g.chunks(n.max(1)).flat_map(|row| if mode == 0 { lp::sign(row) } else { lp::normalise(row, mode) }).collect()
+}
+
+/// Projects each row of `x` onto the `norm` ball of radius `eps` around `clean`, clipped to
+/// `range`.
+pub fn project(x: &mut [f32], clean: &[f32], n: usize, eps: f32, norm: Norm, (lo, hi): (f32, f32)) {
+    for (row, c) in x.chunks_mut(n.max(1)).zip(clean.chunks(n.max(1))) {
+        match norm {
+            Norm::Linf => lp::project_linf(row, c, eps, lo, hi),
+            Norm::L2 => lp::project_l2(row, c, eps, lo, hi),
         }
     }
 }

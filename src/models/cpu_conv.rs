@@ -12,6 +12,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::Flex;
+use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv2d, Conv3d};
 use burn::nn::{PaddingConfig1d, PaddingConfig2d, PaddingConfig3d};
 use burn::prelude::*;
@@ -30,15 +31,8 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
         _ => None,
     };
-    let y = geo.and_then(|geo| convolve(x.clone(), layer.weight.val(), geo));
-    match y {
-        Some(y) => match &layer.bias {
-            Some(b) => {
-                let co = b.dims()[0];
-                y + b.val().reshape([1, co, 1, 1])
-            }
-            None => y,
-        },
+    match geo.and_then(|geo| convolve(x.clone(), layer.weight.val(), geo)) {
+        Some(y) => with_bias(y, layer.bias.as_ref()),
         None => layer.forward(x),
     }
 }
@@ -52,17 +46,13 @@ pub fn conv1d(layer: &Conv1d, x: Tensor<3>) -> Tensor<3> {
     };
     let y = geo.and_then(|geo| {
         let [co, ci, k] = layer.weight.dims();
-        convolve(x.clone().reshape([b, c, 1, l]), layer.weight.val().reshape([co, ci, 1, k]), geo)
+        convolve(x.clone().reshape([b, c, 1, l]), layer.weight.val().reshape([co, ci, 1, k]), geo).map(|y| {
+            let [_, _, _, ol] = y.dims();
+            y.reshape([b, co, ol])
+        })
     });
     match y {
-        Some(y) => {
-            let [_, co, _, ol] = y.dims();
-            let y = y.reshape([b, co, ol]);
-            match &layer.bias {
-                Some(bias) => y + bias.val().reshape([1, co, 1]),
-                None => y,
-            }
-        }
+        Some(y) => with_bias(y, layer.bias.as_ref()),
         None => layer.forward(x),
     }
 }
@@ -94,11 +84,21 @@ pub fn conv3d(layer: &Conv3d, x: Tensor<5>) -> Tensor<5> {
         _ => None,
     };
     match y {
-        Some(y) => match &layer.bias {
-            Some(bias) => y + bias.val().reshape([1, co, 1, 1, 1]),
-            None => y,
-        },
+        Some(y) => with_bias(y, layer.bias.as_ref()),
         None => layer.forward(x),
+    }
+}
+
+/// `y` [B, Cout, ...] plus a bias per output channel (added outside the kernel, so burn
+/// records its gradient).
+fn with_bias<const D: usize>(y: Tensor<D>, bias: Option<&Param<Tensor<1>>>) -> Tensor<D> {
+    match bias {
+        Some(b) => {
+            let mut shape = [1; D];
+            shape[1] = b.dims()[0];
+            y + b.val().reshape(shape)
+        }
+        None => y,
     }
 }
 

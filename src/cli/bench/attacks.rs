@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use super::machine;
+use super::median;
 use super::pytorch::{BatchTiming, Torch};
 use crate::attacks::{AttackConfig, attack_batch};
 use crate::data::rng::Rng;
@@ -28,11 +29,6 @@ fn inputs(size: Size, n: usize) -> (Vec<Example>, Vec<usize>) {
         })
         .collect();
     (examples, (0..n).map(|i| i % CLASSES).collect())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn mean(v: &[f32]) -> f32 {

@@ -44,6 +44,12 @@ pub struct Args {
     batches: Vec<usize>,
 }
 
+/// The middle value of the timed runs (the upper middle of an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn time_forward(net: &AvNet, samples: usize, pixels: usize, reps: usize, device: &Device) -> f64 {
     let wave = Tensor::<3>::random([1, 1, samples], Distribution::Uniform(-1.0, 1.0), device);
     let px = Tensor::<4>::random([1, 3, pixels, pixels], Distribution::Uniform(0.0, 1.0), device);
@@ -172,9 +178,8 @@ fn workbench(reps: usize) -> anyhow::Result<()> {
                 rows[i].1.push(ms);
             }
         }
-        for (name, mut ms) in rows {
-            ms.sort_by(f64::total_cmp);
-            println!("  {name:<52} {:>8.0}", ms[ms.len() / 2]);
+        for (name, ms) in rows {
+            println!("  {name:<52} {:>8.0}", median(ms));
         }
     }
     Ok(())
@@ -239,10 +244,6 @@ fn video(reps: usize, torch: Option<&pytorch::Torch>) -> anyhow::Result<()> {
     let device = Backend::Cpu.device();
     let net = R2Plus1d::new([45, 64], [64, 128, 256, 512], &device);
     let clip = Tensor::<5>::random([1, 3, 8, 112, 112], Distribution::Uniform(0.0, 1.0), &device);
-    let median = |mut ms: Vec<f64>| {
-        ms.sort_by(f64::total_cmp);
-        ms[ms.len() / 2]
-    };
     let timed = |f: &dyn Fn()| {
         f();
         median(
